@@ -1,0 +1,1 @@
+//! P4Runtime client library and the Flash-Mesh SDN logic.

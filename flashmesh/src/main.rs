@@ -1,0 +1,2 @@
+//! flashmesh: committee set-up, the demo and benchmarks.
+fn main() {}

@@ -1,0 +1,1 @@
+//! P4Runtime, P4Info and Flash-Mesh management protobuf types, generated at build time.

@@ -1,0 +1,1 @@
+//! The Flash-Mesh wallet: payer and payee library and CLI.
