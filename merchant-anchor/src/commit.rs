@@ -1,0 +1,215 @@
+//! Group commit: state changes become durable in batches, and replies leave only after the
+//! batch that they depend on is on disk.
+//!
+//! Server workers push a [`Job`] for every request they handled, while still holding the
+//! authority lock, so the queue order is the order in which the in-memory state changed. A
+//! single committer thread takes everything queued, writes all state changes of that batch in
+//! one transaction (one fsync), and only then releases the batch's replies. While one batch is
+//! being written the next one accumulates, so the number of fsyncs per second stays bounded and
+//! throughput is limited by signing, not by the disk.
+//!
+//! Because every reply follows the queue order, a reply that merely re-reads state (the stored
+//! vote for a retransmitted order, say) can never overtake the write that created that state.
+//!
+//! If a commit fails, the anchor can no longer prove that what it signed is on disk: the
+//! committer withholds that batch's replies and every later one, and reports itself failed.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use flashmesh_transport::Transport;
+use tokio::sync::mpsc;
+
+use crate::metrics::{Metrics, inc};
+use crate::store::Store;
+
+/// Largest number of jobs committed in one transaction.
+pub const MAX_BATCH: usize = 8192;
+
+/// What a reply is, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    /// A signed vote.
+    Vote,
+    /// A receipt for an applied certificate.
+    Receipt,
+    /// A typed error.
+    Error,
+    /// Anything else (query replies).
+    Other,
+}
+
+/// A datagram to send once its batch is durable.
+#[derive(Debug)]
+pub struct Reply {
+    /// Destination.
+    pub to: SocketAddr,
+    /// The whole datagram.
+    pub datagram: Vec<u8>,
+    /// What it is.
+    pub kind: ReplyKind,
+}
+
+/// One handled request: the state change to persist (if any) and the reply to release after.
+#[derive(Debug, Default)]
+pub struct Job {
+    /// Encoded state change.
+    pub record: Option<Vec<u8>>,
+    /// The reply to send once `record` (and everything queued before it) is durable.
+    pub reply: Option<Reply>,
+}
+
+/// The producer side of the commit queue.
+#[derive(Debug, Clone)]
+pub struct CommitQueue {
+    tx: mpsc::UnboundedSender<Job>,
+    failed: Arc<AtomicBool>,
+}
+
+impl CommitQueue {
+    /// Queues a job. Never blocks. Returns false if the committer has stopped.
+    pub fn push(&self, job: Job) -> bool {
+        self.tx.send(job).is_ok()
+    }
+
+    /// Whether a commit has failed (the anchor no longer releases replies).
+    pub fn has_failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+}
+
+/// Starts the committer thread. Replies are sent through `transport` from tasks on `runtime`.
+/// The thread ends when every [`CommitQueue`] clone has been dropped.
+pub fn start(
+    mut store: Store,
+    transport: Arc<dyn Transport>,
+    metrics: Arc<Metrics>,
+    runtime: tokio::runtime::Handle,
+) -> (CommitQueue, std::thread::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+    let failed = Arc::new(AtomicBool::new(false));
+    let queue = CommitQueue {
+        tx,
+        failed: failed.clone(),
+    };
+    let handle = std::thread::Builder::new()
+        .name("anchor-commit".into())
+        .spawn(move || {
+            let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+            let mut records: Vec<Vec<u8>> = Vec::with_capacity(MAX_BATCH);
+            while let Some(first) = rx.blocking_recv() {
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                records.clear();
+                let mut replies = Vec::with_capacity(batch.len());
+                for job in batch.drain(..) {
+                    if let Some(r) = job.record {
+                        records.push(r);
+                    }
+                    if let Some(r) = job.reply {
+                        replies.push(r);
+                    }
+                }
+                if failed.load(Ordering::Relaxed) {
+                    continue;
+                }
+                if !records.is_empty() {
+                    let started = Instant::now();
+                    if let Err(e) = store.append(&records) {
+                        tracing::error!(error = %e, "store commit failed; withholding all further replies");
+                        inc(&metrics.store_failures);
+                        failed.store(true, Ordering::Relaxed);
+                        continue;
+                    }
+                    metrics.store_commit_micros.fetch_add(
+                        started.elapsed().as_micros() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    inc(&metrics.store_commits);
+                    metrics
+                        .store_records
+                        .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                }
+                if replies.is_empty() {
+                    continue;
+                }
+                let transport = transport.clone();
+                let metrics = metrics.clone();
+                runtime.spawn(async move {
+                    for r in replies {
+                        match transport.send_to(&r.datagram, r.to).await {
+                            Ok(()) => match r.kind {
+                                ReplyKind::Vote => inc(&metrics.votes),
+                                ReplyKind::Receipt => inc(&metrics.receipts),
+                                ReplyKind::Error => inc(&metrics.errors_sent),
+                                ReplyKind::Other => {}
+                            },
+                            Err(e) => tracing::debug!(error = %e, to = %r.to, "reply not sent"),
+                        }
+                    }
+                });
+            }
+        })
+        .expect("spawning the commit thread");
+    (queue, handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flashmesh_transport::UdpTransport;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn replies_are_released_after_their_records_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let server = Arc::new(
+            UdpTransport::bind("127.0.0.1:0".parse().unwrap())
+                .await
+                .unwrap(),
+        );
+        let client = UdpTransport::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let metrics = Arc::new(Metrics::default());
+        let (queue, thread) = start(
+            store,
+            server.clone(),
+            metrics.clone(),
+            tokio::runtime::Handle::current(),
+        );
+        for i in 0..100u8 {
+            assert!(queue.push(Job {
+                record: Some(vec![i]),
+                reply: Some(Reply {
+                    to: client.local_addr().unwrap(),
+                    datagram: vec![i],
+                    kind: ReplyKind::Vote,
+                }),
+            }));
+        }
+        let mut buf = [0u8; 8];
+        for _ in 0..100 {
+            tokio::time::timeout(Duration::from_secs(5), client.recv_from(&mut buf))
+                .await
+                .unwrap()
+                .unwrap();
+        }
+        drop(queue);
+        tokio::task::spawn_blocking(move || thread.join().unwrap())
+            .await
+            .unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        assert_eq!(store.load().unwrap().len(), 100);
+        assert_eq!(metrics.store_records.load(Ordering::Relaxed), 100);
+        assert!(metrics.store_commits.load(Ordering::Relaxed) <= 100);
+    }
+}

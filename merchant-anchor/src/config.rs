@@ -1,0 +1,173 @@
+//! The anchor's configuration file (`anchor.toml`).
+//!
+//! Relative paths in the file are resolved against the directory that holds the file, so a
+//! committee directory written by `flashmesh committee init` can be moved as a whole.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The BCB service port from the design.
+pub const DEFAULT_BCB_PORT: u16 = 47474;
+
+/// Errors while loading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for this schema.
+    #[error("invalid config {path}: {source}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: toml::de::Error,
+    },
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], DEFAULT_BCB_PORT))
+}
+
+fn default_admin() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8474))
+}
+
+/// Configuration of one merchant anchor.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorConfig {
+    /// Human-readable name, used in logs and `/status`.
+    #[serde(default)]
+    pub name: String,
+    /// UDP address of the BCB server.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// TCP address of the admin HTTP API.
+    #[serde(default = "default_admin")]
+    pub admin: SocketAddr,
+    /// Directory of the durable store.
+    pub data_dir: PathBuf,
+    /// File holding this authority's secret key.
+    pub key_file: PathBuf,
+    /// The committee file.
+    pub committee_file: PathBuf,
+    /// The genesis balances file.
+    pub genesis_file: PathBuf,
+    /// Bearer token required by state-changing admin routes; `None` disables those routes.
+    #[serde(default)]
+    pub admin_token: Option<String>,
+    /// Number of UDP server workers (sockets sharing the port); 0 means one per core.
+    #[serde(default)]
+    pub workers: usize,
+    /// The authority's current epoch.
+    #[serde(default)]
+    pub epoch: u32,
+}
+
+impl AnchorConfig {
+    /// Reads `path` and resolves the relative paths in it against the file's directory.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg: AnchorConfig = toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        cfg.resolve_paths(base);
+        Ok(cfg)
+    }
+
+    /// Makes every relative path absolute with respect to `base`.
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for p in [
+            &mut self.data_dir,
+            &mut self.key_file,
+            &mut self.committee_file,
+            &mut self.genesis_file,
+        ] {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+    }
+
+    /// The number of server workers to run.
+    pub fn worker_count(&self) -> usize {
+        if self.workers > 0 {
+            self.workers
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        }
+    }
+
+    /// Serialises the configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("an anchor config always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_minimal_file_with_defaults_and_resolves_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("anchor.toml");
+        std::fs::write(
+            &path,
+            "data_dir = \"data\"\nkey_file = \"a.key\"\ncommittee_file = \"/etc/c.toml\"\ngenesis_file = \"g.toml\"\n",
+        )
+        .unwrap();
+        let cfg = AnchorConfig::load(&path).unwrap();
+        assert_eq!(cfg.listen.port(), DEFAULT_BCB_PORT);
+        assert_eq!(cfg.data_dir, dir.path().join("data"));
+        assert_eq!(cfg.committee_file, PathBuf::from("/etc/c.toml"));
+        assert!(cfg.admin_token.is_none());
+        assert!(cfg.worker_count() >= 1);
+    }
+
+    #[test]
+    fn round_trips_through_toml() {
+        let cfg = AnchorConfig {
+            name: "a0".into(),
+            listen: "127.0.0.1:4000".parse().unwrap(),
+            admin: "127.0.0.1:4001".parse().unwrap(),
+            data_dir: "/tmp/x".into(),
+            key_file: "/tmp/k".into(),
+            committee_file: "/tmp/c".into(),
+            genesis_file: "/tmp/g".into(),
+            admin_token: Some("t".into()),
+            workers: 2,
+            epoch: 3,
+        };
+        let back: AnchorConfig = toml::from_str(&cfg.to_toml()).unwrap();
+        assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn unknown_field_and_bad_address_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("anchor.toml");
+        std::fs::write(&path, "listen = \"nope\"\n").unwrap();
+        assert!(matches!(
+            AnchorConfig::load(&path),
+            Err(ConfigError::Parse { .. })
+        ));
+        assert!(matches!(
+            AnchorConfig::load(&dir.path().join("missing.toml")),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+}

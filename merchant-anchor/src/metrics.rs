@@ -1,0 +1,193 @@
+//! Counters of the anchor, rendered in the Prometheus text exposition format for `/metrics`.
+//!
+//! Hot-path counters are plain relaxed atomics; rejections are counted per reason code in a
+//! fixed array indexed by the wire code, so counting never allocates or locks.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Every counter the anchor exports.
+#[derive(Debug)]
+pub struct Metrics {
+    /// Well-formed ORDER datagrams received.
+    pub orders: AtomicU64,
+    /// VOTE replies sent (durable first).
+    pub votes: AtomicU64,
+    /// Well-formed CERTIFICATE datagrams received.
+    pub certificates: AtomicU64,
+    /// RECEIPT replies sent (durable first).
+    pub receipts: AtomicU64,
+    /// QUERY datagrams answered.
+    pub queries: AtomicU64,
+    /// Datagrams that could not be decoded at all (bad header, truncated, oversized, ...).
+    pub malformed: AtomicU64,
+    /// Well-formed requests refused, per reason code.
+    rejections: [AtomicU64; 256],
+    /// ERROR replies sent.
+    pub errors_sent: AtomicU64,
+    /// Durable store transactions committed.
+    pub store_commits: AtomicU64,
+    /// State changes made durable.
+    pub store_records: AtomicU64,
+    /// Total time spent in store commits, microseconds.
+    pub store_commit_micros: AtomicU64,
+    /// Failed store commits (the affected replies were withheld).
+    pub store_failures: AtomicU64,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            orders: AtomicU64::new(0),
+            votes: AtomicU64::new(0),
+            certificates: AtomicU64::new(0),
+            receipts: AtomicU64::new(0),
+            queries: AtomicU64::new(0),
+            malformed: AtomicU64::new(0),
+            rejections: std::array::from_fn(|_| AtomicU64::new(0)),
+            errors_sent: AtomicU64::new(0),
+            store_commits: AtomicU64::new(0),
+            store_records: AtomicU64::new(0),
+            store_commit_micros: AtomicU64::new(0),
+            store_failures: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Increments a counter by one.
+pub fn inc(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Reads a counter.
+pub fn get(c: &AtomicU64) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+impl Metrics {
+    /// Counts one rejection with wire reason `code`.
+    pub fn reject(&self, code: u8) {
+        inc(&self.rejections[code as usize]);
+    }
+
+    /// Rejections counted for `code`.
+    pub fn rejections(&self, code: u8) -> u64 {
+        get(&self.rejections[code as usize])
+    }
+
+    /// All non-zero rejection counts, by code.
+    pub fn rejection_counts(&self) -> Vec<(u8, u64)> {
+        (0..=255u8)
+            .filter_map(|c| match self.rejections(c) {
+                0 => None,
+                n => Some((c, n)),
+            })
+            .collect()
+    }
+
+    /// Renders every counter in Prometheus text format. `reason_name` names a wire code;
+    /// every code it names is exported (zero included) so dashboards see a stable label set.
+    pub fn render(&self, reason_name: impl Fn(u8) -> Option<&'static str>) -> String {
+        let mut out = String::with_capacity(4096);
+        let simple: [(&str, &str, &AtomicU64); 11] = [
+            (
+                "flashmesh_orders_total",
+                "ORDER requests received",
+                &self.orders,
+            ),
+            ("flashmesh_votes_total", "VOTE replies sent", &self.votes),
+            (
+                "flashmesh_certificates_total",
+                "CERTIFICATE requests received",
+                &self.certificates,
+            ),
+            (
+                "flashmesh_receipts_total",
+                "RECEIPT replies sent",
+                &self.receipts,
+            ),
+            (
+                "flashmesh_queries_total",
+                "QUERY requests answered",
+                &self.queries,
+            ),
+            (
+                "flashmesh_malformed_datagrams_total",
+                "datagrams that could not be decoded",
+                &self.malformed,
+            ),
+            (
+                "flashmesh_error_replies_total",
+                "ERROR replies sent",
+                &self.errors_sent,
+            ),
+            (
+                "flashmesh_store_commits_total",
+                "durable store transactions",
+                &self.store_commits,
+            ),
+            (
+                "flashmesh_store_records_total",
+                "state changes made durable",
+                &self.store_records,
+            ),
+            (
+                "flashmesh_store_commit_seconds_total",
+                "time spent committing",
+                &self.store_commit_micros,
+            ),
+            (
+                "flashmesh_store_failures_total",
+                "failed store commits",
+                &self.store_failures,
+            ),
+        ];
+        for (name, help, c) in simple {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} counter");
+            if name == "flashmesh_store_commit_seconds_total" {
+                let _ = writeln!(out, "{name} {}", get(c) as f64 / 1e6);
+            } else {
+                let _ = writeln!(out, "{name} {}", get(c));
+            }
+        }
+        let name = "flashmesh_rejections_total";
+        let _ = writeln!(out, "# HELP {name} requests refused, by reason");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for code in 0..=255u8 {
+            let n = self.rejections(code);
+            match reason_name(code) {
+                Some(reason) => {
+                    let _ = writeln!(out, "{name}{{reason=\"{reason}\",code=\"{code}\"}} {n}");
+                }
+                None if n > 0 => {
+                    let _ = writeln!(out, "{name}{{reason=\"unknown\",code=\"{code}\"}} {n}");
+                }
+                None => {}
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_labelled_rejections() {
+        let m = Metrics::default();
+        inc(&m.orders);
+        inc(&m.orders);
+        inc(&m.malformed);
+        m.reject(3);
+        m.reject(200);
+        let names = |c: u8| (c == 3).then_some("bad_nonce");
+        let text = m.render(names);
+        assert!(text.contains("flashmesh_orders_total 2\n"));
+        assert!(text.contains("flashmesh_malformed_datagrams_total 1\n"));
+        assert!(text.contains("flashmesh_rejections_total{reason=\"bad_nonce\",code=\"3\"} 1\n"));
+        assert!(text.contains("flashmesh_rejections_total{reason=\"unknown\",code=\"200\"} 1\n"));
+        assert_eq!(m.rejection_counts(), vec![(3, 1), (200, 1)]);
+    }
+}
