@@ -1,0 +1,285 @@
+//! Shortest-path routes with a backup next hop per destination.
+//!
+//! The primary next hop is the first link of a shortest path over usable links. The backup is the
+//! best other link of the node whose neighbour reaches the destination without going back through
+//! this node, so it never shares the primary's first link; loop-free alternates (the neighbour's
+//! own shortest path does not pass through this node) are preferred.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::net::Ipv4Addr;
+
+use serde::{Deserialize, Serialize};
+
+use super::topology::{Mac, Topology};
+
+/// Where to send a packet: local port and destination MAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextHop {
+    /// Local egress port.
+    pub port: u16,
+    /// Destination MAC on that link.
+    pub dmac: Mac,
+}
+
+/// A route of one node to one prefix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    /// Destination network.
+    pub addr: Ipv4Addr,
+    /// Prefix length.
+    pub prefix_len: u8,
+    /// Primary next hop.
+    pub primary: NextHop,
+    /// Backup next hop (same as primary when there is no alternative).
+    pub backup: NextHop,
+    /// Source MAC to write.
+    pub smac: Mac,
+}
+
+/// Shortest distances to `dst` over usable links, skipping node `without` if given.
+fn distances_to(topo: &Topology, dst: &str, without: Option<&str>) -> BTreeMap<String, u64> {
+    let mut dist: BTreeMap<String, u64> = BTreeMap::new();
+    let mut heap = BinaryHeap::new();
+    dist.insert(dst.to_string(), 0);
+    heap.push(Reverse((0u64, dst.to_string())));
+    while let Some(Reverse((d, n))) = heap.pop() {
+        if dist.get(&n).is_some_and(|&x| x < d) {
+            continue;
+        }
+        for l in topo.links().iter().filter(|l| l.usable()) {
+            let other = if l.a.node == n {
+                &l.b.node
+            } else if l.b.node == n {
+                &l.a.node
+            } else {
+                continue;
+            };
+            if Some(other.as_str()) == without {
+                continue;
+            }
+            let nd = d + u64::from(l.cost);
+            if dist.get(other).is_none_or(|&x| nd < x) {
+                dist.insert(other.clone(), nd);
+                heap.push(Reverse((nd, other.clone())));
+            }
+        }
+    }
+    dist
+}
+
+/// The routes of node `src` to every attached prefix in the topology.
+pub fn routes_for(topo: &Topology, src: &str) -> Vec<Route> {
+    let Some(me) = topo.node(src) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for a in &me.attachments {
+        let hop = NextHop {
+            port: a.port,
+            dmac: a.mac,
+        };
+        out.push(Route {
+            addr: a.addr,
+            prefix_len: a.prefix_len,
+            primary: hop,
+            backup: hop,
+            smac: me.mac,
+        });
+    }
+    let my_ports = topo.ports_of(src);
+    let to_src = distances_to(topo, src, None);
+    for dst in topo.nodes().filter(|n| n.name != src) {
+        if dst.attachments.is_empty() {
+            continue;
+        }
+        let dist = distances_to(topo, &dst.name, None);
+        let Some(&my_dist) = dist.get(src) else {
+            continue; // unreachable
+        };
+        // primary: cheapest usable link, ties broken by port number
+        let mut primary = None;
+        for (port, l) in &my_ports {
+            if !l.usable() {
+                continue;
+            }
+            let far = l.far_end(src, *port).expect("own port");
+            if let Some(d) = dist.get(&far.node) {
+                let c = u64::from(l.cost) + d;
+                if primary.as_ref().is_none_or(|(bc, _, _)| c < *bc) {
+                    primary = Some((c, *port, far.node.clone()));
+                }
+            }
+        }
+        let Some((_, pport, pnode)) = primary else {
+            continue;
+        };
+        let pmac = topo.node(&pnode).expect("checked").mac;
+        // backup: another link whose neighbour reaches dst without passing through src
+        let dist_no_src = distances_to(topo, &dst.name, Some(src));
+        let mut backup: Option<((bool, u64), u16, String)> = None;
+        for (port, l) in &my_ports {
+            if *port == pport || !l.usable() {
+                continue;
+            }
+            let far = l.far_end(src, *port).expect("own port");
+            let Some(d) = dist_no_src.get(&far.node) else {
+                continue;
+            };
+            // loop-free alternate: the neighbour's own shortest path avoids us
+            let n_dist = dist.get(&far.node).copied().unwrap_or(u64::MAX);
+            let n_to_src = to_src.get(&far.node).copied().unwrap_or(u64::MAX);
+            let lfa = n_dist < n_to_src.saturating_add(my_dist);
+            let score = (!lfa, u64::from(l.cost) + d);
+            if backup.as_ref().is_none_or(|(bs, _, _)| score < *bs) {
+                backup = Some((score, *port, far.node.clone()));
+            }
+        }
+        let primary_hop = NextHop {
+            port: pport,
+            dmac: pmac,
+        };
+        let backup_hop = backup
+            .map(|(_, port, node)| NextHop {
+                port,
+                dmac: topo.node(&node).expect("checked").mac,
+            })
+            .unwrap_or(primary_hop);
+        for a in &dst.attachments {
+            out.push(Route {
+                addr: a.addr,
+                prefix_len: a.prefix_len,
+                primary: primary_hop,
+                backup: backup_hop,
+                smac: me.mac,
+            });
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdn::topology::{Attachment, LinkState, Node};
+
+    fn node(name: &str, id: u8) -> Node {
+        Node {
+            name: name.into(),
+            mac: [2, 0, 0, 0, 0, id],
+            attachments: vec![Attachment {
+                addr: Ipv4Addr::new(10, 0, id, 0),
+                prefix_len: 24,
+                port: 100,
+                mac: [4, 0, 0, 0, 0, id],
+            }],
+        }
+    }
+
+    /// a - b - d and a - c - d (a square), plus a longer a - e - f - d.
+    fn square() -> Topology {
+        Topology::new(
+            vec![
+                node("a", 1),
+                node("b", 2),
+                node("c", 3),
+                node("d", 4),
+                node("e", 5),
+                node("f", 6),
+            ],
+            vec![
+                Topology::link("a", 1, "b", 1),
+                Topology::link("a", 2, "c", 1),
+                Topology::link("b", 2, "d", 1),
+                Topology::link("c", 2, "d", 2),
+                Topology::link("a", 3, "e", 1),
+                Topology::link("e", 2, "f", 1),
+                Topology::link("f", 2, "d", 3),
+            ],
+        )
+        .unwrap()
+    }
+
+    fn route_to(rs: &[Route], id: u8) -> &Route {
+        rs.iter()
+            .find(|r| r.addr == Ipv4Addr::new(10, 0, id, 0))
+            .unwrap()
+    }
+
+    #[test]
+    fn primary_is_shortest_and_backup_is_disjoint() {
+        let t = square();
+        let rs = routes_for(&t, "a");
+        let d = route_to(&rs, 4);
+        assert_eq!(d.primary.port, 1); // via b (tie with c broken by port)
+        assert_eq!(d.primary.dmac, [2, 0, 0, 0, 0, 2]);
+        assert_eq!(d.backup.port, 2); // via c, not the primary's link
+        assert_eq!(d.backup.dmac, [2, 0, 0, 0, 0, 3]);
+        assert_eq!(d.smac, [2, 0, 0, 0, 0, 1]);
+        let local = route_to(&rs, 1);
+        assert_eq!(local.primary.port, 100);
+        assert_eq!(local.primary.dmac, [4, 0, 0, 0, 0, 1]);
+        // every route's backup avoids its primary link whenever the node has another way
+        for r in rs.iter().filter(|r| r.primary.port != 100) {
+            assert_ne!(r.primary.port, r.backup.port, "{r:?}");
+        }
+    }
+
+    #[test]
+    fn a_down_link_moves_the_primary() {
+        let mut t = square();
+        t.set_state("a", 1, LinkState::Down);
+        let rs = routes_for(&t, "a");
+        let d = route_to(&rs, 4);
+        assert_eq!(d.primary.port, 2);
+        assert_eq!(d.backup.port, 3); // the long way round
+        // b is now reached through c and d
+        let b = route_to(&rs, 2);
+        assert_ne!(b.primary.port, 1);
+    }
+
+    #[test]
+    fn a_line_has_no_alternative() {
+        let t = Topology::new(
+            vec![node("a", 1), node("b", 2)],
+            vec![Topology::link("a", 1, "b", 1)],
+        )
+        .unwrap();
+        let rs = routes_for(&t, "a");
+        let b = route_to(&rs, 2);
+        assert_eq!(b.primary, b.backup);
+        let mut t = t;
+        t.set_state("a", 1, LinkState::Down);
+        assert_eq!(routes_for(&t, "a").len(), 1); // only the local prefix
+    }
+
+    #[test]
+    fn backup_prefers_a_loop_free_neighbour() {
+        // a-b (cost 1), b-d (1), a-c (1), c-b (1), a-x (5), x-d (1)
+        // For a -> d: primary via b. c's shortest path to d goes via b, not through a, so c is
+        // loop-free; x is also loop-free but costlier.
+        let mut links = vec![
+            Topology::link("a", 1, "b", 1),
+            Topology::link("b", 2, "d", 1),
+            Topology::link("a", 2, "c", 1),
+            Topology::link("c", 2, "b", 3),
+            Topology::link("a", 3, "x", 1),
+            Topology::link("x", 2, "d", 2),
+        ];
+        links[4].cost = 5;
+        let t = Topology::new(
+            vec![
+                node("a", 1),
+                node("b", 2),
+                node("c", 3),
+                node("d", 4),
+                node("x", 5),
+            ],
+            links,
+        )
+        .unwrap();
+        let d = route_to(&routes_for(&t, "a"), 4).clone();
+        assert_eq!(d.primary.port, 1);
+        assert_eq!(d.backup.port, 2);
+    }
+}
