@@ -284,7 +284,7 @@ pub fn parse_number(text: &str) -> Option<u128> {
 pub fn parse_hex(text: &str) -> Option<Vec<u8>> {
     let t = text.trim();
     let t = t.strip_prefix("0x").unwrap_or(t).replace('_', "");
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     (0..t.len())
