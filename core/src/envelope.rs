@@ -1,0 +1,284 @@
+//! Datagrams: an FMH header plus one message body, encoded and decoded as a whole.
+//!
+//! [`Envelope::decode`] never panics. It checks, in order: the datagram size, the header
+//! ([`crate::wire::Header::check`]), `body_len` against the bytes that follow, the body (strict
+//! canonical decoding, no trailing bytes), and that the header's `sender`/`nonce` (and for
+//! orders `epoch`/`ttl`) equal what the body carries, so that switch filters on header fields
+//! cannot be sidestepped by a body that says otherwise.
+//!
+//! Header fields per message type:
+//!
+//! | type | sender | nonce | epoch | ttl |
+//! |---|---|---|---|---|
+//! | ORDER | tag(order.sender) | order.nonce | order.epoch | order.ttl |
+//! | CERTIFICATE | tag(order.sender) | order.nonce | sender's current epoch | order.ttl |
+//! | QUERY | tag(account) | request | sender's current epoch | [`REQUEST_TTL`] |
+//! | VOTE, RECEIPT | authority | order nonce | authority's epoch | [`REPLY_TTL`] |
+//! | QUERY_REPLY | authority | request | authority's epoch | [`REPLY_TTL`] |
+//! | ERROR | authority | refused request's nonce | authority's epoch | [`REPLY_TTL`] |
+//!
+//! A certificate's header carries the sender's *current* epoch, not the order's: certificates
+//! never expire (an expired certificate would freeze its account's nonce forever), so they must
+//! pass the switch's epoch window whenever they are sent.
+
+use crate::codec::{Decode, DecodeError, Encode, Reader};
+use crate::keys::Tag;
+use crate::messages::{Certificate, ErrorMessage, Query, QueryReply, Receipt, SignedOrder, Vote};
+use crate::wire::{
+    DEFAULT_HOP_LIMIT, HEADER_LEN, Header, HeaderRepr, MAX_BODY_LEN, MAX_DATAGRAM_LEN, MsgType,
+};
+
+/// `ttl` of replies (votes, receipts, query replies, errors).
+pub const REPLY_TTL: u8 = 1;
+/// `ttl` of queries.
+pub const REQUEST_TTL: u8 = 1;
+
+/// A message body of any FMH type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Message {
+    Order(SignedOrder),
+    Vote(Vote),
+    Certificate(Certificate),
+    Receipt(Receipt),
+    Query(Query),
+    QueryReply(QueryReply),
+    Error(ErrorMessage),
+    /// HANDOFF, PAYMENT_DATA and PROBE bodies: carried as bytes, not interpreted by this crate.
+    Opaque {
+        msg_type: MsgType,
+        body: Vec<u8>,
+    },
+}
+
+impl Message {
+    /// The FMH `msg_type` of this body.
+    pub fn msg_type(&self) -> MsgType {
+        match self {
+            Message::Order(_) => MsgType::Order,
+            Message::Vote(_) => MsgType::Vote,
+            Message::Certificate(_) => MsgType::Certificate,
+            Message::Receipt(_) => MsgType::Receipt,
+            Message::Query(_) => MsgType::Query,
+            Message::QueryReply(_) => MsgType::QueryReply,
+            Message::Error(_) => MsgType::Error,
+            Message::Opaque { msg_type, .. } => *msg_type,
+        }
+    }
+    /// The `sender` and `nonce` that the header must carry, when the body determines them.
+    pub fn header_sender_nonce(&self) -> Option<(Tag, u64)> {
+        match self {
+            Message::Order(o) => Some((o.order().sender_tag(), o.order().nonce)),
+            Message::Certificate(c) => Some((c.order.order().sender_tag(), c.order.order().nonce)),
+            Message::Vote(v) => Some((v.authority, v.nonce)),
+            Message::Receipt(r) => Some((r.authority, r.nonce)),
+            Message::Query(q) => Some((q.account_tag(), q.request)),
+            Message::QueryReply(r) => Some((r.authority, r.request)),
+            Message::Error(e) => Some((e.authority, e.nonce)),
+            Message::Opaque { .. } => None,
+        }
+    }
+    fn encode_body(&self, out: &mut Vec<u8>) {
+        match self {
+            Message::Order(m) => m.encode_to(out),
+            Message::Vote(m) => m.encode_to(out),
+            Message::Certificate(m) => m.encode_to(out),
+            Message::Receipt(m) => m.encode_to(out),
+            Message::Query(m) => m.encode_to(out),
+            Message::QueryReply(m) => m.encode_to(out),
+            Message::Error(m) => m.encode_to(out),
+            Message::Opaque { body, .. } => out.extend_from_slice(body),
+        }
+    }
+    /// Length of the encoded body.
+    pub fn body_len(&self) -> usize {
+        match self {
+            Message::Order(m) => m.encoded_len(),
+            Message::Vote(m) => m.encoded_len(),
+            Message::Certificate(m) => m.encoded_len(),
+            Message::Receipt(m) => m.encoded_len(),
+            Message::Query(m) => m.encoded_len(),
+            Message::QueryReply(m) => m.encoded_len(),
+            Message::Error(m) => m.encoded_len(),
+            Message::Opaque { body, .. } => body.len(),
+        }
+    }
+    /// Decodes a body of type `msg_type` (all of `body`, strictly).
+    pub fn decode_body(msg_type: MsgType, body: &[u8]) -> Result<Message, DecodeError> {
+        let mut r = Reader::new(body);
+        let m = match msg_type {
+            MsgType::Order => Message::Order(SignedOrder::decode_from(&mut r)?),
+            MsgType::Vote => Message::Vote(Vote::decode_from(&mut r)?),
+            MsgType::Certificate => Message::Certificate(Certificate::decode_from(&mut r)?),
+            MsgType::Receipt => Message::Receipt(Receipt::decode_from(&mut r)?),
+            MsgType::Query => Message::Query(Query::decode_from(&mut r)?),
+            MsgType::QueryReply => Message::QueryReply(QueryReply::decode_from(&mut r)?),
+            MsgType::Error => Message::Error(ErrorMessage::decode_from(&mut r)?),
+            MsgType::Handoff | MsgType::PaymentData | MsgType::Probe => {
+                return Ok(Message::Opaque {
+                    msg_type,
+                    body: body.to_vec(),
+                });
+            }
+        };
+        r.finish()?;
+        Ok(m)
+    }
+}
+
+/// A datagram: header plus message. `header.msg_type` and `header.body_len` are set from the
+/// message when encoding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    pub header: HeaderRepr,
+    pub message: Message,
+}
+
+/// Why an envelope could not be encoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    #[error("body of {len} bytes exceeds the maximum of {max}")]
+    TooLarge { len: usize, max: usize },
+}
+
+fn header(msg_type: MsgType, sender: Tag, nonce: u64, epoch: u32, ttl: u8) -> HeaderRepr {
+    HeaderRepr {
+        msg_type,
+        retry: 0,
+        flags: 0,
+        epoch,
+        sender,
+        nonce,
+        ttl,
+        hop_limit: DEFAULT_HOP_LIMIT,
+        body_len: 0,
+    }
+}
+
+impl Envelope {
+    /// An envelope with an explicit header (msg_type and body_len are fixed up on encode).
+    pub fn new(header: HeaderRepr, message: Message) -> Envelope {
+        Envelope { header, message }
+    }
+    /// An ORDER datagram; every header field comes from the signed order.
+    pub fn order(order: SignedOrder) -> Envelope {
+        let o = *order.order();
+        Envelope {
+            header: header(MsgType::Order, o.sender_tag(), o.nonce, o.epoch, o.ttl),
+            message: Message::Order(order),
+        }
+    }
+    /// A CERTIFICATE datagram sent during `current_epoch`.
+    pub fn certificate(certificate: Certificate, current_epoch: u32) -> Envelope {
+        let o = *certificate.order.order();
+        Envelope {
+            header: header(
+                MsgType::Certificate,
+                o.sender_tag(),
+                o.nonce,
+                current_epoch,
+                o.ttl,
+            ),
+            message: Message::Certificate(certificate),
+        }
+    }
+    /// A QUERY datagram sent during `current_epoch`.
+    pub fn query(query: Query, current_epoch: u32) -> Envelope {
+        Envelope {
+            header: header(
+                MsgType::Query,
+                query.account_tag(),
+                query.request,
+                current_epoch,
+                REQUEST_TTL,
+            ),
+            message: Message::Query(query),
+        }
+    }
+    /// A reply (vote, receipt, query reply or error) to `request`, sent during `current_epoch`.
+    /// Sender and nonce come from the reply body; `retry` echoes the request's.
+    pub fn reply(request: &HeaderRepr, reply: Message, current_epoch: u32) -> Envelope {
+        let (sender, nonce) = reply
+            .header_sender_nonce()
+            .unwrap_or((Tag::default(), request.nonce));
+        let mut h = header(reply.msg_type(), sender, nonce, current_epoch, REPLY_TTL);
+        h.retry = request.retry;
+        Envelope {
+            header: h,
+            message: reply,
+        }
+    }
+    /// Sets the `retry` count (for retransmissions).
+    pub fn with_retry(mut self, retry: u8) -> Envelope {
+        self.header.retry = retry;
+        self
+    }
+    /// Total encoded length.
+    pub fn encoded_len(&self) -> usize {
+        HEADER_LEN + self.message.body_len()
+    }
+    /// Appends the datagram to `out`.
+    pub fn encode_to(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let len = self.message.body_len();
+        if len > MAX_BODY_LEN {
+            return Err(EncodeError::TooLarge {
+                len,
+                max: MAX_BODY_LEN,
+            });
+        }
+        let mut h = self.header;
+        h.msg_type = self.message.msg_type();
+        h.body_len = len as u16;
+        out.reserve(HEADER_LEN + len);
+        h.emit_to(out);
+        self.message.encode_body(out);
+        Ok(())
+    }
+    /// The datagram bytes.
+    pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
+        let mut v = Vec::with_capacity(self.encoded_len());
+        self.encode_to(&mut v)?;
+        Ok(v)
+    }
+    /// Decodes and checks a whole datagram (see the module documentation).
+    pub fn decode(bytes: &[u8]) -> Result<Envelope, DecodeError> {
+        if bytes.len() > MAX_DATAGRAM_LEN {
+            return Err(DecodeError::Oversized {
+                len: bytes.len(),
+                max: MAX_DATAGRAM_LEN,
+            });
+        }
+        let view = Header::new_checked(bytes)?;
+        let header = HeaderRepr::parse(&view)?;
+        let body = view.payload();
+        if body.len() != header.body_len as usize {
+            return Err(DecodeError::BodyLengthMismatch {
+                declared: header.body_len as usize,
+                actual: body.len(),
+            });
+        }
+        let message = Message::decode_body(header.msg_type, body)?;
+        if let Some((sender, nonce)) = message.header_sender_nonce() {
+            if header.sender != sender {
+                return Err(DecodeError::HeaderMismatch("sender"));
+            }
+            if header.nonce != nonce {
+                return Err(DecodeError::HeaderMismatch("nonce"));
+            }
+        }
+        match &message {
+            Message::Order(o) => {
+                if header.epoch != o.order().epoch {
+                    return Err(DecodeError::HeaderMismatch("epoch"));
+                }
+                if header.ttl != o.order().ttl {
+                    return Err(DecodeError::HeaderMismatch("ttl"));
+                }
+            }
+            Message::Certificate(c) if header.ttl != c.order.order().ttl => {
+                return Err(DecodeError::HeaderMismatch("ttl"));
+            }
+            _ => {}
+        }
+        Ok(Envelope { header, message })
+    }
+}

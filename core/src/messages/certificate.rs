@@ -1,0 +1,223 @@
+//! Certificates: a signed order plus a quorum of authority votes, checked in one batch verify.
+
+use std::collections::BTreeMap;
+
+use ed25519_dalek::VerifyingKey;
+
+use crate::codec::{Decode, DecodeError, Encode, Reader, Writer};
+use crate::committee::Committee;
+use crate::digest::{DOMAIN_CERTIFICATE, Digest};
+use crate::error::Rejection;
+use crate::keys::{AuthorityTag, Signature};
+use crate::messages::order::SIGNED_ORDER_LEN;
+use crate::messages::vote::vote_digest;
+use crate::messages::{SignedOrder, Verified, Vote};
+
+/// One authority's signature inside a certificate (its vote without the repeated order digest).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SignerEntry {
+    pub authority: AuthorityTag,
+    pub signature: Signature,
+}
+
+/// A signed order with the votes of authorities. Valid when the votes come from distinct
+/// committee members whose weight reaches the quorum and every signature verifies.
+///
+/// Encoding: the signed order, a u8 count, then `count` × (tag, signature) in the order given
+/// ([`Certificate::new`] sorts by tag).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Certificate {
+    pub order: SignedOrder,
+    pub signatures: Vec<SignerEntry>,
+}
+
+impl Certificate {
+    /// Builds a certificate from votes, sorted by authority tag, keeping one vote per authority.
+    /// Votes are not checked here (see [`QuorumCollector`] or [`Certificate::check`]).
+    pub fn new<'a>(order: SignedOrder, votes: impl IntoIterator<Item = &'a Vote>) -> Certificate {
+        let map: BTreeMap<AuthorityTag, Signature> = votes
+            .into_iter()
+            .map(|v| (v.authority, v.signature))
+            .collect();
+        Certificate {
+            order,
+            signatures: map
+                .into_iter()
+                .map(|(authority, signature)| SignerEntry {
+                    authority,
+                    signature,
+                })
+                .collect(),
+        }
+    }
+    /// The order digest (the same for every certificate of this order).
+    pub fn order_digest(&self) -> Digest {
+        self.order.digest()
+    }
+    /// Digest of this exact certificate encoding (order and signer set).
+    pub fn digest(&self) -> Digest {
+        Digest::of(DOMAIN_CERTIFICATE, &self.to_bytes())
+    }
+    /// Total committee weight of the signers (counting each member once; unknown signers 0).
+    pub fn weight(&self, committee: &Committee) -> u64 {
+        let mut seen = vec![false; committee.len()];
+        let mut w = 0u64;
+        for e in &self.signatures {
+            if let Some(i) = committee.index_of(&e.authority)
+                && !seen[i]
+            {
+                seen[i] = true;
+                w = w.saturating_add(committee.members()[i].weight());
+            }
+        }
+        w
+    }
+    /// Checks the certificate against `committee`: no unknown or repeated signer, weight at
+    /// least the quorum, a valid order, and all vote signatures plus the sender's signature
+    /// correct — one ed25519 batch verification.
+    pub fn check(&self, committee: &Committee) -> Result<(), Rejection> {
+        let mut seen = vec![false; committee.len()];
+        let mut weight = 0u64;
+        for e in &self.signatures {
+            let i = committee
+                .index_of(&e.authority)
+                .ok_or(Rejection::UnknownSigner(e.authority))?;
+            if std::mem::replace(&mut seen[i], true) {
+                return Err(Rejection::RepeatedSigner(e.authority));
+            }
+            weight = weight.saturating_add(committee.members()[i].weight());
+        }
+        if weight < committee.quorum() {
+            return Err(Rejection::BelowQuorum {
+                weight,
+                quorum: committee.quorum(),
+            });
+        }
+        let order = self.order.order();
+        order.check_valid()?;
+        let sender_vk = order
+            .sender
+            .verifying_key()
+            .map_err(|_| Rejection::BadSignature)?;
+        let n = self.signatures.len() + 1;
+        let order_digest = self.order.digest();
+        let mut digests: Vec<Digest> = Vec::with_capacity(n);
+        let mut sigs = Vec::with_capacity(n);
+        let mut keys: Vec<VerifyingKey> = Vec::with_capacity(n);
+        for e in &self.signatures {
+            digests.push(vote_digest(&order_digest, order.nonce, &e.authority));
+            sigs.push(e.signature.to_dalek());
+            // Present: checked in the loop above.
+            if let Some(m) = committee.member(&e.authority) {
+                keys.push(*m.verifying_key());
+            }
+        }
+        digests.push(order_digest);
+        sigs.push(self.order.signature().to_dalek());
+        keys.push(sender_vk);
+        let msgs: Vec<&[u8]> = digests.iter().map(|d| &d.0[..]).collect();
+        ed25519_dalek::verify_batch(&msgs, &sigs, &keys).map_err(|_| Rejection::BadSignature)
+    }
+    /// [`Certificate::check`], returning the certificate marked as verified.
+    pub fn verify(self, committee: &Committee) -> Result<Verified<Certificate>, Rejection> {
+        self.check(committee)?;
+        Ok(Verified(self))
+    }
+}
+
+impl Encode for Certificate {
+    fn encode_to(&self, out: &mut Vec<u8>) {
+        self.order.encode_to(out);
+        let n = self.signatures.len().min(u8::MAX as usize);
+        out.put_u8(n as u8);
+        for e in &self.signatures[..n] {
+            e.authority.encode_to(out);
+            e.signature.encode_to(out);
+        }
+    }
+    fn encoded_len(&self) -> usize {
+        SIGNED_ORDER_LEN + 1 + self.signatures.len().min(u8::MAX as usize) * (8 + 64)
+    }
+}
+
+impl Decode for Certificate {
+    fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let order = SignedOrder::decode_from(r)?;
+        let n = r.u8()? as usize;
+        if r.remaining() < n * 72 {
+            return Err(DecodeError::Truncated {
+                needed: n * 72,
+                available: r.remaining(),
+            });
+        }
+        let mut signatures = Vec::with_capacity(n);
+        for _ in 0..n {
+            signatures.push(SignerEntry {
+                authority: AuthorityTag::decode_from(r)?,
+                signature: Signature::decode_from(r)?,
+            });
+        }
+        Ok(Certificate { order, signatures })
+    }
+}
+
+/// Gathers votes for one order until their weight reaches the quorum (the wallet's side).
+#[derive(Debug, Clone)]
+pub struct QuorumCollector {
+    order: SignedOrder,
+    quorum: u64,
+    weight: u64,
+    votes: BTreeMap<AuthorityTag, Vote>,
+}
+
+impl QuorumCollector {
+    /// Starts collecting votes for `order` under `committee`.
+    pub fn new(order: SignedOrder, committee: &Committee) -> QuorumCollector {
+        QuorumCollector {
+            order,
+            quorum: committee.quorum(),
+            weight: 0,
+            votes: BTreeMap::new(),
+        }
+    }
+    /// Verifies and adds a vote. Returns whether the quorum is reached. A vote for another
+    /// order is refused as [`Rejection::ConflictingOrder`]; a second vote from the same
+    /// authority is ignored.
+    pub fn add(&mut self, vote: &Vote, committee: &Committee) -> Result<bool, Rejection> {
+        if vote.order_digest != self.order.digest() || vote.nonce != self.order.order().nonce {
+            return Err(Rejection::ConflictingOrder {
+                nonce: vote.nonce,
+                locked: vote.order_digest,
+            });
+        }
+        if !self.votes.contains_key(&vote.authority) {
+            vote.verify(committee)?;
+            self.weight = self
+                .weight
+                .saturating_add(committee.weight(&vote.authority));
+            self.votes.insert(vote.authority, *vote);
+        }
+        Ok(self.has_quorum())
+    }
+    /// Weight of the votes so far.
+    pub fn weight(&self) -> u64 {
+        self.weight
+    }
+    /// Whether the votes reach the quorum.
+    pub fn has_quorum(&self) -> bool {
+        self.weight >= self.quorum
+    }
+    /// The authorities that voted.
+    pub fn voters(&self) -> impl Iterator<Item = &AuthorityTag> {
+        self.votes.keys()
+    }
+    /// The order being certified.
+    pub fn order(&self) -> &SignedOrder {
+        &self.order
+    }
+    /// The certificate, once the quorum is reached.
+    pub fn certificate(&self) -> Option<Certificate> {
+        self.has_quorum()
+            .then(|| Certificate::new(self.order, self.votes.values()))
+    }
+}

@@ -1,0 +1,38 @@
+//! FastPay messages: orders, votes, certificates, receipts, queries and errors.
+//!
+//! Every message has a canonical encoding ([`crate::codec`]); signed messages carry an ed25519
+//! signature over a domain-separated blake3 digest ([`crate::digest`]) of their unsigned part.
+
+mod certificate;
+mod error_msg;
+mod order;
+mod query;
+mod receipt;
+mod vote;
+
+pub use certificate::{Certificate, QuorumCollector, SignerEntry};
+pub use error_msg::{ErrorMessage, MAX_ERROR_DETAIL_LEN};
+pub use order::{
+    DEFAULT_TOKEN, SIGNED_ORDER_LEN, SignedOrder, TRANSFER_ORDER_LEN, TokenId, TransferOrder,
+};
+pub use query::{MAX_REPLY_BALANCES, Query, QueryReply};
+pub use receipt::Receipt;
+pub use vote::Vote;
+
+/// A value whose signatures have been checked. Only this crate's `verify` functions make one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified<T>(pub(crate) T);
+
+impl<T> Verified<T> {
+    /// The inner value.
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Verified<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
