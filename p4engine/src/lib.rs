@@ -3,8 +3,89 @@
 //! `front` turns source text into a checked AST (preprocessor, lexer, parser, checker);
 //! `p4info` derives P4Info from it as p4c does; `ir` is the lowered program the
 //! interpreter runs; `exec` is the v1model interpreter and the run-time state API.
+//!
+//! # Using the engine
+//!
+//! ```text
+//! let program: Arc<Program> = flashmesh_p4::compile_file("prog.p4")?;   // or compile_str(name, src)
+//! let mut sw = Switch::new(program.clone(), SwitchConfig::default());    // many switches, one program
+//! let r: ProcessResult = sw.process(1, &frame);                          // outputs, packet_ins, drops, digests
+//! ```
+//!
+//! * [`Program`] is compiled once and immutable; share it with `Arc` between any number of
+//!   [`Switch`] instances. It carries the P4Info names and ids of every table, action, match
+//!   field, parameter, counter, meter, register, digest and controller header.
+//! * [`Switch`] holds one instance's state: table entries and default actions, registers,
+//!   counters, meters, digests, and header storage that persists between packets as in BMv2
+//!   (an invalid header's fields read what the last packet left there).
+//!   `Switch` is `Send` but not internally synchronised: share it behind a `Mutex` (the
+//!   P4Runtime thread and the datapath thread lock it per operation / per packet).
+//! * Packets run in two phases so that a traffic manager can sit between them:
+//!   [`Switch::ingress`] (parser, checksum verification, ingress) gives an [`IngressOutcome`]:
+//!   dropped, or a [`QueuedPacket`] with its egress port and priority; [`Switch::egress`] with a
+//!   [`QueueMeta`] runs egress, checksum update and the deparser and gives an
+//!   [`EgressOutcome`]: a frame on a port, a [`PacketIn`] when the port is the CPU port (the
+//!   `@controller_header("packet_in")` header's bytes are stripped and returned as metadata
+//!   `(id, canonical bytes)`), or dropped. [`Switch::process`] runs both with zero queue
+//!   metadata. [`Switch::packet_out`] prepends the `packet_out` header built from
+//!   `(metadata id, bytes)` and runs the pipeline from the CPU port.
+//! * State API (ids are P4Info ids, values big-endian byte strings of any length whose value
+//!   fits the width; reads give the P4Runtime canonical form): `insert_entry`, `modify_entry`,
+//!   `delete_entry`, `set_default_action`, `reset_default_action`, `read_entries`,
+//!   `read_default_entry`, `read_direct_counter`/`write_direct_counter`,
+//!   `read_counter`/`write_counter`, `set_meter_config`/`read_meter_config`,
+//!   `set_direct_meter_config`, `read_register`/`write_register`, `take_digests`. Errors are
+//!   [`StateError`]: `AlreadyExists`, `NotFound`, `InvalidArgument(why)`, `ResourceExhausted`.
+//! * BMv2 behaviours reproduced (see `exec::switch`): parser errors do not drop, explicit
+//!   `reject` is not an error, `mark_to_drop` only sets `egress_spec = 511`, `egress_spec`
+//!   reads 0 in egress, `exit` ends ingress only, unparsed bytes follow the deparsed headers,
+//!   counter bytes are the ingress frame length, a priority >= the number of priority queues
+//!   is dropped.
 
 pub mod exec;
 pub mod front;
 pub mod ir;
 pub mod p4info;
+pub mod testkit;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use exec::{
+    ActionSpec, CounterData, DigestMessage, DropReason, EgressOutcome, FieldMatch, IngressOutcome,
+    MatchValue, MeterConfig, PacketIn, ProcessResult, QueueMeta, QueuedPacket, StateError, Switch,
+    SwitchConfig, TableEntry,
+};
+pub use front::{Diagnostic, Diagnostics};
+pub use ir::Program;
+
+/// Compiles a P4_16 v1model program from a file (`#include "x.p4"` relative to it).
+pub fn compile_file(path: impl AsRef<Path>) -> Result<Arc<Program>, Diagnostics> {
+    let path = path.as_ref();
+    let mut sources = front::SourceMap::default();
+    let tokens = front::preprocess::preprocess_file(path, &mut sources)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    compile_tokens(&name, tokens, sources)
+}
+
+/// Compiles a program given as text (`name` is used in diagnostics).
+pub fn compile_str(name: &str, source: &str) -> Result<Arc<Program>, Diagnostics> {
+    let mut sources = front::SourceMap::default();
+    let tokens = front::preprocess::preprocess_source(name, source, None, &mut sources)?;
+    compile_tokens(name, tokens, sources)
+}
+
+fn compile_tokens(
+    name: &str,
+    tokens: Vec<front::lexer::Token>,
+    sources: front::SourceMap,
+) -> Result<Arc<Program>, Diagnostics> {
+    let ast = front::parser::parse(tokens, &sources)?;
+    let checked = ir::lower::check(ast, sources)?;
+    let mut program = ir::lower::lower(&checked)?;
+    program.name = name.to_string();
+    Ok(Arc::new(program))
+}

@@ -1,0 +1,269 @@
+//! Packet-test support shared by the engine's tests and the data-plane program's tests: the
+//! BMv2 reference vectors format, hex helpers, and conversion of p4runtime-shell style entries
+//! (names and shell value syntax) into the state API's id-based [`TableEntry`].
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::exec::shell_syntax::{self, ShellMatch, canonical_bytes, parse_match, parse_value};
+use crate::exec::{ActionSpec, FieldMatch, MatchValue, TableEntry};
+use crate::ir::{MatchKind, Program};
+
+/// A `NAME.vectors.json` file.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Vectors {
+    pub program: String,
+    #[serde(default)]
+    pub cpu_port: Option<u32>,
+    #[serde(default)]
+    pub port_map: BTreeMap<String, String>,
+    #[serde(default)]
+    pub entries: Vec<ShellEntry>,
+    pub cases: Vec<Case>,
+    #[serde(default)]
+    pub counters: BTreeMap<String, BTreeMap<String, CounterValue>>,
+    #[serde(default)]
+    pub direct_counters: BTreeMap<String, Vec<DirectCounterValue>>,
+}
+
+/// A control-plane write in shell syntax.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ShellEntry {
+    pub table: String,
+    #[serde(default)]
+    pub r#match: BTreeMap<String, String>,
+    pub action: String,
+    #[serde(default)]
+    pub params: BTreeMap<String, String>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub default: bool,
+}
+
+/// One packet (or packet-out) and what came out.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Case {
+    pub name: String,
+    #[serde(default)]
+    pub in_port: Option<u32>,
+    #[serde(default)]
+    pub packet: Option<String>,
+    #[serde(default)]
+    pub packet_out: Option<PacketOutSpec>,
+    #[serde(default)]
+    pub outputs: Vec<OutputSpec>,
+    #[serde(default)]
+    pub packet_ins: Vec<PacketInSpec>,
+}
+
+/// A packet-out: payload hex and metadata in shell syntax.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PacketOutSpec {
+    pub payload: String,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// An expected output frame.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OutputSpec {
+    pub port: u32,
+    pub packet: String,
+}
+
+/// An expected packet-in.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PacketInSpec {
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    pub payload: String,
+}
+
+/// Packets and bytes of a counter cell.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct CounterValue {
+    pub packets: u64,
+    pub bytes: u64,
+}
+
+/// A direct counter reading for one entry.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DirectCounterValue {
+    pub table: String,
+    #[serde(default)]
+    pub r#match: BTreeMap<String, String>,
+    #[serde(default)]
+    pub priority: Option<i32>,
+    #[serde(default)]
+    pub default: bool,
+    #[serde(default)]
+    pub packets: Option<u64>,
+    #[serde(default)]
+    pub bytes: Option<u64>,
+}
+
+/// Why a test file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TestkitError {
+    #[error("json: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("bad hex: {0}")]
+    Hex(String),
+    #[error("unknown {kind} {name:?}")]
+    Unknown { kind: &'static str, name: String },
+    #[error(transparent)]
+    Syntax(#[from] shell_syntax::SyntaxError),
+}
+
+/// Parses a vectors file.
+pub fn load_vectors(json: &str) -> Result<Vectors, TestkitError> {
+    Ok(serde_json::from_str(json)?)
+}
+
+/// Decodes lowercase or uppercase hex (no separators).
+pub fn from_hex(s: &str) -> Result<Vec<u8>, TestkitError> {
+    let s = s.trim();
+    if !s.len().is_multiple_of(2) {
+        return Err(TestkitError::Hex(s.to_string()));
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).map_err(|_| TestkitError::Hex(s.to_string())))
+        .collect()
+}
+
+/// Encodes bytes as lowercase hex.
+pub fn to_hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn unknown(kind: &'static str, name: &str) -> TestkitError {
+    TestkitError::Unknown {
+        kind,
+        name: name.to_string(),
+    }
+}
+
+/// Builds the match list of an entry from `field name -> shell value` (names as in P4Info).
+pub fn shell_matches(
+    program: &Program,
+    table: &str,
+    m: &BTreeMap<String, String>,
+) -> Result<Vec<FieldMatch>, TestkitError> {
+    let t = program
+        .table_by_name(table)
+        .ok_or_else(|| unknown("table", table))?;
+    let tab = &program.tables[t as usize];
+    let mut out = Vec::new();
+    for (name, text) in m {
+        let k = tab
+            .keys
+            .iter()
+            .find(|k| &k.name == name)
+            .ok_or_else(|| unknown("match field", name))?;
+        let sm = parse_match(text, k.width)?;
+        let value = match (k.kind, sm) {
+            (MatchKind::Exact, ShellMatch::Value(v)) => MatchValue::Exact(canonical_bytes(v)),
+            (MatchKind::Optional, ShellMatch::Value(v)) => MatchValue::Optional(canonical_bytes(v)),
+            (MatchKind::Lpm, ShellMatch::Lpm(v, l)) => MatchValue::Lpm {
+                value: canonical_bytes(v),
+                prefix_len: l,
+            },
+            (MatchKind::Lpm, ShellMatch::Value(v)) => MatchValue::Lpm {
+                value: canonical_bytes(v),
+                prefix_len: k.width,
+            },
+            (MatchKind::Ternary, ShellMatch::Ternary(v, m)) => MatchValue::Ternary {
+                value: canonical_bytes(v),
+                mask: canonical_bytes(m),
+            },
+            (MatchKind::Ternary, ShellMatch::Value(v)) => MatchValue::Ternary {
+                value: canonical_bytes(v),
+                mask: canonical_bytes(crate::exec::value::mask(k.width)),
+            },
+            (MatchKind::Range, ShellMatch::Range(lo, hi)) => MatchValue::Range {
+                low: canonical_bytes(lo),
+                high: canonical_bytes(hi),
+            },
+            (MatchKind::Range, ShellMatch::Value(v)) => MatchValue::Range {
+                low: canonical_bytes(v),
+                high: canonical_bytes(v),
+            },
+            _ => return Err(unknown("match syntax for this kind", text)),
+        };
+        out.push(FieldMatch {
+            field_id: k.id,
+            value,
+        });
+    }
+    Ok(out)
+}
+
+/// Converts a shell-syntax entry to an id-based [`TableEntry`] (`is_default` for defaults).
+pub fn shell_entry(program: &Program, e: &ShellEntry) -> Result<TableEntry, TestkitError> {
+    let t = program
+        .table_by_name(&e.table)
+        .ok_or_else(|| unknown("table", &e.table))?;
+    let a = program
+        .action_by_name(&e.action)
+        .ok_or_else(|| unknown("action", &e.action))?;
+    let act = &program.actions[a as usize];
+    let mut params = Vec::new();
+    for (name, text) in &e.params {
+        let prm = act
+            .params
+            .iter()
+            .find(|p| &p.name == name)
+            .ok_or_else(|| unknown("parameter", name))?;
+        params.push((prm.id, canonical_bytes(parse_value(text, prm.width)?)));
+    }
+    Ok(TableEntry {
+        table_id: program.tables[t as usize].id,
+        matches: if e.default {
+            Vec::new()
+        } else {
+            shell_matches(program, &e.table, &e.r#match)?
+        },
+        action: ActionSpec {
+            action_id: act.id,
+            params,
+        },
+        priority: e.priority.unwrap_or(0),
+        is_default: e.default,
+        ..Default::default()
+    })
+}
+
+/// Packet-out metadata `(id, bytes)` from `name -> shell value`.
+pub fn shell_packet_out_metadata(
+    program: &Program,
+    m: &BTreeMap<String, String>,
+) -> Result<Vec<(u32, Vec<u8>)>, TestkitError> {
+    let h = program
+        .packet_out
+        .as_ref()
+        .ok_or_else(|| unknown("controller header", "packet_out"))?;
+    m.iter()
+        .map(|(name, text)| {
+            let (id, _, w) = h
+                .fields
+                .iter()
+                .find(|(_, n, _)| n == name)
+                .ok_or_else(|| unknown("packet_out metadata", name))?;
+            Ok((*id, canonical_bytes(parse_value(text, *w)?)))
+        })
+        .collect()
+}
+
+/// Packet-in metadata name of an id.
+pub fn packet_in_metadata_name(program: &Program, id: u32) -> Option<&str> {
+    program
+        .packet_in
+        .as_ref()?
+        .fields
+        .iter()
+        .find(|(i, _, _)| *i == id)
+        .map(|(_, n, _)| n.as_str())
+}
