@@ -139,6 +139,19 @@ impl<P: Pipeline> Shared<P> {
         lock(&self.sched)
     }
 
+    /// Replaces the pipeline. Packets queued under the old one are dropped, since their state
+    /// belongs to the old program. The lock order is pipeline, then scheduler, everywhere.
+    pub fn replace_pipeline(&self, pipeline: Option<P>) {
+        let mut pipe = self.pipeline();
+        let dropped = self.sched().tm.clear();
+        if dropped > 0 {
+            self.counters
+                .tm_dropped
+                .fetch_add(dropped as u64, Ordering::Relaxed);
+        }
+        *pipe = pipeline;
+    }
+
     /// Applies a control command; returns the reply line.
     pub fn control(&self, cmd: &Command) -> String {
         let reply = self.sched().apply(cmd);
@@ -323,8 +336,13 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
     }
 
     /// One round; returns whether it found any work.
+    ///
+    /// The pipeline lock is held from ingress until the last egress of the round, so that a
+    /// packet never meets a pipeline other than the one that queued it.
     fn round(&mut self) -> bool {
         let mut busy = false;
+        let shared = self.shared.clone();
+        let mut pipe = shared.pipeline();
         // (1)+(2) receive and run ingress.
         for i in 0..self.ports.len() {
             let port = self.ports[i].number;
@@ -340,7 +358,7 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
                 }
             };
             if sock.truncated != before {
-                self.shared
+                shared
                     .counters
                     .rx_truncated
                     .fetch_add(sock.truncated - before, Ordering::Relaxed);
@@ -349,48 +367,45 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
                 continue;
             }
             busy = true;
-            lock(&self.shared.ports).entry(port).or_default().rx += n as u64;
-            let mut guard = self.shared.pipeline();
-            match guard.as_mut() {
+            lock(&shared.ports).entry(port).or_default().rx += n as u64;
+            match pipe.as_mut() {
                 Some(p) => {
                     for k in 0..n {
                         p.ingress(port, self.rx.frame(k), &mut self.fx);
                     }
                 }
                 None => {
-                    self.shared
+                    shared
                         .counters
                         .no_pipeline
                         .fetch_add(n as u64, Ordering::Relaxed);
                 }
             }
+            self.settle_effects();
         }
-        self.shared.injector.take(&mut self.injected);
+        shared.injector.take(&mut self.injected);
         if !self.injected.is_empty() {
             busy = true;
-            let mut guard = self.shared.pipeline();
-            let mut counters = lock(&self.shared.ports);
+            let mut counters = lock(&shared.ports);
             for item in self.injected.drain(..) {
-                match (guard.as_mut(), item) {
+                match (pipe.as_mut(), item) {
                     (Some(p), Injected::Frame { port, frame }) => {
                         counters.entry(port).or_default().rx += 1;
                         p.ingress(port, &frame, &mut self.fx);
                     }
                     (Some(p), Injected::PacketOut(po)) => p.packet_out(po, &mut self.fx),
                     (None, _) => {
-                        self.shared
-                            .counters
-                            .no_pipeline
-                            .fetch_add(1, Ordering::Relaxed);
+                        shared.counters.no_pipeline.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
+            drop(counters);
+            self.settle_effects();
         }
-        self.settle_effects();
         // (3) dequeue and run egress, repeating while egress feeds the queues again.
         for _ in 0..4 {
-            let now = self.shared.clock.now();
-            self.shared
+            let now = shared.clock.now();
+            shared
                 .sched()
                 .tm
                 .dequeue_ready(now, self.budget, &mut self.dequeued);
@@ -398,32 +413,27 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
                 break;
             }
             busy = true;
-            {
-                let mut guard = self.shared.pipeline();
-                for d in self.dequeued.drain(..) {
-                    match guard.as_mut() {
-                        Some(p) => p.egress(d.port, d.item, d.meta, &mut self.fx),
-                        None => {
-                            self.shared
-                                .counters
-                                .no_pipeline
-                                .fetch_add(1, Ordering::Relaxed);
-                        }
+            for d in self.dequeued.drain(..) {
+                match pipe.as_mut() {
+                    Some(p) => p.egress(d.port, d.item, d.meta, &mut self.fx),
+                    None => {
+                        shared.counters.no_pipeline.fetch_add(1, Ordering::Relaxed);
                     }
                 }
             }
             self.settle_effects();
         }
+        drop(pipe);
         // (4) frames whose link delay is over.
         {
-            let now = self.shared.clock.now();
-            self.shared.sched().due_frames(now, &mut self.due);
+            let now = shared.clock.now();
+            shared.sched().due_frames(now, &mut self.due);
         }
         for (port, frame) in self.due.drain(..) {
             busy = true;
             match self.index.get(&port) {
                 Some(&i) => self.ports[i].tx.push(frame),
-                None => lock(&self.shared.ports).entry(port).or_default().tx_dropped += 1,
+                None => lock(&shared.ports).entry(port).or_default().tx_dropped += 1,
             }
         }
         // (5) transmit.

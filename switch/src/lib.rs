@@ -9,6 +9,8 @@
 
 pub mod control;
 pub mod datapath;
+pub mod device;
+pub mod engine;
 pub mod link;
 pub mod pipeline;
 pub mod port;

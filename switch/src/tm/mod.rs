@@ -391,6 +391,19 @@ impl<T> TrafficManager<T> {
         self.ports.values().filter_map(PortTm::ready_at).min()
     }
 
+    /// Drops every queued packet (when the pipeline they belong to is replaced). Returns how
+    /// many were dropped.
+    pub fn clear(&mut self) -> usize {
+        let mut n = 0;
+        for port in self.ports.values_mut() {
+            for q in &mut port.queues {
+                n += q.packets.len();
+                q.packets.clear();
+            }
+        }
+        n
+    }
+
     /// Packets waiting in all queues.
     pub fn backlog(&self) -> usize {
         self.ports.values().map(PortTm::backlog).sum()
