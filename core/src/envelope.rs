@@ -282,3 +282,186 @@ impl Envelope {
         Ok(Envelope { header, message })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Keypair;
+    use crate::messages::{DEFAULT_TOKEN, TransferOrder};
+
+    fn order() -> SignedOrder {
+        let k = Keypair::from_seed(&[1; 32]);
+        SignedOrder::sign(
+            TransferOrder {
+                sender: k.public(),
+                recipient: Keypair::from_seed(&[2; 32]).public(),
+                token: DEFAULT_TOKEN,
+                amount: 9,
+                nonce: 4,
+                epoch: 7,
+                ttl: 2,
+            },
+            &k,
+        )
+    }
+
+    fn all_messages() -> Vec<Envelope> {
+        let o = order();
+        let a = Keypair::from_seed(&[3; 32]);
+        let vote = Vote::sign(o.digest(), 4, &a);
+        let cert = Certificate::new(o, [&vote]);
+        let req = Envelope::order(o).header;
+        vec![
+            Envelope::order(o),
+            Envelope::reply(&req, Message::Vote(vote), 8),
+            Envelope::certificate(cert, 9),
+            Envelope::reply(
+                &req,
+                Message::Receipt(Receipt::sign(o.digest(), 4, true, 5, &a)),
+                8,
+            ),
+            Envelope::query(
+                Query {
+                    account: o.order().sender,
+                    request: 11,
+                },
+                8,
+            ),
+            Envelope::reply(
+                &req,
+                Message::QueryReply(QueryReply::sign(
+                    11,
+                    o.order().sender,
+                    4,
+                    vec![(0, 5), (3, 9)],
+                    Some(o),
+                    &a,
+                )),
+                8,
+            ),
+            Envelope::reply(
+                &req,
+                Message::Error(ErrorMessage::from_rejection(
+                    &crate::error::Rejection::UnknownAccount,
+                    Some(MsgType::Order),
+                    4,
+                    a.tag(),
+                )),
+                8,
+            ),
+            Envelope::new(
+                HeaderRepr {
+                    msg_type: MsgType::Probe,
+                    retry: 0,
+                    flags: 1,
+                    epoch: 1,
+                    sender: a.tag(),
+                    nonce: 3,
+                    ttl: 0,
+                    hop_limit: 1,
+                    body_len: 0,
+                },
+                Message::Opaque {
+                    msg_type: MsgType::Probe,
+                    body: vec![1, 2, 3],
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_type_roundtrips_bit_exact() {
+        for env in all_messages() {
+            let bytes = env.encode().unwrap();
+            let back = Envelope::decode(&bytes).unwrap();
+            assert_eq!(back.message, env.message);
+            assert_eq!(back.header.msg_type, env.message.msg_type());
+            assert_eq!(back.header.body_len as usize, bytes.len() - HEADER_LEN);
+            assert_eq!(back.encode().unwrap(), bytes);
+        }
+    }
+
+    #[test]
+    fn order_header_comes_from_body() {
+        let o = order();
+        let h = Envelope::order(o).header;
+        assert_eq!(h.sender, o.order().sender.tag());
+        assert_eq!((h.nonce, h.epoch, h.ttl), (4, 7, 2));
+        let c = Envelope::certificate(Certificate::new(o, []), 99).header;
+        assert_eq!((c.nonce, c.epoch, c.ttl), (4, 99, 2));
+    }
+
+    #[test]
+    fn typed_decode_errors() {
+        let good = Envelope::order(order()).encode().unwrap();
+        assert!(matches!(
+            Envelope::decode(&good[..20]),
+            Err(DecodeError::Truncated { .. })
+        ));
+        assert!(matches!(
+            Envelope::decode(&vec![0; MAX_DATAGRAM_LEN + 1]),
+            Err(DecodeError::Oversized { .. })
+        ));
+        let mut b = good.clone();
+        b[0] = 9;
+        assert_eq!(Envelope::decode(&b), Err(DecodeError::BadVersion(9)));
+        let mut b = good.clone();
+        b[1] = 0;
+        assert_eq!(Envelope::decode(&b), Err(DecodeError::UnknownMsgType(0)));
+        let mut b = good.clone();
+        b.push(0);
+        assert!(matches!(
+            Envelope::decode(&b),
+            Err(DecodeError::BodyLengthMismatch { .. })
+        ));
+        // Body length raised to cover an extra byte: the body then has trailing bytes.
+        let n = b.len() - HEADER_LEN;
+        b[26..28].copy_from_slice(&(n as u16).to_be_bytes());
+        assert_eq!(Envelope::decode(&b), Err(DecodeError::TrailingBytes(1)));
+        let mut b = good.clone();
+        b[16] ^= 1;
+        assert_eq!(
+            Envelope::decode(&b),
+            Err(DecodeError::HeaderMismatch("nonce"))
+        );
+        let mut b = good.clone();
+        b[4] ^= 1;
+        assert_eq!(
+            Envelope::decode(&b),
+            Err(DecodeError::HeaderMismatch("epoch"))
+        );
+        let mut b = good.clone();
+        b[24] ^= 1;
+        assert_eq!(
+            Envelope::decode(&b),
+            Err(DecodeError::HeaderMismatch("ttl"))
+        );
+    }
+
+    #[test]
+    fn oversized_encode_is_refused() {
+        let env = Envelope::new(
+            Envelope::order(order()).header,
+            Message::Opaque {
+                msg_type: MsgType::PaymentData,
+                body: vec![0; MAX_BODY_LEN + 1],
+            },
+        );
+        assert!(matches!(env.encode(), Err(EncodeError::TooLarge { .. })));
+    }
+
+    #[test]
+    fn single_byte_flips_never_panic() {
+        for env in all_messages() {
+            let bytes = env.encode().unwrap();
+            for i in 0..bytes.len() {
+                for bit in [0x01u8, 0x80] {
+                    let mut b = bytes.clone();
+                    b[i] ^= bit;
+                    let _ = Envelope::decode(&b);
+                }
+                let _ = Envelope::decode(&bytes[..i]);
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! Format freeze: golden bytes for every message type, built from fixed seeds.
+//!
+//! ed25519 signing is deterministic, so these bytes never change unless the wire format, the
+//! canonical encoding or a signing domain changes. If this test fails, the format changed:
+//! that breaks every deployed wallet, anchor and P4 parser, so change the golden bytes only
+//! together with the FMH version.
+
+use flashmesh_core::envelope::{Envelope, Message};
+use flashmesh_core::messages::{ErrorMessage, Query, QueryReply, Receipt};
+use flashmesh_core::wire::{HeaderRepr, MsgType};
+use flashmesh_core::{
+    Certificate, DEFAULT_TOKEN, Keypair, Rejection, SignedOrder, StateChange, TransferOrder, Vote,
+};
+use flashmesh_core::{Decode, Encode};
+
+fn key(seed: u8) -> Keypair {
+    Keypair::from_seed(&[seed; 32])
+}
+
+fn cases() -> Vec<(&'static str, Vec<u8>)> {
+    let payer = key(0x11);
+    let payee = key(0x22);
+    let auths: Vec<Keypair> = (0..4).map(|i| key(0xa0 + i)).collect();
+    let order = SignedOrder::sign(
+        TransferOrder {
+            sender: payer.public(),
+            recipient: payee.public(),
+            token: DEFAULT_TOKEN,
+            amount: 1_000,
+            nonce: 7,
+            epoch: 42,
+            ttl: 3,
+        },
+        &payer,
+    );
+    let votes: Vec<Vote> = auths
+        .iter()
+        .map(|a| Vote::sign(order.digest(), 7, a))
+        .collect();
+    let cert = Certificate::new(order, &votes[..3]);
+    let req = Envelope::order(order).header;
+    let receipt = Receipt::sign(order.digest(), 7, true, 8, &auths[0]);
+    let query = Query {
+        account: payer.public(),
+        request: 0x0102_0304,
+    };
+    let reply = QueryReply::sign(
+        0x0102_0304,
+        payer.public(),
+        7,
+        vec![(0, 5_000), (9, 1)],
+        Some(order),
+        &auths[1],
+    );
+    let error = ErrorMessage::from_rejection(
+        &Rejection::WrongNonce {
+            expected: 8,
+            got: 7,
+        },
+        Some(MsgType::Order),
+        7,
+        auths[2].tag(),
+    );
+    let probe = Envelope::new(
+        HeaderRepr {
+            msg_type: MsgType::Probe,
+            retry: 0,
+            flags: 1,
+            epoch: 42,
+            sender: auths[3].tag(),
+            nonce: 99,
+            ttl: 1,
+            hop_limit: 16,
+            body_len: 0,
+        },
+        Message::Opaque {
+            msg_type: MsgType::Probe,
+            body: vec![0xde, 0xad],
+        },
+    );
+    let enc = |e: Envelope| e.encode().unwrap();
+    vec![
+        ("order", enc(Envelope::order(order))),
+        (
+            "vote",
+            enc(Envelope::reply(&req, Message::Vote(votes[0]), 42)),
+        ),
+        ("certificate", enc(Envelope::certificate(cert.clone(), 43))),
+        (
+            "receipt",
+            enc(Envelope::reply(&req, Message::Receipt(receipt), 43)),
+        ),
+        ("query", enc(Envelope::query(query, 42))),
+        (
+            "query_reply",
+            enc(Envelope::reply(&req, Message::QueryReply(reply), 42)),
+        ),
+        (
+            "error",
+            enc(Envelope::reply(&req, Message::Error(error), 42)),
+        ),
+        ("probe", enc(probe)),
+        (
+            "state_change_lock",
+            StateChange::Lock {
+                order,
+                vote: votes[0],
+            }
+            .to_bytes(),
+        ),
+        (
+            "state_change_apply",
+            StateChange::Apply { certificate: cert }.to_bytes(),
+        ),
+    ]
+}
+
+const GOLDEN: &[(&str, &str)] = &[
+    (
+        "order",
+        "010100000000002a4a78877c4a0926fc00000000000000070310009900000000d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f00000000000000000000003e800000000000000070000002a03e8d64248512d11d10067b0e4c7046104dc7e70223c0c8c6d156bd2084896ea7a654690139795d52528fe0c6658733b523b958af334161f3ba5b1eda072eb1d0e",
+    ),
+    (
+        "vote",
+        "010200000000002a96f6ed35112ab92d00000000000000070110007000000000c959b3e480d1d4553a00a2eda85a83251c6d7777d22227ce4bc13a4f401a359b000000000000000796f6ed35112ab92de585f951bf44e2a54ed6c56adeb0a74f1cc75157342d7b3f4f8ed183bcf5dd24cbd3582d0a2d3bfa6f8b4d0bb2628705816c402fdc23ae9212038778c31b0a02",
+    ),
+    (
+        "certificate",
+        "010300000000002b4a78877c4a0926fc00000000000000070310017200000000d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f00000000000000000000003e800000000000000070000002a03e8d64248512d11d10067b0e4c7046104dc7e70223c0c8c6d156bd2084896ea7a654690139795d52528fe0c6658733b523b958af334161f3ba5b1eda072eb1d0e037bd6675cecfc1c7381307a49acda9ff30a1fcca62bb9d26b0922f8e23729e16fa3465eea46bad077d774d807817963659468beb78c536918a18d2fc62a86edb592a94777d453c90196f6ed35112ab92de585f951bf44e2a54ed6c56adeb0a74f1cc75157342d7b3f4f8ed183bcf5dd24cbd3582d0a2d3bfa6f8b4d0bb2628705816c402fdc23ae9212038778c31b0a02e48d2fb35ea3fa80a27919a4809498ee4954d0b9de1aaf78d5d8e059042b44c1dce575a545bb422834a84d5c0c3b1632c4eda7f531a2ec28720d8744d65e71c81f1c1973db535d01",
+    ),
+    (
+        "receipt",
+        "010400000000002b96f6ed35112ab92d00000000000000070110007900000000c959b3e480d1d4553a00a2eda85a83251c6d7777d22227ce4bc13a4f401a359b000000000000000701000000000000000896f6ed35112ab92d8f0fd6b25e2b9a910df7051e653acb91fc25b6fa0656144a04d1a9ab03a13219a475ae21b238ece37e159f3aa8fd1619d0bf9733c93a350b48719634e6cbec03",
+    ),
+    (
+        "query",
+        "010500000000002a4a78877c4a0926fc00000000010203040110002800000000d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c97787370000000001020304",
+    ),
+    (
+        "query_reply",
+        "010600000000002a7bd6675cecfc1c7300000000010203040110012c000000000000000001020304d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c97787370000000000000007000200000000000000000000138800000009000000000000000101d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f00000000000000000000003e800000000000000070000002a03e8d64248512d11d10067b0e4c7046104dc7e70223c0c8c6d156bd2084896ea7a654690139795d52528fe0c6658733b523b958af334161f3ba5b1eda072eb1d0e7bd6675cecfc1c73a30bd8d4091aec4586cfb08396b6fa527d0d0ef1274744d59f31bf99db0a1cc9992a6fbfe5f1b6bbba63a214103464672b161f41a1f3b5e99e390035083b640f",
+    ),
+    (
+        "error",
+        "010a00000000002ae48d2fb35ea3fa8000000000000000070110003300000000000d010000000000000007e48d2fb35ea3fa80001e77726f6e67206e6f6e63653a20657870656374656420382c20676f742037",
+    ),
+    (
+        "probe",
+        "010900010000002a856fd90be33a6d1a00000000000000630110000200000000dead",
+    ),
+    (
+        "state_change_lock",
+        "01d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f00000000000000000000003e800000000000000070000002a03e8d64248512d11d10067b0e4c7046104dc7e70223c0c8c6d156bd2084896ea7a654690139795d52528fe0c6658733b523b958af334161f3ba5b1eda072eb1d0ec959b3e480d1d4553a00a2eda85a83251c6d7777d22227ce4bc13a4f401a359b000000000000000796f6ed35112ab92de585f951bf44e2a54ed6c56adeb0a74f1cc75157342d7b3f4f8ed183bcf5dd24cbd3582d0a2d3bfa6f8b4d0bb2628705816c402fdc23ae9212038778c31b0a02",
+    ),
+    (
+        "state_change_apply",
+        "02d04ab232742bb4ab3a1368bd4615e4e6d0224ab71a016baf8520a332c9778737a09aa5f47a6759802ff955f8dc2d2a14a5c99d23be97f864127ff9383455a4f00000000000000000000003e800000000000000070000002a03e8d64248512d11d10067b0e4c7046104dc7e70223c0c8c6d156bd2084896ea7a654690139795d52528fe0c6658733b523b958af334161f3ba5b1eda072eb1d0e037bd6675cecfc1c7381307a49acda9ff30a1fcca62bb9d26b0922f8e23729e16fa3465eea46bad077d774d807817963659468beb78c536918a18d2fc62a86edb592a94777d453c90196f6ed35112ab92de585f951bf44e2a54ed6c56adeb0a74f1cc75157342d7b3f4f8ed183bcf5dd24cbd3582d0a2d3bfa6f8b4d0bb2628705816c402fdc23ae9212038778c31b0a02e48d2fb35ea3fa80a27919a4809498ee4954d0b9de1aaf78d5d8e059042b44c1dce575a545bb422834a84d5c0c3b1632c4eda7f531a2ec28720d8744d65e71c81f1c1973db535d01",
+    ),
+];
+
+#[test]
+fn golden_bytes() {
+    let cases = cases();
+    if std::env::var_os("FLASHMESH_PRINT_GOLDEN").is_some() {
+        for (name, bytes) in &cases {
+            println!("    (\"{name}\", \"{}\"),", hex::encode(bytes));
+        }
+    }
+    assert_eq!(cases.len(), GOLDEN.len());
+    for ((name, bytes), (gname, ghex)) in cases.iter().zip(GOLDEN) {
+        assert_eq!(name, gname);
+        assert_eq!(&hex::encode(bytes), ghex, "format of {name} changed");
+    }
+}
+
+#[test]
+fn golden_bytes_decode_and_verify() {
+    for (name, hexstr) in GOLDEN {
+        let bytes = hex::decode(hexstr).unwrap();
+        if name.starts_with("state_change") {
+            let c = StateChange::from_bytes(&bytes).unwrap();
+            assert_eq!(c.to_bytes(), bytes);
+            continue;
+        }
+        let env = Envelope::decode(&bytes).unwrap();
+        assert_eq!(env.encode().unwrap(), bytes, "{name}");
+        if let Message::Order(o) = env.message {
+            o.check().unwrap();
+        }
+    }
+}
