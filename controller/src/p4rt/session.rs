@@ -58,8 +58,11 @@ pub struct SessionConfig {
     /// P4Runtime device id.
     #[serde(default)]
     pub device_id: u64,
-    /// Election id (higher wins).
-    pub election_id: u128,
+    /// Election id, low 64 bits (higher wins).
+    pub election_id: u64,
+    /// Election id, high 64 bits.
+    #[serde(default)]
+    pub election_id_high: u64,
     /// Role name; empty is the default role.
     #[serde(default)]
     pub role: String,
@@ -154,10 +157,10 @@ impl std::fmt::Debug for Session {
     }
 }
 
-fn uint128(v: u128) -> p4::Uint128 {
+fn election(cfg: &SessionConfig) -> p4::Uint128 {
     p4::Uint128 {
-        high: (v >> 64) as u64,
-        low: v as u64,
+        high: cfg.election_id_high,
+        low: cfg.election_id,
     }
 }
 
@@ -208,7 +211,7 @@ fn arbitration(cfg: &SessionConfig) -> p4::StreamMessageRequest {
                     name: cfg.role.clone(),
                     ..Default::default()
                 }),
-                election_id: Some(uint128(cfg.election_id)),
+                election_id: Some(election(cfg)),
                 status: None,
             },
         )),
@@ -482,7 +485,7 @@ impl Session {
         let req = p4::SetForwardingPipelineConfigRequest {
             device_id: self.inner.cfg.device_id,
             role: self.inner.cfg.role.clone(),
-            election_id: Some(uint128(self.inner.cfg.election_id)),
+            election_id: Some(election(&self.inner.cfg)),
             action: p4::set_forwarding_pipeline_config_request::Action::VerifyAndCommit as i32,
             config: Some(p4::ForwardingPipelineConfig {
                 p4info: Some(pipeline.p4info.clone()),
@@ -525,7 +528,7 @@ impl Session {
         let req = p4::WriteRequest {
             device_id: self.inner.cfg.device_id,
             role: self.inner.cfg.role.clone(),
-            election_id: Some(uint128(self.inner.cfg.election_id)),
+            election_id: Some(election(&self.inner.cfg)),
             updates,
             atomicity: p4::write_request::Atomicity::ContinueOnError as i32,
             ..Default::default()
@@ -765,12 +768,6 @@ mod tests {
         assert_eq!(b.delay(63), Duration::from_millis(100));
     }
 
-    #[test]
-    fn election_ids_split_into_two_words() {
-        let u = uint128((7u128 << 64) | 9);
-        assert_eq!((u.high, u.low), (7, 9));
-    }
-
     #[tokio::test]
     async fn connect_gives_up_with_a_typed_error() {
         // a port nobody listens on (bound then closed)
@@ -781,6 +778,7 @@ mod tests {
             addr: addr.to_string(),
             device_id: 0,
             election_id: 1,
+            election_id_high: 0,
             role: String::new(),
             backoff: Backoff {
                 initial_ms: 1,

@@ -32,6 +32,7 @@ pub struct Node {
     /// The MAC the node uses as source when routing, and that neighbours send to.
     pub mac: Mac,
     /// Directly attached prefixes.
+    #[serde(default)]
     pub attachments: Vec<Attachment>,
 }
 
@@ -55,6 +56,14 @@ pub enum LinkState {
     Down,
 }
 
+fn one() -> u32 {
+    1
+}
+
+fn configured() -> LinkState {
+    LinkState::Configured
+}
+
 /// A bidirectional link between two node ports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
@@ -63,8 +72,10 @@ pub struct Link {
     /// The other end.
     pub b: End,
     /// Routing cost (1 by default).
+    #[serde(default = "one")]
     pub cost: u32,
     /// State.
+    #[serde(default = "configured")]
     pub state: LinkState,
 }
 

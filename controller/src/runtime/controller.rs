@@ -1,0 +1,824 @@
+//! The running controller: drives a set of switches over P4Runtime. It reconciles each switch's
+//! pipeline and entries at start, ticks the epoch into every switch and shares it through a watch
+//! channel, probes every link and reroutes on failure, blocks penalised senders for a while,
+//! applies signed policy bundles (rolled back if a write fails), and renders metrics.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use thiserror::Error;
+use tokio::sync::{Mutex, broadcast, watch};
+use tokio::task::JoinHandle;
+use tracing::{info, warn};
+
+use crate::p4rt::spec::{EntrySpec, EntryUpdate, diff};
+use crate::p4rt::{Mastership, P4rtError, PushOutcome, Session};
+use crate::policy::{AuditRecord, PolicyBundle, PolicyRefusal, PolicySettings, VerifiedPolicy};
+use crate::sdn::flash_mesh::{self as fm, names};
+use crate::sdn::metrics::{self, Cell, CounterSnapshot, SwitchKpis};
+use crate::sdn::monitor::{LinkEvent, LinkMonitor, PortStats};
+use crate::sdn::penalty::{PenaltyAction, PenaltyBook};
+use crate::sdn::probe::{self, Probe};
+use crate::sdn::routes::routes_for;
+use crate::sdn::topology::{Link, LinkState, Topology};
+
+use super::apply::{ApplyError, EntryStore, apply_all};
+use super::config::{ControllerSpec, SwitchSpec};
+
+/// Something the controller did, for observers (tests, the anchor's log, the demo).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub enum ControllerEvent {
+    /// Probes declared a link down; the port-down entry is written.
+    LinkDown {
+        /// Node.
+        node: String,
+        /// Port.
+        port: u16,
+    },
+    /// Probes came back on a link.
+    LinkUp {
+        /// Node.
+        node: String,
+        /// Port.
+        port: u16,
+    },
+    /// Routes were recomputed and written.
+    RoutesUpdated {
+        /// Updates written over all switches.
+        updates: usize,
+    },
+    /// A new epoch was written to every switch.
+    Epoch(u32),
+    /// A sender was blocked.
+    Blocked([u8; 8]),
+    /// A sender's penalty ended.
+    Unblocked([u8; 8]),
+    /// A policy bundle came into force.
+    PolicyApplied(u64),
+}
+
+/// Why the controller could not start.
+#[derive(Debug, Error)]
+pub enum StartError {
+    /// A switch could not be brought up.
+    #[error("switch {node}: {error}")]
+    Switch {
+        /// Node.
+        node: String,
+        /// Error.
+        error: P4rtError,
+    },
+}
+
+/// Why a policy bundle was not put in force.
+#[derive(Debug, Error)]
+pub enum PolicyError {
+    /// Verification refused it.
+    #[error(transparent)]
+    Refused(#[from] PolicyRefusal),
+    /// Writes failed; the previous entries were restored (see the inner error).
+    #[error("policy writes failed: {0}")]
+    WriteFailed(#[from] ApplyError),
+}
+
+/// Counts of policy decisions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PolicyCounters {
+    /// Accepted bundles.
+    pub accepted: u64,
+    /// Refusals by kind.
+    pub refused: BTreeMap<String, u64>,
+    /// Bundles whose writes failed and were rolled back.
+    pub rolled_back: u64,
+}
+
+struct State {
+    topology: Topology,
+    settings: PolicySettings,
+    policy_version: Option<u64>,
+    monitor: LinkMonitor,
+    penalties: PenaltyBook,
+    /// Installed routes per node.
+    routes: BTreeMap<String, Vec<EntrySpec>>,
+    /// Ports with a port-down entry, per node.
+    down: BTreeMap<String, BTreeSet<u16>>,
+    counters: PolicyCounters,
+    probe_seq: u64,
+}
+
+struct Shared {
+    name: String,
+    sender_tag: [u8; 8],
+    switches: Vec<SwitchSpec>,
+    sessions: BTreeMap<String, Session>,
+    state: Mutex<State>,
+    epoch_tx: watch::Sender<u32>,
+    events: broadcast::Sender<ControllerEvent>,
+    verifier: crate::policy::PolicyVerifier,
+    audit: Option<crate::policy::AuditLog>,
+    clock0: Instant,
+    writes_denied: AtomicU64,
+}
+
+/// A running controller. Dropping it stops its tasks.
+pub struct Controller {
+    shared: Arc<Shared>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for s in self.shared.sessions.values() {
+            s.close();
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// The tables whose entries policy decides.
+pub const POLICY_TABLES: [&str; 2] = [names::CLASSIFY, names::DEDUP_TYPES];
+
+impl EntryStore for Shared {
+    async fn read(&self, node: &str, tables: &[&str]) -> Result<Vec<EntrySpec>, P4rtError> {
+        let s = self.session(node)?;
+        let mut out = Vec::new();
+        for t in tables {
+            out.extend(s.read_table(t).await?);
+        }
+        Ok(out)
+    }
+    async fn write(&self, node: &str, updates: &[EntryUpdate]) -> Result<(), P4rtError> {
+        let r = self.session(node)?.write(updates).await;
+        if matches!(r, Err(P4rtError::NotPrimary { .. })) {
+            self.writes_denied.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+}
+
+impl Shared {
+    fn session(&self, node: &str) -> Result<&Session, P4rtError> {
+        self.sessions.get(node).ok_or_else(|| P4rtError::Connect {
+            addr: node.into(),
+            message: "no switch of that node is driven by this controller".into(),
+        })
+    }
+
+    fn emit(&self, e: ControllerEvent) {
+        let _ = self.events.send(e);
+    }
+
+    fn now_ns(&self) -> u64 {
+        self.clock0.elapsed().as_nanos() as u64
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock0.elapsed().as_millis() as u64
+    }
+
+    /// Desired routes of every driven node from the topology.
+    fn desired_routes(&self, topo: &Topology) -> BTreeMap<String, Vec<EntrySpec>> {
+        self.switches
+            .iter()
+            .map(|s| {
+                (
+                    s.node.clone(),
+                    routes_for(topo, &s.node)
+                        .iter()
+                        .map(fm::route_entry)
+                        .collect(),
+                )
+            })
+            .collect()
+    }
+
+    /// Writes route changes to every switch (state lock held by the caller).
+    async fn update_routes(&self, st: &mut State) -> usize {
+        let want = self.desired_routes(&st.topology);
+        let mut n = 0;
+        for (node, entries) in want {
+            let cur = st.routes.get(&node).cloned().unwrap_or_default();
+            let ups = diff(&cur, &entries);
+            if ups.is_empty() {
+                continue;
+            }
+            match EntryStore::write(self, &node, &ups).await {
+                Ok(()) => {
+                    n += ups.len();
+                    st.routes.insert(node, entries);
+                }
+                Err(e) => {
+                    warn!(node, "route update failed: {e}");
+                    // re-read what is there so the next diff starts from the truth
+                    if let Ok(s) = self.session(&node)
+                        && let Ok(now) = s.read_table(names::IPV4_LPM).await
+                    {
+                        st.routes.insert(node, now);
+                    }
+                }
+            }
+        }
+        if n > 0 {
+            self.emit(ControllerEvent::RoutesUpdated { updates: n });
+        }
+        n
+    }
+
+    async fn write_epoch(&self, epoch: u32, allowance: u8) {
+        let e = fm::epoch_entry(epoch, allowance);
+        for s in &self.switches {
+            if let Err(err) =
+                EntryStore::write(self, &s.node, &[EntryUpdate::modify(e.clone())]).await
+            {
+                warn!(node = s.node, "epoch write failed: {err}");
+            }
+        }
+    }
+
+    async fn on_link_event(&self, ev: LinkEvent) {
+        let mut st = self.state.lock().await;
+        match &ev {
+            LinkEvent::Down { node, port } => {
+                info!(node, port, "link down");
+                st.topology.set_state(node, *port, LinkState::Down);
+                if st.down.entry(node.clone()).or_default().insert(*port) {
+                    let u = EntryUpdate::insert(fm::port_down_entry(*port));
+                    if let Err(e) = EntryStore::write(self, node, &[u]).await {
+                        warn!(node, port, "port_down insert failed: {e}");
+                    }
+                }
+                self.emit(ControllerEvent::LinkDown {
+                    node: node.clone(),
+                    port: *port,
+                });
+                self.update_routes(&mut st).await;
+            }
+            LinkEvent::Up { node, port } => {
+                st.topology.set_state(node, *port, LinkState::Up);
+                if st.down.entry(node.clone()).or_default().remove(port) {
+                    info!(node, port, "link up again");
+                    let u = EntryUpdate::delete(fm::port_down_entry(*port));
+                    if let Err(e) = EntryStore::write(self, node, &[u]).await {
+                        warn!(node, port, "port_down delete failed: {e}");
+                    }
+                    self.update_routes(&mut st).await;
+                }
+                self.emit(ControllerEvent::LinkUp {
+                    node: node.clone(),
+                    port: *port,
+                });
+            }
+        }
+    }
+
+    /// One round of probes out of every linked port of every driven switch.
+    async fn probe_round(&self) {
+        let (events, frames) = {
+            let mut st = self.state.lock().await;
+            st.probe_seq += 1;
+            let seq = st.probe_seq;
+            let epoch = *self.epoch_tx.borrow();
+            let mut events = Vec::new();
+            let mut frames = Vec::new();
+            for s in &self.switches {
+                let Some(me) = st.topology.node(&s.node).cloned() else {
+                    continue;
+                };
+                let ports: Vec<(u16, Link)> = st
+                    .topology
+                    .ports_of(&s.node)
+                    .into_iter()
+                    .map(|(p, l)| (p, l.clone()))
+                    .collect();
+                for (port, link) in ports {
+                    if let Some(ev) = st.monitor.on_send(&s.node, port, seq) {
+                        events.push(ev);
+                    }
+                    let far = link.far_end(&s.node, port).expect("own port");
+                    let dmac = st
+                        .topology
+                        .node(&far.node)
+                        .map(|n| n.mac)
+                        .unwrap_or([0xff; 6]);
+                    let p = Probe {
+                        origin: self.sender_tag,
+                        port,
+                        seq,
+                        sent_ns: self.now_ns(),
+                        epoch,
+                        reply: false,
+                    };
+                    let frame = probe::build(&p, me.mac, dmac, s.probe_ip, s.probe_ip);
+                    frames.push((s.node.clone(), port, frame));
+                }
+            }
+            (events, frames)
+        };
+        for (node, port, frame) in frames {
+            if let Ok(s) = self.session(&node) {
+                let md = [
+                    (names::PO_EGRESS_PORT, u128::from(port)),
+                    (names::PO_FLAGS, 0),
+                ];
+                if let Err(e) = s.packet_out(frame, &md).await {
+                    warn!(node, port, "probe packet-out failed: {e}");
+                }
+            }
+        }
+        for ev in events {
+            self.on_link_event(ev).await;
+        }
+    }
+
+    async fn on_packet_in(&self, node: &str, p: crate::p4rt::PacketIn) {
+        if p.get(names::PI_REASON) != Some(u128::from(fm::REASON_PROBE_REPLY)) {
+            return;
+        }
+        let Ok(pr) = probe::parse(&p.payload) else {
+            return;
+        };
+        if pr.origin != self.sender_tag || !pr.reply {
+            return;
+        }
+        let in_port = p.get(names::PI_INGRESS_PORT).unwrap_or(u128::MAX);
+        if in_port != u128::from(pr.port) {
+            return; // came back on another port than it left: not this link's answer
+        }
+        let rtt_us = self.now_ns().saturating_sub(pr.sent_ns) / 1000;
+        let ev = self
+            .state
+            .lock()
+            .await
+            .monitor
+            .on_reply(node, pr.port, pr.seq, rtt_us);
+        if let Some(ev) = ev {
+            self.on_link_event(ev).await;
+        }
+    }
+
+    async fn expire_penalties(&self) {
+        let mut st = self.state.lock().await;
+        let gone = st.penalties.expire(self.now_ms());
+        for s in gone {
+            let u = EntryUpdate::delete(fm::blocked_entry(s));
+            for sw in &self.switches {
+                if let Err(e) = EntryStore::write(self, &sw.node, std::slice::from_ref(&u)).await {
+                    warn!(node = sw.node, "unblock failed: {e}");
+                }
+            }
+            self.emit(ControllerEvent::Unblocked(s));
+        }
+    }
+}
+
+/// Links and their probe statistics, for status pages.
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkStatus {
+    /// The link.
+    pub link: Link,
+    /// Probe statistics of end a (if driven).
+    pub a: Option<PortStats>,
+    /// Probe statistics of end b (if driven).
+    pub b: Option<PortStats>,
+}
+
+impl Controller {
+    /// Connects to every switch, claims mastership, reconciles pipelines and entries, writes the
+    /// first epoch, and starts the epoch ticker, the link monitor and the penalty expiry.
+    pub async fn start(spec: ControllerSpec) -> Result<Self, StartError> {
+        let mut sessions = BTreeMap::new();
+        for s in &spec.switches {
+            let err = |error| StartError::Switch {
+                node: s.node.clone(),
+                error,
+            };
+            let sess = Session::connect(s.session.clone()).await.map_err(err)?;
+            if sess.mastership() != Mastership::Primary {
+                sess.wait_primary(Duration::from_millis(500)).await;
+            }
+            if sess.mastership() == Mastership::Primary {
+                sess.ensure_pipeline(&s.pipeline).await.map_err(err)?;
+            } else {
+                // a backup only reads: use our P4Info for names
+                sess.set_p4info(&s.pipeline.p4info);
+            }
+            sessions.insert(s.node.clone(), sess);
+        }
+        let epoch0 = spec.initial_epoch.max(1);
+        let (epoch_tx, _) = watch::channel(epoch0);
+        let (events, _) = broadcast::channel(1024);
+        let current_version = spec
+            .audit
+            .as_ref()
+            .and_then(|a| a.last_accepted_version().ok().flatten());
+        let shared = Arc::new(Shared {
+            name: spec.name.clone(),
+            sender_tag: spec.sender_tag,
+            switches: spec.switches.clone(),
+            sessions,
+            state: Mutex::new(State {
+                topology: spec.topology.clone(),
+                monitor: LinkMonitor::new(spec.settings.probe_miss_count),
+                settings: spec.settings.clone(),
+                policy_version: current_version,
+                penalties: PenaltyBook::default(),
+                routes: BTreeMap::new(),
+                down: BTreeMap::new(),
+                counters: PolicyCounters::default(),
+                probe_seq: 0,
+            }),
+            epoch_tx,
+            events,
+            verifier: spec.verifier.clone(),
+            audit: spec.audit.clone(),
+            clock0: Instant::now(),
+            writes_denied: AtomicU64::new(0),
+        });
+        // Reconcile entries on every switch we are primary of.
+        {
+            let mut st = shared.state.lock().await;
+            let routes = shared.desired_routes(&st.topology);
+            for s in &spec.switches {
+                let sess = &shared.sessions[&s.node];
+                if sess.mastership() != Mastership::Primary {
+                    continue;
+                }
+                let err = |error| StartError::Switch {
+                    node: s.node.clone(),
+                    error,
+                };
+                let mut want = fm::policy_entries(&st.settings);
+                want.extend(routes.get(&s.node).cloned().unwrap_or_default());
+                let mut cur = Vec::new();
+                for t in [
+                    names::CLASSIFY,
+                    names::DEDUP_TYPES,
+                    names::IPV4_LPM,
+                    names::PORT_DOWN,
+                    names::BLOCKED_SENDERS,
+                ] {
+                    cur.extend(sess.read_table(t).await.map_err(err)?);
+                }
+                let mut ups = diff(&cur, &want);
+                ups.push(EntryUpdate::modify(fm::epoch_entry(
+                    epoch0,
+                    st.settings.retry_allowance,
+                )));
+                sess.write(&ups).await.map_err(err)?;
+                st.routes.insert(
+                    s.node.clone(),
+                    routes.get(&s.node).cloned().unwrap_or_default(),
+                );
+            }
+        }
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(epoch_ticker(shared.clone())));
+        tasks.push(tokio::spawn(prober(shared.clone())));
+        tasks.push(tokio::spawn(penalty_expiry(shared.clone())));
+        for s in &spec.switches {
+            let sh = shared.clone();
+            let node = s.node.clone();
+            let mut rx = shared.sessions[&s.node].packet_ins();
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(p) => sh.on_packet_in(&node, p).await,
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            warn!(node, "packet-in receiver lagged by {n}");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            }));
+            // after a reconnect the session re-claims mastership; reconcile routes then
+            let sh = shared.clone();
+            let node = s.node.clone();
+            let mut m = shared.sessions[&s.node].watch_mastership();
+            tasks.push(tokio::spawn(async move {
+                let mut last = *m.borrow();
+                while m.changed().await.is_ok() {
+                    let now = *m.borrow();
+                    if now == Mastership::Primary && last != Mastership::Primary {
+                        info!(node, "primary again: rewriting epoch and routes");
+                        let mut st = sh.state.lock().await;
+                        st.routes.remove(&node);
+                        if let Ok(s) = sh.session(&node)
+                            && let Ok(cur) = s.read_table(names::IPV4_LPM).await
+                        {
+                            st.routes.insert(node.clone(), cur);
+                        }
+                        sh.update_routes(&mut st).await;
+                        let e = fm::epoch_entry(*sh.epoch_tx.borrow(), st.settings.retry_allowance);
+                        let _ = EntryStore::write(&*sh, &node, &[EntryUpdate::modify(e)]).await;
+                    }
+                    last = now;
+                }
+            }));
+        }
+        info!(
+            name = spec.name,
+            switches = spec.switches.len(),
+            "controller started"
+        );
+        Ok(Controller { shared, tasks })
+    }
+
+    /// The controller's name.
+    pub fn name(&self) -> &str {
+        &self.shared.name
+    }
+
+    /// The current epoch.
+    pub fn epoch(&self) -> u32 {
+        *self.shared.epoch_tx.borrow()
+    }
+
+    /// A receiver that sees every new epoch (the authority's window follows it).
+    pub fn watch_epoch(&self) -> watch::Receiver<u32> {
+        self.shared.epoch_tx.subscribe()
+    }
+
+    /// Moves to the next epoch now (also done by the ticker every epoch length).
+    pub async fn advance_epoch(&self) -> u32 {
+        advance(&self.shared).await
+    }
+
+    /// A receiver of controller events.
+    pub fn events(&self) -> broadcast::Receiver<ControllerEvent> {
+        self.shared.events.subscribe()
+    }
+
+    /// The session of a node's switch.
+    pub fn session(&self, node: &str) -> Option<&Session> {
+        self.shared.sessions.get(node)
+    }
+
+    /// The settings in force and the policy version (None before the first bundle).
+    pub async fn policy(&self) -> (Option<u64>, PolicySettings) {
+        let st = self.shared.state.lock().await;
+        (st.policy_version, st.settings.clone())
+    }
+
+    /// Policy decision counts.
+    pub async fn policy_counters(&self) -> PolicyCounters {
+        self.shared.state.lock().await.counters.clone()
+    }
+
+    /// Blocks `sender` on every switch for `duration` (the policy's penalty time if None).
+    pub async fn penalize(
+        &self,
+        sender: [u8; 8],
+        duration: Option<Duration>,
+    ) -> Result<(), P4rtError> {
+        let sh = &self.shared;
+        let mut st = sh.state.lock().await;
+        let d = duration.unwrap_or(Duration::from_secs(st.settings.penalty_secs));
+        let action = st
+            .penalties
+            .block(sender, sh.now_ms(), d.as_millis() as u64);
+        if action == PenaltyAction::Insert {
+            let u = EntryUpdate::insert(fm::blocked_entry(sender));
+            let mut first_err = None;
+            for s in &sh.switches {
+                if let Err(e) = EntryStore::write(&**sh, &s.node, std::slice::from_ref(&u)).await {
+                    warn!(node = s.node, "block failed: {e}");
+                    first_err.get_or_insert(e);
+                }
+            }
+            if let Some(e) = first_err {
+                return Err(e);
+            }
+            sh.emit(ControllerEvent::Blocked(sender));
+        }
+        Ok(())
+    }
+
+    /// True while `sender` is blocked.
+    pub async fn is_blocked(&self, sender: &[u8; 8]) -> bool {
+        self.shared.state.lock().await.penalties.is_blocked(sender)
+    }
+
+    /// Verifies a bundle and, if accepted, writes its entries to every switch (rolled back on
+    /// failure). Every decision is counted and appended to the audit log.
+    pub async fn apply_policy(&self, bundle: &PolicyBundle) -> Result<VerifiedPolicy, PolicyError> {
+        let sh = &self.shared;
+        let now = unix_now();
+        let mut st = sh.state.lock().await;
+        let audit = |rec: AuditRecord| {
+            if let Some(a) = &sh.audit
+                && let Err(e) = a.append(&rec)
+            {
+                warn!("audit log {}: {e}", a.path().display());
+            }
+        };
+        let verified = match sh.verifier.verify(bundle, st.policy_version, now) {
+            Ok(v) => v,
+            Err(r) => {
+                *st.counters.refused.entry(r.kind().to_string()).or_default() += 1;
+                audit(AuditRecord::refused(bundle, &r, now));
+                return Err(r.into());
+            }
+        };
+        let new = &verified.bundle.body.settings;
+        let old_allowance = st.settings.retry_allowance;
+        let epoch = *sh.epoch_tx.borrow();
+        let mut desired = BTreeMap::new();
+        for s in &sh.switches {
+            let mut v = fm::policy_entries(new);
+            v.push(fm::epoch_entry(epoch, new.retry_allowance));
+            desired.insert(s.node.clone(), v);
+        }
+        let tables = POLICY_TABLES;
+        if let Err(e) = apply_all(&**sh, &tables, &desired).await {
+            // policy tables are restored by apply_all; put the old allowance back too
+            sh.write_epoch(epoch, old_allowance).await;
+            st.counters.rolled_back += 1;
+            audit(AuditRecord::rolled_back(bundle, &e.to_string(), now));
+            return Err(e.into());
+        }
+        st.settings = new.clone();
+        st.policy_version = Some(verified.bundle.body.version);
+        st.monitor.set_miss_limit(new.probe_miss_count);
+        st.counters.accepted += 1;
+        audit(AuditRecord::accepted(bundle, now));
+        sh.emit(ControllerEvent::PolicyApplied(verified.bundle.body.version));
+        info!(version = verified.bundle.body.version, "policy in force");
+        Ok(verified)
+    }
+
+    /// The topology's links with their probe statistics.
+    pub async fn links(&self) -> Vec<LinkStatus> {
+        let st = self.shared.state.lock().await;
+        st.topology
+            .links()
+            .iter()
+            .map(|l| LinkStatus {
+                link: l.clone(),
+                a: st.monitor.port(&l.a.node, l.a.port).cloned(),
+                b: st.monitor.port(&l.b.node, l.b.port).cloned(),
+            })
+            .collect()
+    }
+
+    /// Reads the counters of every switch.
+    pub async fn counters(&self) -> BTreeMap<String, CounterSnapshot> {
+        let mut out = BTreeMap::new();
+        for (node, s) in &self.shared.sessions {
+            let mut snap = CounterSnapshot::default();
+            for (name, map) in [
+                (names::TX_CLASS, &mut snap.tx_class),
+                (names::DROPS, &mut snap.drops),
+                (names::QDEPTH_HIST, &mut snap.qdepth_hist),
+            ] {
+                match s.read_counter(name).await {
+                    Ok(cells) => {
+                        for (i, p, b) in cells {
+                            if p > 0 || b > 0 {
+                                map.insert(
+                                    i as u32,
+                                    Cell {
+                                        packets: p,
+                                        bytes: b,
+                                    },
+                                );
+                            }
+                        }
+                    }
+                    Err(e) => warn!(node, counter = name, "counter read failed: {e}"),
+                }
+            }
+            out.insert(node.clone(), snap);
+        }
+        out
+    }
+
+    /// KPIs of every switch.
+    pub async fn kpis(&self) -> BTreeMap<String, SwitchKpis> {
+        self.counters()
+            .await
+            .iter()
+            .map(|(n, s)| (n.clone(), metrics::kpis(s)))
+            .collect()
+    }
+
+    /// Prometheus text: switch counters, links, mastership, epoch and policy decisions.
+    pub async fn metrics(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        for (node, snap) in self.counters().await {
+            metrics::render_switch(&mut out, &node, &snap);
+        }
+        let st = self.shared.state.lock().await;
+        metrics::render_links(&mut out, st.monitor.stats());
+        let _ = writeln!(out, "# TYPE flashmesh_controller_primary gauge");
+        for (node, s) in &self.shared.sessions {
+            let _ = writeln!(
+                out,
+                "flashmesh_controller_primary{{node=\"{node}\"}} {}",
+                u8::from(s.mastership() == Mastership::Primary)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# TYPE flashmesh_epoch gauge\nflashmesh_epoch {}",
+            self.epoch()
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE flashmesh_control_writes_denied_total counter\nflashmesh_control_writes_denied_total {}",
+            self.shared.writes_denied.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(out, "# TYPE flashmesh_policy_bundles_total counter");
+        let _ = writeln!(
+            out,
+            "flashmesh_policy_bundles_total{{outcome=\"accepted\",reason=\"\"}} {}",
+            st.counters.accepted
+        );
+        let _ = writeln!(
+            out,
+            "flashmesh_policy_bundles_total{{outcome=\"rolled_back\",reason=\"write_failed\"}} {}",
+            st.counters.rolled_back
+        );
+        for k in PolicyRefusal::KINDS {
+            let _ = writeln!(
+                out,
+                "flashmesh_policy_bundles_total{{outcome=\"refused\",reason=\"{k}\"}} {}",
+                st.counters.refused.get(k).copied().unwrap_or(0)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# TYPE flashmesh_policy_version gauge\nflashmesh_policy_version {}",
+            st.policy_version.unwrap_or(0)
+        );
+        out
+    }
+
+    /// Stops every task and closes the sessions.
+    pub fn shutdown(self) {}
+
+    /// Reports whether a pipeline push happened at start (for reconciliation checks): the
+    /// switch's cookie equals ours.
+    pub async fn pipeline_in_sync(&self, node: &str) -> Result<bool, P4rtError> {
+        let s = self.shared.session(node)?;
+        let spec = self
+            .shared
+            .switches
+            .iter()
+            .find(|x| x.node == node)
+            .expect("driven node");
+        Ok(s.pipeline_cookie().await? == Some(spec.pipeline.cookie))
+    }
+}
+
+/// Reconciles a pipeline on a fresh session (exposed for tools): push only if needed.
+pub async fn reconcile_pipeline(
+    s: &Session,
+    p: &crate::p4rt::Pipeline,
+) -> Result<PushOutcome, P4rtError> {
+    s.ensure_pipeline(p).await
+}
+
+async fn advance(sh: &Shared) -> u32 {
+    let allowance = sh.state.lock().await.settings.retry_allowance;
+    let next = sh.epoch_tx.borrow().saturating_add(1);
+    sh.write_epoch(next, allowance).await;
+    sh.epoch_tx.send_replace(next);
+    sh.emit(ControllerEvent::Epoch(next));
+    next
+}
+
+async fn epoch_ticker(sh: Arc<Shared>) {
+    loop {
+        let ms = sh.state.lock().await.settings.epoch_length_ms.max(1);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        advance(&sh).await;
+    }
+}
+
+async fn prober(sh: Arc<Shared>) {
+    loop {
+        let ms = sh.state.lock().await.settings.probe_interval_ms.max(1);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        sh.probe_round().await;
+    }
+}
+
+async fn penalty_expiry(sh: Arc<Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        sh.expire_penalties().await;
+    }
+}
