@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use flashmesh_core::{Authority, Encode, StateChange};
 use flashmesh_transport::Transport;
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::metrics::{Metrics, inc};
@@ -55,9 +57,9 @@ pub struct Reply {
 /// One handled request: the state change to persist (if any) and the reply to release after.
 #[derive(Debug, Default)]
 pub struct Job {
-    /// Encoded state change.
-    pub record: Option<Vec<u8>>,
-    /// The reply to send once `record` (and everything queued before it) is durable.
+    /// The state change to make durable.
+    pub change: Option<StateChange>,
+    /// The reply to send once `change` (and everything queued before it) is durable.
     pub reply: Option<Reply>,
 }
 
@@ -81,9 +83,11 @@ impl CommitQueue {
 }
 
 /// Starts the committer thread. Replies are sent through `transport` from tasks on `runtime`.
-/// The thread ends when every [`CommitQueue`] clone has been dropped.
+/// After each commit the authority is told which locks are durable, so retransmitted orders
+/// need no further writes. The thread ends when every [`CommitQueue`] clone has been dropped.
 pub fn start(
     mut store: Store,
+    authority: Arc<Mutex<Authority>>,
     transport: Arc<dyn Transport>,
     metrics: Arc<Metrics>,
     runtime: tokio::runtime::Handle,
@@ -99,6 +103,7 @@ pub fn start(
         .spawn(move || {
             let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
             let mut records: Vec<Vec<u8>> = Vec::with_capacity(MAX_BATCH);
+            let mut locks: Vec<StateChange> = Vec::new();
             while let Some(first) = rx.blocking_recv() {
                 batch.push(first);
                 while batch.len() < MAX_BATCH {
@@ -108,10 +113,14 @@ pub fn start(
                     }
                 }
                 records.clear();
+                locks.clear();
                 let mut replies = Vec::with_capacity(batch.len());
                 for job in batch.drain(..) {
-                    if let Some(r) = job.record {
-                        records.push(r);
+                    if let Some(change) = job.change {
+                        records.push(change.to_bytes());
+                        if matches!(change, StateChange::Lock { .. }) {
+                            locks.push(change);
+                        }
                     }
                     if let Some(r) = job.reply {
                         replies.push(r);
@@ -136,6 +145,12 @@ pub fn start(
                     metrics
                         .store_records
                         .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
+                    if !locks.is_empty() {
+                        let mut a = authority.lock();
+                        for change in &locks {
+                            a.mark_persisted(change);
+                        }
+                    }
                 }
                 if replies.is_empty() {
                     continue;
@@ -164,13 +179,31 @@ pub fn start(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flashmesh_core::{AuthorityInfo, Vote};
+    use flashmesh_core::{Committee, Decode, Genesis, Keypair, SignedOrder, TransferOrder};
     use flashmesh_transport::UdpTransport;
     use std::time::Duration;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn replies_are_released_after_their_records_are_durable() {
+    async fn replies_are_released_after_their_changes_are_durable() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
+        let key = Keypair::from_seed(&[9; 32]);
+        let committee = Committee::new(vec![AuthorityInfo {
+            name: "a".into(),
+            public_key: key.public(),
+            weight: 1,
+            address: "127.0.0.1:1".into(),
+        }])
+        .unwrap();
+        let payer = Keypair::from_seed(&[1; 32]);
+        let authority = Authority::new(
+            key.clone(),
+            committee,
+            &Genesis::uniform([payer.public()], 10),
+        )
+        .unwrap();
+        let authority = Arc::new(Mutex::new(authority));
         let server = Arc::new(
             UdpTransport::bind("127.0.0.1:0".parse().unwrap())
                 .await
@@ -182,16 +215,30 @@ mod tests {
         let metrics = Arc::new(Metrics::default());
         let (queue, thread) = start(
             store,
+            authority,
             server.clone(),
             metrics.clone(),
             tokio::runtime::Handle::current(),
         );
-        for i in 0..100u8 {
+        for i in 0..100u64 {
+            let order = SignedOrder::sign(
+                TransferOrder {
+                    sender: payer.public(),
+                    recipient: key.public(),
+                    token: 0,
+                    amount: 1,
+                    nonce: i,
+                    epoch: 0,
+                    ttl: 1,
+                },
+                &payer,
+            );
+            let vote = Vote::sign(order.digest(), i, &key);
             assert!(queue.push(Job {
-                record: Some(vec![i]),
+                change: Some(StateChange::Lock { order, vote }),
                 reply: Some(Reply {
                     to: client.local_addr().unwrap(),
-                    datagram: vec![i],
+                    datagram: vec![i as u8],
                     kind: ReplyKind::Vote,
                 }),
             }));
@@ -208,7 +255,9 @@ mod tests {
             .await
             .unwrap();
         let store = Store::open(dir.path()).unwrap();
-        assert_eq!(store.load().unwrap().len(), 100);
+        let records = store.load().unwrap();
+        assert_eq!(records.len(), 100);
+        assert_eq!(StateChange::from_bytes(&records[7]).unwrap().nonce(), 7);
         assert_eq!(metrics.store_records.load(Ordering::Relaxed), 100);
         assert!(metrics.store_commits.load(Ordering::Relaxed) <= 100);
     }

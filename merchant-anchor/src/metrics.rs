@@ -65,9 +65,9 @@ pub fn get(c: &AtomicU64) -> u64 {
 }
 
 impl Metrics {
-    /// Counts one rejection with wire reason `code`.
-    pub fn reject(&self, code: u8) {
-        inc(&self.rejections[code as usize]);
+    /// Counts one rejection with wire reason `code` (codes above 255 share the last slot).
+    pub fn reject(&self, code: u16) {
+        inc(&self.rejections[usize::from(code).min(255)]);
     }
 
     /// Rejections counted for `code`.

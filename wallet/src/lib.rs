@@ -1,1 +1,20 @@
 //! The Flash-Mesh wallet: payer and payee library and CLI.
+//!
+//! [`Wallet`] pays (order → votes → certificate → receipts) and queries balances through a
+//! [`CommitteeClient`], which speaks to the committee's authorities over any
+//! [`flashmesh_transport::Transport`]. The payment protocol itself is in [`pay`], usable on its
+//! own by tools that manage nonces themselves (demos, benchmarks, tests).
+
+pub mod balance;
+pub mod client;
+pub mod keyfile;
+pub mod pay;
+pub mod state;
+pub mod wallet;
+
+pub use balance::{AuthorityView, BalanceReport, query_balance};
+pub use client::{ClientError, CommitteeClient, Endpoint};
+pub use keyfile::{KeyFileError, read_key, write_key};
+pub use pay::{PayError, PayOptions, Refusal, collect_votes, confirm_certificate};
+pub use state::{HistoryEntry, Pending, WalletDir, WalletState};
+pub use wallet::{Payment, Wallet, WalletError};

@@ -1,0 +1,313 @@
+//! Starting and stopping an anchor: load its files, recover its state from the store, and run
+//! the BCB server and the admin API on the current tokio runtime.
+//!
+//! [`Anchor::start`] is what the `merchant-anchor` binary runs, and what demos and tests use to
+//! run anchors in-process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU32;
+use std::time::Instant;
+
+use flashmesh_core::{
+    Authority, AuthorityError, Committee, CommitteeError, Decode, ErrorCode, Genesis, GenesisError,
+    KeyError, Keypair, RecoveryError, StateChange,
+};
+use flashmesh_transport::{TransportError, UdpTransport, bind_reuseport_group};
+use parking_lot::Mutex;
+
+use crate::admin::{self, AdminContext};
+use crate::commit;
+use crate::config::AnchorConfig;
+use crate::metrics::{Metrics, get};
+use crate::server::{ServerShared, run_worker};
+use crate::store::{Store, StoreError};
+
+/// Why an anchor could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A file named in the configuration could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The key file is invalid.
+    #[error("invalid key file {path}: {source}")]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: KeyError,
+    },
+    /// The committee file is invalid.
+    #[error("invalid committee file: {0}")]
+    Committee(#[from] CommitteeError),
+    /// The genesis file is invalid.
+    #[error("invalid genesis file: {0}")]
+    Genesis(#[from] GenesisError),
+    /// The key is not a committee member, or the genesis is inconsistent.
+    #[error("cannot build the authority: {0}")]
+    Authority(#[from] AuthorityError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A persisted change is undecodable or inconsistent.
+    #[error("recovery failed at record {index}: {reason}")]
+    Recovery {
+        /// Index of the record in the journal.
+        index: usize,
+        /// What was wrong.
+        reason: String,
+    },
+    /// A socket could not be bound.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: TransportError,
+    },
+    /// The admin listener could not be bound.
+    #[error("cannot bind admin API on {addr}: {source}")]
+    Admin {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+fn read(path: &PathBuf) -> Result<String, StartError> {
+    std::fs::read_to_string(path).map_err(|source| StartError::Read {
+        path: path.clone(),
+        source,
+    })
+}
+
+/// Names rejection codes for the metrics labels.
+pub fn reason_name(code: u8) -> Option<&'static str> {
+    ErrorCode::from_u16(u16::from(code)).map(ErrorCode::name)
+}
+
+/// Rebuilds the authority from genesis and the store's journal.
+pub fn recover(
+    key: Keypair,
+    committee: Arc<Committee>,
+    genesis: &Genesis,
+    store: &Store,
+) -> Result<(Authority, usize), StartError> {
+    let mut authority = Authority::new(key, committee, genesis)?;
+    let records = store.load()?;
+    for (index, bytes) in records.iter().enumerate() {
+        let change = StateChange::from_bytes(bytes).map_err(|e| StartError::Recovery {
+            index,
+            reason: e.to_string(),
+        })?;
+        authority
+            .apply_change(&change)
+            .map_err(|e: RecoveryError| StartError::Recovery {
+                index,
+                reason: e.to_string(),
+            })?;
+    }
+    Ok((authority, records.len()))
+}
+
+/// A running anchor.
+pub struct Anchor {
+    name: String,
+    bcb_addr: SocketAddr,
+    admin_addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    authority: Arc<Mutex<Authority>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Anchor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Anchor")
+            .field("name", &self.name)
+            .field("bcb_addr", &self.bcb_addr)
+            .field("admin_addr", &self.admin_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Anchor {
+    /// Loads the configured files, recovers the state and starts serving on the current tokio
+    /// runtime (which should be multi-threaded to use every core).
+    pub async fn start(config: &AnchorConfig) -> Result<Anchor, StartError> {
+        let key_text = read(&config.key_file)?;
+        let key = Keypair::from_hex(key_text.trim()).map_err(|source| StartError::Key {
+            path: config.key_file.clone(),
+            source,
+        })?;
+        let committee = Arc::new(Committee::from_toml(&read(&config.committee_file)?)?);
+        let genesis = Genesis::from_toml(&read(&config.genesis_file)?)?;
+        let started = Instant::now();
+        let store = Store::open(&config.data_dir)?;
+        let (authority, replayed) = recover(key.clone(), committee.clone(), &genesis, &store)?;
+        tracing::info!(
+            name = %config.name,
+            replayed,
+            millis = started.elapsed().as_millis() as u64,
+            "state recovered"
+        );
+        let authority = Arc::new(Mutex::new(authority));
+        let metrics = Arc::new(Metrics::default());
+        let sockets =
+            bind_reuseport_group(config.listen, config.worker_count()).map_err(|source| {
+                StartError::Bind {
+                    addr: config.listen,
+                    source,
+                }
+            })?;
+        let sockets: Vec<Arc<UdpTransport>> = sockets.into_iter().map(Arc::new).collect();
+        let bcb_addr = sockets[0]
+            .socket()
+            .local_addr()
+            .map_err(|e| StartError::Bind {
+                addr: config.listen,
+                source: e.into(),
+            })?;
+        let (queue, committer) = commit::start(
+            store,
+            authority.clone(),
+            sockets[0].clone(),
+            metrics.clone(),
+            tokio::runtime::Handle::current(),
+        );
+        let epoch = Arc::new(AtomicU32::new(config.epoch));
+        let shared = Arc::new(ServerShared {
+            authority: authority.clone(),
+            committee: committee.clone(),
+            tag: key.tag(),
+            epoch: epoch.clone(),
+            metrics: metrics.clone(),
+            queue: queue.clone(),
+        });
+        let mut tasks: Vec<_> = sockets
+            .iter()
+            .map(|s| tokio::spawn(run_worker(s.clone(), shared.clone())))
+            .collect();
+        let status = {
+            let name = config.name.clone();
+            let authority = authority.clone();
+            let metrics = metrics.clone();
+            let committee = committee.clone();
+            let queue = queue.clone();
+            let workers = sockets.len();
+            let since = Instant::now();
+            Arc::new(move || {
+                let a = authority.lock();
+                let accounts = a.accounts().count();
+                let locked = a.accounts().filter(|(_, s)| s.pending.is_some()).count();
+                let supply: std::collections::BTreeMap<String, String> = a
+                    .supply()
+                    .into_iter()
+                    .map(|(t, v)| (t.to_string(), v.to_string()))
+                    .collect();
+                let public_key = a.keypair().public().to_hex();
+                drop(a);
+                serde_json::json!({
+                    "name": name,
+                    "public_key": public_key,
+                    "tag": key.tag().to_hex(),
+                    "bcb_address": bcb_addr.to_string(),
+                    "workers": workers,
+                    "epoch": epoch.load(std::sync::atomic::Ordering::Relaxed),
+                    "committee_size": committee.len(),
+                    "quorum": committee.quorum(),
+                    "accounts": accounts,
+                    "locked_accounts": locked,
+                    "supply": supply,
+                    "store_records": get(&metrics.store_records) + replayed as u64,
+                    "store_healthy": !queue.has_failed(),
+                    "uptime_seconds": since.elapsed().as_secs_f64(),
+                    "orders": get(&metrics.orders),
+                    "votes": get(&metrics.votes),
+                    "certificates": get(&metrics.certificates),
+                    "receipts": get(&metrics.receipts),
+                    "malformed_datagrams": get(&metrics.malformed),
+                })
+            })
+        };
+        let healthy = {
+            let queue = queue.clone();
+            Arc::new(move || !queue.has_failed())
+        };
+        let ctx = AdminContext {
+            metrics: metrics.clone(),
+            status,
+            reason_name,
+            token: config.admin_token.clone(),
+            healthy,
+        };
+        drop(queue);
+        let (admin_addr, admin_task) =
+            admin::serve(config.admin, ctx)
+                .await
+                .map_err(|source| StartError::Admin {
+                    addr: config.admin,
+                    source,
+                })?;
+        tasks.push(admin_task);
+        tracing::info!(name = %config.name, %bcb_addr, %admin_addr, "anchor serving");
+        Ok(Anchor {
+            name: config.name.clone(),
+            bcb_addr,
+            admin_addr,
+            metrics,
+            authority,
+            tasks,
+            committer: Some(committer),
+        })
+    }
+
+    /// The BCB UDP address.
+    pub fn bcb_addr(&self) -> SocketAddr {
+        self.bcb_addr
+    }
+
+    /// The admin HTTP address.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.admin_addr
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The authority state (for inspection; hold the lock briefly).
+    pub fn authority(&self) -> &Arc<Mutex<Authority>> {
+        &self.authority
+    }
+
+    /// Stops serving: closes the sockets and the admin listener, lets the committer finish what
+    /// was queued, and closes the store. Returns when the port and data directory are free.
+    pub async fn shutdown(mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+        if let Some(c) = self.committer.take() {
+            let _ = tokio::task::spawn_blocking(move || c.join()).await;
+        }
+    }
+}
+
+impl Drop for Anchor {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}

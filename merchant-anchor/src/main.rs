@@ -1,0 +1,49 @@
+//! `merchant-anchor --config anchor.toml`: runs one merchant anchor until interrupted.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use merchant_anchor::{Anchor, AnchorConfig};
+
+/// Runs a Flash-Mesh merchant anchor: the FastPay authority, its durable store, the BCB UDP
+/// server and the admin HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "merchant-anchor", version)]
+struct Args {
+    /// The anchor's configuration file.
+    #[arg(long, short)]
+    config: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let config = AnchorConfig::load(&args.config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(async {
+        let anchor = Anchor::start(&config)
+            .await
+            .with_context(|| format!("starting anchor from {}", args.config.display()))?;
+        println!(
+            "anchor {} serving BCB on udp://{} and admin on http://{}",
+            config.name,
+            anchor.bcb_addr(),
+            anchor.admin_addr()
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for ctrl-c")?;
+        tracing::info!("shutting down");
+        anchor.shutdown().await;
+        anyhow::Ok(())
+    })
+}

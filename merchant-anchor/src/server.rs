@@ -1,0 +1,214 @@
+//! The BCB UDP server: datagram in → decode → authority → group commit → reply out.
+//!
+//! Several workers (one per core by default) each own a socket bound to the same port with
+//! `SO_REUSEPORT`, so the kernel spreads clients across them. The expensive, stateless part of
+//! each request (decoding and signature verification, one batch verify per certificate) runs
+//! in the worker without any lock; only the state transition (which signs the vote or receipt)
+//! runs under the authority's mutex, and the resulting job is queued for the committer in the
+//! same critical section so that the commit order equals the order of state changes.
+//!
+//! Replies that depend on state (votes, receipts, query replies, and refusals decided against
+//! the state) leave through the committer, after everything queued before them is durable.
+//! Refusals that need no state (undecodable datagrams, bad signatures) are answered at once.
+//! Nothing a peer sends can panic a worker: every failure is a typed rejection, counted.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use flashmesh_core::{
+    Authority, Committee, Envelope, ErrorMessage, HeaderRepr, MAX_DATAGRAM_LEN, Message, MsgType,
+    Rejection,
+};
+use flashmesh_transport::{Transport, UdpTransport};
+use parking_lot::Mutex;
+
+use crate::commit::{CommitQueue, Job, Reply, ReplyKind};
+use crate::metrics::{Metrics, inc};
+
+/// Everything a worker shares with the others.
+pub struct ServerShared {
+    /// The authority state machine.
+    pub authority: Arc<Mutex<Authority>>,
+    /// Its committee (read without the lock).
+    pub committee: Arc<Committee>,
+    /// The authority's tag, for ERROR replies built without the lock.
+    pub tag: flashmesh_core::AuthorityTag,
+    /// The current epoch.
+    pub epoch: Arc<AtomicU32>,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// The group-commit queue.
+    pub queue: CommitQueue,
+}
+
+/// Runs one worker on `socket` until the socket fails.
+pub async fn run_worker(socket: Arc<UdpTransport>, shared: Arc<ServerShared>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM_LEN + 1];
+    loop {
+        let (n, from) = match socket.recv_from(&mut buf).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "BCB socket receive failed");
+                continue;
+            }
+        };
+        if let Some(reply) = handle_datagram(&shared, &buf[..n], from) {
+            if let Err(e) = socket.send_to(&reply, from).await {
+                tracing::debug!(error = %e, to = %from, "error reply not sent");
+            } else {
+                inc(&shared.metrics.errors_sent);
+            }
+        }
+    }
+}
+
+fn error_datagram(
+    shared: &ServerShared,
+    header: &HeaderRepr,
+    rejection: &Rejection,
+    epoch: u32,
+) -> Option<Vec<u8>> {
+    let msg =
+        ErrorMessage::from_rejection(rejection, Some(header.msg_type), header.nonce, shared.tag);
+    Envelope::reply(header, Message::Error(msg), epoch)
+        .encode()
+        .ok()
+}
+
+fn reply_job(
+    header: &HeaderRepr,
+    message: Message,
+    epoch: u32,
+    to: SocketAddr,
+    kind: ReplyKind,
+) -> Option<Reply> {
+    let datagram = Envelope::reply(header, message, epoch).encode().ok()?;
+    Some(Reply { to, datagram, kind })
+}
+
+/// Handles one datagram. Returns a datagram to send back at once (a refusal that needs no
+/// durability); everything else is queued for the committer.
+pub fn handle_datagram(shared: &ServerShared, bytes: &[u8], from: SocketAddr) -> Option<Vec<u8>> {
+    let metrics = &shared.metrics;
+    let epoch = shared.epoch.load(Ordering::Relaxed);
+    let env = match Envelope::decode(bytes) {
+        Ok(env) => env,
+        Err(_) => {
+            inc(&metrics.malformed);
+            // The state machine decides whether a malformed datagram deserves an ERROR.
+            let handled = shared.authority.lock().handle_datagram(bytes, epoch);
+            if let Err(r) = &handled.result {
+                metrics.reject(r.code().to_u16());
+            }
+            return handled.reply.and_then(|e| e.encode().ok());
+        }
+    };
+    let header = env.header;
+    match env.message {
+        Message::Order(order) => {
+            inc(&metrics.orders);
+            let verified = match order.verify() {
+                Ok(v) => v,
+                Err(r) => {
+                    metrics.reject(r.code().to_u16());
+                    return error_datagram(shared, &header, &r, epoch);
+                }
+            };
+            let mut authority = shared.authority.lock();
+            let job = match authority.handle_verified_order(verified, epoch) {
+                Ok(out) => Job {
+                    change: out.persist,
+                    reply: reply_job(
+                        &header,
+                        Message::Vote(out.reply),
+                        epoch,
+                        from,
+                        ReplyKind::Vote,
+                    ),
+                },
+                Err(r) => {
+                    metrics.reject(r.code().to_u16());
+                    Job {
+                        change: None,
+                        reply: error_datagram(shared, &header, &r, epoch).map(|datagram| Reply {
+                            to: from,
+                            datagram,
+                            kind: ReplyKind::Error,
+                        }),
+                    }
+                }
+            };
+            shared.queue.push(job);
+            None
+        }
+        Message::Certificate(certificate) => {
+            inc(&metrics.certificates);
+            let verified = match certificate.verify(&shared.committee) {
+                Ok(v) => v,
+                Err(r) => {
+                    metrics.reject(r.code().to_u16());
+                    return error_datagram(shared, &header, &r, epoch);
+                }
+            };
+            let mut authority = shared.authority.lock();
+            let job = match authority.handle_verified_certificate(verified) {
+                Ok(out) => Job {
+                    change: out.persist,
+                    reply: reply_job(
+                        &header,
+                        Message::Receipt(out.reply),
+                        epoch,
+                        from,
+                        ReplyKind::Receipt,
+                    ),
+                },
+                Err(r) => {
+                    metrics.reject(r.code().to_u16());
+                    Job {
+                        change: None,
+                        reply: error_datagram(shared, &header, &r, epoch).map(|datagram| Reply {
+                            to: from,
+                            datagram,
+                            kind: ReplyKind::Error,
+                        }),
+                    }
+                }
+            };
+            shared.queue.push(job);
+            None
+        }
+        Message::Query(query) => {
+            inc(&metrics.queries);
+            let authority = shared.authority.lock();
+            let reply = authority.handle_query(&query);
+            shared.queue.push(Job {
+                change: None,
+                reply: reply_job(
+                    &header,
+                    Message::QueryReply(reply),
+                    epoch,
+                    from,
+                    ReplyKind::Other,
+                ),
+            });
+            None
+        }
+        Message::Opaque { msg_type, .. } => {
+            let r = Rejection::NotServed(msg_type);
+            metrics.reject(r.code().to_u16());
+            error_datagram(shared, &header, &r, epoch)
+        }
+        // Never answer a reply type, so two nodes cannot bounce errors at each other.
+        Message::Vote(_) | Message::Receipt(_) | Message::QueryReply(_) | Message::Error(_) => {
+            let r = Rejection::NotServed(header.msg_type);
+            metrics.reject(r.code().to_u16());
+            None
+        }
+    }
+}
+
+/// Whether `t` is a request type this server answers.
+pub fn is_request(t: MsgType) -> bool {
+    matches!(t, MsgType::Order | MsgType::Certificate | MsgType::Query)
+}
