@@ -284,6 +284,13 @@ impl<'a> Ctx<'a> {
             }
             Stmt::SetValid { h, valid } => {
                 if let Some(h) = self.header(h) {
+                    // BMv2 (add_header) zeroes the fields of a header that was invalid; a
+                    // header that is already valid keeps its values.
+                    if *valid && !self.phv.valid[h as usize] {
+                        for f in &self.p.layout.headers[h as usize].fields {
+                            self.phv.slots[f.slot as usize] = 0;
+                        }
+                    }
                     self.phv.valid[h as usize] = *valid;
                 }
             }

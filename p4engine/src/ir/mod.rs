@@ -562,6 +562,8 @@ pub struct DigestDecl {
 pub struct ControllerHeader {
     /// `packet_in` or `packet_out`.
     pub name: String,
+    /// The header type's name (p4c hashes it for the id).
+    pub type_name: String,
     pub id: u32,
     /// (metadata id, name, width) in declaration order.
     pub fields: Vec<(u32, String, u32)>,
