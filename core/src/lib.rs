@@ -32,6 +32,9 @@
 //!   `mark_persisted`), [`Outcome`] {reply, persist}, [`StateChange`] (Lock / Apply,
 //!   canonically encodable), [`Genesis`].
 //!
+//! Encoding of any message or [`StateChange`]: `use flashmesh_core::{Encode, Decode};` then
+//! `x.to_bytes()` / `T::from_bytes(&bytes)` (strict: trailing bytes are an error).
+//!
 //! # Main flows
 //!
 //! Wallet: `SignedOrder::sign(order, &key)` → `Envelope::order(o).encode()` to every authority

@@ -61,10 +61,7 @@ impl Authority {
                 let known = bytes
                     .get(field::MSG_TYPE)
                     .and_then(|&t| MsgType::from_u8(t));
-                let no_reply = matches!(
-                    e,
-                    DecodeError::Oversized { .. } | DecodeError::Truncated { .. }
-                ) && bytes.len() < HEADER_LEN
+                let no_reply = bytes.len() < HEADER_LEN
                     || matches!(e, DecodeError::Oversized { .. })
                     || known.is_some_and(is_reply_type);
                 let rejection = Rejection::Malformed(e);
