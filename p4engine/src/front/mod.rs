@@ -73,6 +73,7 @@ pub mod parser;
 pub mod preprocess;
 pub mod source;
 pub mod types;
+pub mod walk;
 
 use std::path::Path;
 
