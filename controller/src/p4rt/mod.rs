@@ -2,6 +2,7 @@
 //! typed errors and sessions.
 
 pub mod bytes;
+pub mod derive;
 pub mod error;
 pub mod p4info;
 pub mod pipeline;

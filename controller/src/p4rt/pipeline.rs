@@ -18,8 +18,9 @@ pub enum TargetConfig {
     FlashSwitch {
         /// The `.p4` program.
         program: PathBuf,
-        /// Its P4Info (text format).
-        p4info: PathBuf,
+        /// Its P4Info (text format); derived from the source with the P4 engine if absent.
+        #[serde(default)]
+        p4info: Option<PathBuf>,
     },
     /// BMv2 simple_switch_grpc: device config = p4c's BMv2 JSON.
     Bmv2 {
@@ -86,10 +87,32 @@ impl Pipeline {
         Ok(Self::new(info, device_config))
     }
 
+    /// A flash-switch pipeline from a `.p4` file, its P4Info derived by the P4 engine.
+    pub fn from_source(path: &Path) -> Result<Self, P4rtError> {
+        let bytes = read(path)?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| P4rtError::PipelineFile {
+            path: path.display().to_string(),
+            message: "not UTF-8".into(),
+        })?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let info = super::derive::p4info_from_source(&name, text)?;
+        Ok(Self::new(info, bytes))
+    }
+
     /// Loads the files of a target.
     pub fn load(target: &TargetConfig) -> Result<Self, P4rtError> {
         let (info_path, config_path) = match target {
-            TargetConfig::FlashSwitch { program, p4info } => (p4info, program),
+            TargetConfig::FlashSwitch {
+                program,
+                p4info: None,
+            } => return Self::from_source(program),
+            TargetConfig::FlashSwitch {
+                program,
+                p4info: Some(p4info),
+            } => (p4info, program),
             TargetConfig::Bmv2 { p4info, json } => (p4info, json),
         };
         let text = String::from_utf8(read(info_path)?).map_err(|_| P4rtError::PipelineFile {
@@ -135,10 +158,17 @@ mod tests {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data");
         let t = TargetConfig::FlashSwitch {
             program: PathBuf::from(dir).join("tables.p4"),
-            p4info: PathBuf::from(dir).join("tables.p4info.txtpb"),
+            p4info: Some(PathBuf::from(dir).join("tables.p4info.txtpb")),
         };
         let p = Pipeline::load(&t).unwrap();
         assert!(!p.p4info.tables.is_empty());
+        let derived = Pipeline::load(&TargetConfig::FlashSwitch {
+            program: PathBuf::from(dir).join("tables.p4"),
+            p4info: None,
+        })
+        .unwrap();
+        assert_eq!(derived.device_config, p.device_config);
+        assert_eq!(derived.p4info.tables.len(), p.p4info.tables.len());
         let bad = TargetConfig::Bmv2 {
             p4info: PathBuf::from(dir).join("tables.p4info.txtpb"),
             json: PathBuf::from(dir).join("missing.json"),
