@@ -235,7 +235,8 @@ impl Parser<'_> {
 
     fn postfix(&mut self, mut e: Expr) -> PResult<Expr> {
         loop {
-            let span = self.span();
+            // A postfix expression starts where its base starts.
+            let span = e.span;
             if self.is_punct(".") {
                 self.bump();
                 let member = self.ident_or_kw()?;
