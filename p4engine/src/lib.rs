@@ -58,6 +58,7 @@ pub use exec::{
 };
 pub use front::{Diagnostic, Diagnostics};
 pub use ir::Program;
+pub use p4info::{P4Info, p4info_file, p4info_source, p4info_text};
 
 /// Compiles a P4_16 v1model program from a file (`#include "x.p4"` relative to it).
 pub fn compile_file(path: impl AsRef<Path>) -> Result<Arc<Program>, Diagnostics> {
