@@ -20,8 +20,11 @@
 //!   (`Type::Action` for an action callee, `Type::Void` for extern/method callees),
 //!   keyset elements (`Type::Set(t)` for `a &&& m` and `a .. b`, `Type::DontCare` for `_` and
 //!   `default`) and the arguments of `V1Switch(...)` (`Type::Block(name)`). Unsized literals
-//!   carry the type the context gave them: in `x + 1` with `x: bit<8>`, `1` is `bit<8>`;
-//!   in `(bit<16>)(a8 + b8)` the sum is `bit<8>` (it wraps at 8 bits, as in p4c). An
+//!   carry the type the context gave them: in `x + 1` with `x: bit<8>`, `1` is `bit<8>`.
+//!   A list expression `{a, b}` has type `Tuple([..])`, except where a struct or header is
+//!   expected (`digest<learn_t>(1, {a, b})`, `s = {a, b}`): there it has that
+//!   `Struct(name)`/`Header(name)` type and its elements initialise the fields in order.
+//!   In `(bit<16>)(a8 + b8)` the sum is `bit<8>` (it wraps at 8 bits, as in p4c). An
 //!   expression left `Type::InfInt` is a compile-time integer (its value is in
 //!   `const_values`).
 //! * `refs[id]`: what a name or non-field member means ([`Resolved`]):

@@ -161,6 +161,30 @@ impl Checker<'_> {
                 self.set(e, target, v)
             }
             ExprKind::List(elems) => {
+                // `{a, b}` where a struct or header is expected initialises it field by field.
+                if let Some(t @ (Type::Struct(n) | Type::Header(n))) = expected {
+                    let fields = self
+                        .type_defs
+                        .get(n)
+                        .map(|d| d.fields().to_vec())
+                        .unwrap_or_default();
+                    if fields.len() == elems.len() {
+                        for (f, el) in fields.iter().zip(elems) {
+                            let et = self.expr(el, Some(&f.ty));
+                            self.check_assignable(&f.ty, &et, el.span);
+                        }
+                        return self.set(e, t.clone(), None);
+                    }
+                    self.error(
+                        e.span,
+                        format!(
+                            "a list of {} element(s) cannot initialise {t}, which has {} field(s)",
+                            elems.len(),
+                            fields.len()
+                        ),
+                    );
+                    return self.set(e, Type::Unknown, None);
+                }
                 let exp: Option<Vec<Type>> = match expected {
                     Some(Type::Tuple(ts)) if ts.len() == elems.len() => Some(ts.clone()),
                     _ => None,
