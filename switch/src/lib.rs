@@ -12,6 +12,7 @@ pub mod datapath;
 pub mod device;
 pub mod engine;
 pub mod link;
+pub mod p4rt;
 pub mod pipeline;
 pub mod port;
 pub mod sched;

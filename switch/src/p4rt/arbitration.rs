@@ -20,7 +20,10 @@ pub fn election_id(id: Option<&Uint128>) -> Option<ElectionId> {
 
 /// The wire form of an election id.
 pub fn to_uint128(id: ElectionId) -> Uint128 {
-    Uint128 { high: (id >> 64) as u64, low: id as u64 }
+    Uint128 {
+        high: (id >> 64) as u64,
+        low: id as u64,
+    }
 }
 
 /// Why an arbitration update is refused; the stream is then closed with this error.
@@ -71,29 +74,47 @@ impl Group {
     }
 
     fn notice(&self, client: ClientId, device_id: u64, role: &str) -> Notice {
-        let primary_election = self.primary.and_then(|p| self.members.get(&p).copied().flatten());
+        let primary_election = self
+            .primary
+            .and_then(|p| self.members.get(&p).copied().flatten());
         let (code, message, shown) = match self.primary {
             Some(p) if p == client => (Code::Ok, "primary", primary_election),
-            Some(_) => (Code::AlreadyExists, "a primary is connected; this client is a backup", primary_election),
+            Some(_) => (
+                Code::AlreadyExists,
+                "a primary is connected; this client is a backup",
+                primary_election,
+            ),
             None => (Code::NotFound, "no primary is connected", self.highest_seen),
         };
-        let role = self.named_role.get(&client).copied().unwrap_or(false).then(|| Role {
-            name: role.to_string(),
-            ..Default::default()
-        });
+        let role = self
+            .named_role
+            .get(&client)
+            .copied()
+            .unwrap_or(false)
+            .then(|| Role {
+                name: role.to_string(),
+                ..Default::default()
+            });
         Notice {
             client,
             update: MasterArbitrationUpdate {
                 device_id,
                 role,
                 election_id: shown.map(to_uint128),
-                status: Some(Status { code: code as i32, message: message.into(), details: vec![] }),
+                status: Some(Status {
+                    code: code as i32,
+                    message: message.into(),
+                    details: vec![],
+                }),
             },
         }
     }
 
     fn notify_all(&self, device_id: u64, role: &str) -> Vec<Notice> {
-        self.members.keys().map(|c| self.notice(*c, device_id, role)).collect()
+        self.members
+            .keys()
+            .map(|c| self.notice(*c, device_id, role))
+            .collect()
     }
 }
 
@@ -123,9 +144,15 @@ impl Arbitration {
         }
         let group = self.groups.entry(key.clone()).or_default();
         if let Some(e) = election
-            && group.members.iter().any(|(c, m)| *c != client && *m == Some(e))
+            && group
+                .members
+                .iter()
+                .any(|(c, m)| *c != client && *m == Some(e))
         {
-            return Err(ArbitrationError::DuplicateElectionId { device_id, role: role_name });
+            return Err(ArbitrationError::DuplicateElectionId {
+                device_id,
+                role: role_name,
+            });
         }
         group.members.insert(client, election);
         group.named_role.insert(client, role.is_some());
@@ -145,8 +172,12 @@ impl Arbitration {
     /// A client's stream closed. When it was the primary, the backup with the highest
     /// election id takes over and every remaining member is told.
     pub fn leave(&mut self, client: ClientId) -> Vec<Notice> {
-        let Some(key) = self.clients.remove(&client) else { return vec![] };
-        let Some(group) = self.groups.get_mut(&key) else { return vec![] };
+        let Some(key) = self.clients.remove(&client) else {
+            return vec![];
+        };
+        let Some(group) = self.groups.get_mut(&key) else {
+            return vec![];
+        };
         group.members.remove(&client);
         group.named_role.remove(&client);
         if group.members.is_empty() {
@@ -164,9 +195,16 @@ impl Arbitration {
     /// Whether `election` is the primary's election id for this device and role
     /// (what a Write or SetForwardingPipelineConfig must carry).
     pub fn is_primary(&self, device_id: u64, role: &str, election: Option<ElectionId>) -> bool {
-        let Some(election) = election else { return false };
-        let Some(group) = self.groups.get(&(device_id, role.to_string())) else { return false };
-        group.primary.and_then(|p| group.members.get(&p).copied().flatten()) == Some(election)
+        let Some(election) = election else {
+            return false;
+        };
+        let Some(group) = self.groups.get(&(device_id, role.to_string())) else {
+            return false;
+        };
+        group
+            .primary
+            .and_then(|p| group.members.get(&p).copied().flatten())
+            == Some(election)
     }
 
     /// The primary client of every role of a device (receivers of packet-ins and digests).
@@ -217,7 +255,11 @@ mod tests {
         let n = a.update(3, 0, None, Some(20)).unwrap();
         assert_eq!(n.len(), 3);
         for notice in &n {
-            let want = if notice.client == 3 { Code::Ok } else { Code::AlreadyExists };
+            let want = if notice.client == 3 {
+                Code::Ok
+            } else {
+                Code::AlreadyExists
+            };
             assert_eq!(code(notice), want as i32);
             assert_eq!(election_id(notice.update.election_id.as_ref()), Some(20));
         }
@@ -255,7 +297,10 @@ mod tests {
             a.update(2, 0, None, Some(10)),
             Err(ArbitrationError::DuplicateElectionId { .. })
         ));
-        assert_eq!(a.update(1, 1, None, Some(10)), Err(ArbitrationError::ChangedDeviceOrRole));
+        assert_eq!(
+            a.update(1, 1, None, Some(10)),
+            Err(ArbitrationError::ChangedDeviceOrRole)
+        );
         // Same client may raise its own id.
         assert!(a.update(1, 0, None, Some(11)).is_ok());
         assert!(a.is_primary(0, "", Some(11)));

@@ -22,7 +22,9 @@ pub fn parse(bytes: &[u8], bitwidth: u32, what: &str) -> Result<u128, P4rtError>
             significant.len()
         )));
     }
-    let value = significant.iter().fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
+    let value = significant
+        .iter()
+        .fold(0u128, |acc, b| (acc << 8) | u128::from(*b));
     if bitwidth < MAX_WIDTH && value >> bitwidth != 0 {
         return Err(P4rtError::invalid(format!(
             "{what}: value 0x{value:x} does not fit {bitwidth} bits"
@@ -45,7 +47,11 @@ pub fn canonicalize(bytes: &[u8], bitwidth: u32, what: &str) -> Result<Vec<u8>, 
 
 /// All ones in the low `bitwidth` bits.
 pub fn all_ones(bitwidth: u32) -> u128 {
-    if bitwidth >= MAX_WIDTH { u128::MAX } else { (1u128 << bitwidth) - 1 }
+    if bitwidth >= MAX_WIDTH {
+        u128::MAX
+    } else {
+        (1u128 << bitwidth) - 1
+    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,10 @@ fn facts(info: &P4Info) -> BTreeMap<String, String> {
             );
         }
         for a in &t.action_refs {
-            f.insert(format!("{k}: action ref {}", a.id), format!("scope {}", a.scope));
+            f.insert(
+                format!("{k}: action ref {}", a.id),
+                format!("scope {}", a.scope),
+            );
         }
         let mut resources = t.direct_resource_ids.clone();
         resources.sort();
@@ -42,7 +45,10 @@ fn facts(info: &P4Info) -> BTreeMap<String, String> {
     for a in &info.actions {
         let (k, _) = pre("action", a.preamble.as_ref());
         for p in &a.params {
-            f.insert(format!("{k}: param {} (id {})", p.name, p.id), format!("bitwidth {}", p.bitwidth));
+            f.insert(
+                format!("{k}: param {} (id {})", p.name, p.id),
+                format!("bitwidth {}", p.bitwidth),
+            );
         }
         f.insert(k, String::new());
     }
@@ -73,7 +79,10 @@ fn facts(info: &P4Info) -> BTreeMap<String, String> {
     for c in &info.controller_packet_metadata {
         let (k, _) = pre("controller header", c.preamble.as_ref());
         for m in &c.metadata {
-            f.insert(format!("{k}: field {} (id {})", m.name, m.id), format!("bitwidth {}", m.bitwidth));
+            f.insert(
+                format!("{k}: field {} (id {})", m.name, m.id),
+                format!("bitwidth {}", m.bitwidth),
+            );
         }
         f.insert(k, String::new());
     }
@@ -103,7 +112,10 @@ mod tests {
     use super::*;
 
     fn load(name: &str) -> Option<P4Info> {
-        let path = format!("{}/../../shared/bmv2-reference/{name}.p4info.txtpb", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../shared/bmv2-reference/{name}.p4info.txtpb",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let text = std::fs::read_to_string(path).ok()?;
         Some(flashmesh_proto::p4info_from_text(&text).unwrap())
     }

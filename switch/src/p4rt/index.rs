@@ -138,14 +138,26 @@ impl P4InfoIndex {
             direct_of.insert(id, c.direct_table_id);
             ix.direct_counters.insert(
                 id,
-                ResourceInfo { id, name, size: 0, table_id: c.direct_table_id, bitwidth: 0 },
+                ResourceInfo {
+                    id,
+                    name,
+                    size: 0,
+                    table_id: c.direct_table_id,
+                    bitwidth: 0,
+                },
             );
         }
         for m in &info.direct_meters {
             let (id, name) = name_of(m.preamble.as_ref());
             ix.direct_meters.insert(
                 id,
-                ResourceInfo { id, name, size: 0, table_id: m.direct_table_id, bitwidth: 0 },
+                ResourceInfo {
+                    id,
+                    name,
+                    size: 0,
+                    table_id: m.direct_table_id,
+                    bitwidth: 0,
+                },
             );
         }
         for t in &info.tables {
@@ -160,18 +172,32 @@ impl P4InfoIndex {
                     kind: kind_of(f.r#match.as_ref()),
                 })
                 .collect();
-            let needs_priority = fields
-                .iter()
-                .any(|f| matches!(f.kind, MatchKind::Ternary | MatchKind::Range | MatchKind::Optional));
+            let needs_priority = fields.iter().any(|f| {
+                matches!(
+                    f.kind,
+                    MatchKind::Ternary | MatchKind::Range | MatchKind::Optional
+                )
+            });
             let actions = t
                 .action_refs
                 .iter()
-                .map(|a| (a.id, Scope::try_from(a.scope).unwrap_or(Scope::TableAndDefault)))
+                .map(|a| {
+                    (
+                        a.id,
+                        Scope::try_from(a.scope).unwrap_or(Scope::TableAndDefault),
+                    )
+                })
                 .collect();
-            let direct_counter =
-                t.direct_resource_ids.iter().copied().find(|r| ix.direct_counters.contains_key(r));
-            let direct_meter =
-                t.direct_resource_ids.iter().copied().find(|r| ix.direct_meters.contains_key(r));
+            let direct_counter = t
+                .direct_resource_ids
+                .iter()
+                .copied()
+                .find(|r| ix.direct_counters.contains_key(r));
+            let direct_meter = t
+                .direct_resource_ids
+                .iter()
+                .copied()
+                .find(|r| ix.direct_meters.contains_key(r));
             ix.tables.insert(
                 id,
                 TableInfo {
@@ -195,22 +221,53 @@ impl P4InfoIndex {
             let params = a
                 .params
                 .iter()
-                .map(|p| ParamInfo { id: p.id, name: p.name.clone(), bitwidth: p.bitwidth as u32 })
+                .map(|p| ParamInfo {
+                    id: p.id,
+                    name: p.name.clone(),
+                    bitwidth: p.bitwidth as u32,
+                })
                 .collect();
             ix.actions.insert(id, ActionInfo { id, name, params });
         }
         for c in &info.counters {
             let (id, name) = name_of(c.preamble.as_ref());
-            ix.counters.insert(id, ResourceInfo { id, name, size: c.size, table_id: 0, bitwidth: 0 });
+            ix.counters.insert(
+                id,
+                ResourceInfo {
+                    id,
+                    name,
+                    size: c.size,
+                    table_id: 0,
+                    bitwidth: 0,
+                },
+            );
         }
         for m in &info.meters {
             let (id, name) = name_of(m.preamble.as_ref());
-            ix.meters.insert(id, ResourceInfo { id, name, size: m.size, table_id: 0, bitwidth: 0 });
+            ix.meters.insert(
+                id,
+                ResourceInfo {
+                    id,
+                    name,
+                    size: m.size,
+                    table_id: 0,
+                    bitwidth: 0,
+                },
+            );
         }
         for r in &info.registers {
             let (id, name) = name_of(r.preamble.as_ref());
             let bitwidth = register_width(r.type_spec.as_ref());
-            ix.registers.insert(id, ResourceInfo { id, name, size: r.size as i64, table_id: 0, bitwidth });
+            ix.registers.insert(
+                id,
+                ResourceInfo {
+                    id,
+                    name,
+                    size: r.size as i64,
+                    table_id: 0,
+                    bitwidth,
+                },
+            );
         }
         for d in &info.digests {
             let (id, name) = name_of(d.preamble.as_ref());
@@ -221,7 +278,11 @@ impl P4InfoIndex {
             let fields = c
                 .metadata
                 .iter()
-                .map(|m| MetadataInfo { id: m.id, name: m.name.clone(), bitwidth: m.bitwidth as u32 })
+                .map(|m| MetadataInfo {
+                    id: m.id,
+                    name: m.name.clone(),
+                    bitwidth: m.bitwidth as u32,
+                })
                 .collect();
             match name.as_str() {
                 "packet_in" => ix.packet_in = fields,
@@ -253,7 +314,10 @@ mod tests {
 
     #[test]
     fn indexes_reference_p4info() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bmv2-reference/tables.p4info.txtpb");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/bmv2-reference/tables.p4info.txtpb"
+        );
         let Ok(text) = std::fs::read_to_string(path) else {
             println!("skipped: {path} not present");
             return;
@@ -261,12 +325,20 @@ mod tests {
         let info = flashmesh_proto::p4info_from_text(&text).unwrap();
         let ix = P4InfoIndex::new(&info);
         assert_eq!(ix.tables.len(), info.tables.len());
-        let with_counter = ix.tables.values().filter(|t| t.direct_counter.is_some()).count();
+        let with_counter = ix
+            .tables
+            .values()
+            .filter(|t| t.direct_counter.is_some())
+            .count();
         assert_eq!(with_counter, info.direct_counters.len());
         for t in ix.tables.values() {
             assert!(!t.name.is_empty());
             for a in t.actions.keys() {
-                assert!(ix.actions.contains_key(a), "{} refers to unknown action {a}", t.name);
+                assert!(
+                    ix.actions.contains_key(a),
+                    "{} refers to unknown action {a}",
+                    t.name
+                );
             }
         }
     }

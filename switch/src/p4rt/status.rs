@@ -16,7 +16,10 @@ pub struct P4rtError {
 
 impl P4rtError {
     pub fn new(code: tonic::Code, message: impl Into<String>) -> Self {
-        P4rtError { code, message: message.into() }
+        P4rtError {
+            code,
+            message: message.into(),
+        }
     }
     pub fn invalid(message: impl Into<String>) -> Self {
         Self::new(tonic::Code::InvalidArgument, message)
@@ -51,7 +54,10 @@ impl From<P4rtError> for tonic::Status {
 }
 
 fn any_of<M: Message + Name>(msg: &M) -> prost_types::Any {
-    prost_types::Any { type_url: M::type_url(), value: msg.encode_to_vec() }
+    prost_types::Any {
+        type_url: format!("type.googleapis.com/{}", M::full_name()),
+        value: msg.encode_to_vec(),
+    }
 }
 
 /// The status of a `Write` whose updates had these outcomes; `Ok(())` when all succeeded.
@@ -64,7 +70,10 @@ pub fn write_status(outcomes: &[Result<(), P4rtError>]) -> Result<(), tonic::Sta
         .iter()
         .map(|o| {
             let error = match o {
-                Ok(()) => p4v1::Error { canonical_code: rpc::Code::Ok as i32, ..Default::default() },
+                Ok(()) => p4v1::Error {
+                    canonical_code: rpc::Code::Ok as i32,
+                    ..Default::default()
+                },
                 Err(e) => p4v1::Error {
                     canonical_code: e.code as i32,
                     message: e.message.clone(),
@@ -81,9 +90,16 @@ pub fn write_status(outcomes: &[Result<(), P4rtError>]) -> Result<(), tonic::Sta
             .map(|e| format!("Write failure: {}", e.message))
             .unwrap_or_default()
     } else {
-        format!("Write failure: {failed} of {} updates failed", outcomes.len())
+        format!(
+            "Write failure: {failed} of {} updates failed",
+            outcomes.len()
+        )
     };
-    let status = rpc::Status { code: rpc::Code::Unknown as i32, message: message.clone(), details };
+    let status = rpc::Status {
+        code: rpc::Code::Unknown as i32,
+        message: message.clone(),
+        details,
+    };
     Err(tonic::Status::with_details(
         tonic::Code::Unknown,
         message,

@@ -19,13 +19,18 @@ pub fn state_error(e: StateError) -> P4rtError {
         StateError::AlreadyExists => P4rtError::exists("entry already exists"),
         StateError::NotFound(what) => P4rtError::not_found(format!("not found: {what}")),
         StateError::InvalidArgument(why) => P4rtError::invalid(why),
-        StateError::ResourceExhausted(what) => {
-            P4rtError::new(tonic::Code::ResourceExhausted, format!("table is full: {what}"))
-        }
+        StateError::ResourceExhausted(what) => P4rtError::new(
+            tonic::Code::ResourceExhausted,
+            format!("table is full: {what}"),
+        ),
     }
 }
 
-fn field_match(ix: &P4InfoIndex, table_id: u32, m: &p4v1::FieldMatch) -> Result<FieldMatch, P4rtError> {
+fn field_match(
+    ix: &P4InfoIndex,
+    table_id: u32,
+    m: &p4v1::FieldMatch,
+) -> Result<FieldMatch, P4rtError> {
     let field = ix
         .tables
         .get(&table_id)
@@ -34,7 +39,10 @@ fn field_match(ix: &P4InfoIndex, table_id: u32, m: &p4v1::FieldMatch) -> Result<
         Some(FieldMatchType::Exact(e)) => MatchValue::Exact(e.value.clone()),
         Some(FieldMatchType::Lpm(l)) => {
             if l.prefix_len < 0 {
-                return Err(P4rtError::invalid(format!("field {}: negative prefix length", m.field_id)));
+                return Err(P4rtError::invalid(format!(
+                    "field {}: negative prefix length",
+                    m.field_id
+                )));
             }
             if l.prefix_len == 0 {
                 return Err(P4rtError::invalid(format!(
@@ -42,7 +50,10 @@ fn field_match(ix: &P4InfoIndex, table_id: u32, m: &p4v1::FieldMatch) -> Result<
                     m.field_id
                 )));
             }
-            MatchValue::Lpm { value: l.value.clone(), prefix_len: l.prefix_len as u32 }
+            MatchValue::Lpm {
+                value: l.value.clone(),
+                prefix_len: l.prefix_len as u32,
+            }
         }
         Some(FieldMatchType::Ternary(t)) => {
             if !t.mask.is_empty() && t.mask.iter().all(|b| *b == 0) {
@@ -51,7 +62,10 @@ fn field_match(ix: &P4InfoIndex, table_id: u32, m: &p4v1::FieldMatch) -> Result<
                     m.field_id
                 )));
             }
-            MatchValue::Ternary { value: t.value.clone(), mask: t.mask.clone() }
+            MatchValue::Ternary {
+                value: t.value.clone(),
+                mask: t.mask.clone(),
+            }
         }
         Some(FieldMatchType::Range(r)) => {
             if let Some(f) = field
@@ -66,22 +80,39 @@ fn field_match(ix: &P4InfoIndex, table_id: u32, m: &p4v1::FieldMatch) -> Result<
                     )));
                 }
             }
-            MatchValue::Range { low: r.low.clone(), high: r.high.clone() }
+            MatchValue::Range {
+                low: r.low.clone(),
+                high: r.high.clone(),
+            }
         }
         Some(FieldMatchType::Optional(o)) => MatchValue::Optional(o.value.clone()),
         Some(FieldMatchType::Other(_)) => {
-            return Err(P4rtError::unimplemented("architecture-specific match kinds are not supported"));
+            return Err(P4rtError::unimplemented(
+                "architecture-specific match kinds are not supported",
+            ));
         }
-        None => return Err(P4rtError::invalid(format!("field {}: no match value", m.field_id))),
+        None => {
+            return Err(P4rtError::invalid(format!(
+                "field {}: no match value",
+                m.field_id
+            )));
+        }
     };
-    Ok(FieldMatch { field_id: m.field_id, value })
+    Ok(FieldMatch {
+        field_id: m.field_id,
+        value,
+    })
 }
 
 /// The engine's form of a P4Runtime action.
 pub fn action_spec(a: &p4v1::Action) -> ActionSpec {
     ActionSpec {
         action_id: a.action_id,
-        params: a.params.iter().map(|p| (p.param_id, p.value.clone())).collect(),
+        params: a
+            .params
+            .iter()
+            .map(|p| (p.param_id, p.value.clone()))
+            .collect(),
     }
 }
 
@@ -135,18 +166,24 @@ fn match_to_proto(m: &FieldMatch) -> p4v1::FieldMatch {
     use p4v1::field_match::{Exact, Lpm, Optional, Range, Ternary};
     let t = match &m.value {
         MatchValue::Exact(v) => FieldMatchType::Exact(Exact { value: v.clone() }),
-        MatchValue::Lpm { value, prefix_len } => {
-            FieldMatchType::Lpm(Lpm { value: value.clone(), prefix_len: *prefix_len as i32 })
-        }
-        MatchValue::Ternary { value, mask } => {
-            FieldMatchType::Ternary(Ternary { value: value.clone(), mask: mask.clone() })
-        }
-        MatchValue::Range { low, high } => {
-            FieldMatchType::Range(Range { low: low.clone(), high: high.clone() })
-        }
+        MatchValue::Lpm { value, prefix_len } => FieldMatchType::Lpm(Lpm {
+            value: value.clone(),
+            prefix_len: *prefix_len as i32,
+        }),
+        MatchValue::Ternary { value, mask } => FieldMatchType::Ternary(Ternary {
+            value: value.clone(),
+            mask: mask.clone(),
+        }),
+        MatchValue::Range { low, high } => FieldMatchType::Range(Range {
+            low: low.clone(),
+            high: high.clone(),
+        }),
         MatchValue::Optional(v) => FieldMatchType::Optional(Optional { value: v.clone() }),
     };
-    p4v1::FieldMatch { field_id: m.field_id, field_match_type: Some(t) }
+    p4v1::FieldMatch {
+        field_id: m.field_id,
+        field_match_type: Some(t),
+    }
 }
 
 /// The P4Runtime form of an action.
@@ -157,7 +194,10 @@ pub fn action_to_proto(a: &ActionSpec) -> p4v1::TableAction {
             params: a
                 .params
                 .iter()
-                .map(|(id, v)| p4v1::action::Param { param_id: *id, value: v.clone() })
+                .map(|(id, v)| p4v1::action::Param {
+                    param_id: *id,
+                    value: v.clone(),
+                })
                 .collect(),
         })),
     }
@@ -180,41 +220,71 @@ pub fn entry_to_proto(
         metadata: e.metadata.clone(),
         is_default_action: e.is_default,
         is_const: is_const && !e.is_default,
-        counter_data: if with_counter { e.counter.map(counter_to_proto) } else { None },
-        meter_config: if with_meter { e.meter_config.map(meter_to_proto) } else { None },
+        counter_data: if with_counter {
+            e.counter.map(counter_to_proto)
+        } else {
+            None
+        },
+        meter_config: if with_meter {
+            e.meter_config.map(meter_to_proto)
+        } else {
+            None
+        },
         ..Default::default()
     }
 }
 
 /// Whether a read request's entry selects `e` (matches and priority compared in
 /// canonical form; an empty match list selects every entry).
-pub fn selects(ix: &P4InfoIndex, request: &p4v1::TableEntry, e: &TableEntry) -> Result<bool, P4rtError> {
+pub fn selects(
+    ix: &P4InfoIndex,
+    request: &p4v1::TableEntry,
+    e: &TableEntry,
+) -> Result<bool, P4rtError> {
     if request.r#match.is_empty() {
         return Ok(request.priority == 0 || request.priority == e.priority);
     }
-    let Some(table) = ix.tables.get(&e.table_id) else { return Ok(false) };
+    let Some(table) = ix.tables.get(&e.table_id) else {
+        return Ok(false);
+    };
     let canon = |m: &FieldMatch| -> Result<(u32, MatchValue), P4rtError> {
         let f = table
             .fields
             .iter()
             .find(|f| f.id == m.field_id)
-            .ok_or_else(|| P4rtError::invalid(format!("table {} has no match field {}", table.name, m.field_id)))?;
+            .ok_or_else(|| {
+                P4rtError::invalid(format!(
+                    "table {} has no match field {}",
+                    table.name, m.field_id
+                ))
+            })?;
         let c = |b: &[u8]| bytes::canonicalize(b, f.bitwidth, &f.name);
         Ok((
             m.field_id,
             match &m.value {
                 MatchValue::Exact(v) => MatchValue::Exact(c(v)?),
-                MatchValue::Lpm { value, prefix_len } => {
-                    MatchValue::Lpm { value: c(value)?, prefix_len: *prefix_len }
-                }
-                MatchValue::Ternary { value, mask } => MatchValue::Ternary { value: c(value)?, mask: c(mask)? },
-                MatchValue::Range { low, high } => MatchValue::Range { low: c(low)?, high: c(high)? },
+                MatchValue::Lpm { value, prefix_len } => MatchValue::Lpm {
+                    value: c(value)?,
+                    prefix_len: *prefix_len,
+                },
+                MatchValue::Ternary { value, mask } => MatchValue::Ternary {
+                    value: c(value)?,
+                    mask: c(mask)?,
+                },
+                MatchValue::Range { low, high } => MatchValue::Range {
+                    low: c(low)?,
+                    high: c(high)?,
+                },
                 MatchValue::Optional(v) => MatchValue::Optional(c(v)?),
             },
         ))
     };
     let (wanted, _) = entry_from_proto(ix, request, false)?;
-    let mut a = wanted.matches.iter().map(canon).collect::<Result<Vec<_>, _>>()?;
+    let mut a = wanted
+        .matches
+        .iter()
+        .map(canon)
+        .collect::<Result<Vec<_>, _>>()?;
     let mut b = e.matches.iter().map(canon).collect::<Result<Vec<_>, _>>()?;
     a.sort_by_key(|x| x.0);
     b.sort_by_key(|x| x.0);
@@ -234,13 +304,22 @@ pub fn counter_from_proto(c: &p4v1::CounterData) -> Result<CounterData, P4rtErro
     if c.byte_count < 0 || c.packet_count < 0 {
         return Err(P4rtError::invalid("negative counter values"));
     }
-    Ok(CounterData { packets: c.packet_count as u64, bytes: c.byte_count as u64 })
+    Ok(CounterData {
+        packets: c.packet_count as u64,
+        bytes: c.byte_count as u64,
+    })
 }
 
 /// Meter configuration to protobuf.
 pub fn meter_to_proto(m: MeterConfig) -> p4v1::MeterConfig {
     let i = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
-    p4v1::MeterConfig { cir: i(m.cir), cburst: i(m.cburst), pir: i(m.pir), pburst: i(m.pburst), eburst: 0 }
+    p4v1::MeterConfig {
+        cir: i(m.cir),
+        cburst: i(m.cburst),
+        pir: i(m.pir),
+        pburst: i(m.pburst),
+        eburst: 0,
+    }
 }
 
 /// Meter configuration from protobuf (negative rates refused; the spec's
@@ -250,9 +329,16 @@ pub fn meter_from_proto(m: &p4v1::MeterConfig) -> Result<MeterConfig, P4rtError>
         return Err(P4rtError::invalid("negative meter rate or burst"));
     }
     if m.cir > m.pir {
-        return Err(P4rtError::invalid("meter committed rate exceeds the peak rate"));
+        return Err(P4rtError::invalid(
+            "meter committed rate exceeds the peak rate",
+        ));
     }
-    Ok(MeterConfig { cir: m.cir as u64, cburst: m.cburst as u64, pir: m.pir as u64, pburst: m.pburst as u64 })
+    Ok(MeterConfig {
+        cir: m.cir as u64,
+        cburst: m.cburst as u64,
+        pir: m.pir as u64,
+        pburst: m.pburst as u64,
+    })
 }
 
 #[cfg(test)]
@@ -261,7 +347,10 @@ mod tests {
     use p4v1::field_match::{Exact, Lpm, Ternary};
 
     fn fm(field_id: u32, t: FieldMatchType) -> p4v1::FieldMatch {
-        p4v1::FieldMatch { field_id, field_match_type: Some(t) }
+        p4v1::FieldMatch {
+            field_id,
+            field_match_type: Some(t),
+        }
     }
 
     #[test]
@@ -269,12 +358,30 @@ mod tests {
         let ix = P4InfoIndex::default();
         let mut e = p4v1::TableEntry {
             table_id: 1,
-            r#match: vec![fm(1, FieldMatchType::Lpm(Lpm { value: vec![0], prefix_len: 0 }))],
+            r#match: vec![fm(
+                1,
+                FieldMatchType::Lpm(Lpm {
+                    value: vec![0],
+                    prefix_len: 0,
+                }),
+            )],
             ..Default::default()
         };
-        assert_eq!(entry_from_proto(&ix, &e, false).unwrap_err().code, tonic::Code::InvalidArgument);
-        e.r#match = vec![fm(1, FieldMatchType::Ternary(Ternary { value: vec![0], mask: vec![0, 0] }))];
-        assert_eq!(entry_from_proto(&ix, &e, false).unwrap_err().code, tonic::Code::InvalidArgument);
+        assert_eq!(
+            entry_from_proto(&ix, &e, false).unwrap_err().code,
+            tonic::Code::InvalidArgument
+        );
+        e.r#match = vec![fm(
+            1,
+            FieldMatchType::Ternary(Ternary {
+                value: vec![0],
+                mask: vec![0, 0],
+            }),
+        )];
+        assert_eq!(
+            entry_from_proto(&ix, &e, false).unwrap_err().code,
+            tonic::Code::InvalidArgument
+        );
     }
 
     #[test]
@@ -283,7 +390,10 @@ mod tests {
         let e = p4v1::TableEntry {
             table_id: 7,
             r#match: vec![fm(1, FieldMatchType::Exact(Exact { value: vec![1, 2] }))],
-            action: Some(action_to_proto(&ActionSpec { action_id: 3, params: vec![(1, vec![9])] })),
+            action: Some(action_to_proto(&ActionSpec {
+                action_id: 3,
+                params: vec![(1, vec![9])],
+            })),
             priority: 0,
             metadata: b"cookie".to_vec(),
             ..Default::default()
@@ -296,22 +406,47 @@ mod tests {
     #[test]
     fn insert_without_action_is_invalid() {
         let ix = P4InfoIndex::default();
-        let e = p4v1::TableEntry { table_id: 7, ..Default::default() };
-        assert_eq!(entry_from_proto(&ix, &e, true).unwrap_err().code, tonic::Code::InvalidArgument);
+        let e = p4v1::TableEntry {
+            table_id: 7,
+            ..Default::default()
+        };
+        assert_eq!(
+            entry_from_proto(&ix, &e, true).unwrap_err().code,
+            tonic::Code::InvalidArgument
+        );
     }
 
     #[test]
     fn engine_errors_map_to_codes() {
-        assert_eq!(state_error(StateError::AlreadyExists).code, tonic::Code::AlreadyExists);
-        assert_eq!(state_error(StateError::NotFound("x".into())).code, tonic::Code::NotFound);
-        assert_eq!(state_error(StateError::InvalidArgument("x".into())).code, tonic::Code::InvalidArgument);
+        assert_eq!(
+            state_error(StateError::AlreadyExists).code,
+            tonic::Code::AlreadyExists
+        );
+        assert_eq!(
+            state_error(StateError::NotFound("x".into())).code,
+            tonic::Code::NotFound
+        );
+        assert_eq!(
+            state_error(StateError::InvalidArgument("x".into())).code,
+            tonic::Code::InvalidArgument
+        );
     }
 
     #[test]
     fn meter_checks() {
-        let bad = p4v1::MeterConfig { cir: 10, pir: 5, ..Default::default() };
+        let bad = p4v1::MeterConfig {
+            cir: 10,
+            pir: 5,
+            ..Default::default()
+        };
         assert!(meter_from_proto(&bad).is_err());
-        let good = p4v1::MeterConfig { cir: 5, cburst: 1, pir: 10, pburst: 2, eburst: 0 };
+        let good = p4v1::MeterConfig {
+            cir: 5,
+            cburst: 1,
+            pir: 10,
+            pburst: 2,
+            eburst: 0,
+        };
         assert_eq!(meter_to_proto(meter_from_proto(&good).unwrap()), good);
     }
 }

@@ -1,0 +1,175 @@
+//! Forwarding pipeline configs: verifying a pushed config (P4 source as the device
+//! config, a P4Info that must describe that program), saving it, committing it to
+//! the device, and reconciling run-time state across a change.
+
+use std::sync::Arc;
+
+use flashmesh_p4::exec::{Switch, SwitchConfig};
+use flashmesh_p4::ir::Program;
+use flashmesh_proto::p4::config::v1::P4Info;
+use flashmesh_proto::p4::v1::ForwardingPipelineConfig;
+
+use super::compare;
+use super::index::P4InfoIndex;
+use super::status::P4rtError;
+use super::translate::state_error;
+use crate::device::Device;
+
+/// A verified pipeline: what the client pushed and what it compiled to.
+#[derive(Debug)]
+pub struct Installed {
+    /// The config as pushed (P4Info, P4 source, cookie); returned by Get.
+    pub config: ForwardingPipelineConfig,
+    pub program: Arc<Program>,
+    pub index: Arc<P4InfoIndex>,
+}
+
+/// The active and the saved (verified, not yet committed) pipelines.
+#[derive(Debug, Default)]
+pub struct PipelineState {
+    pub active: Option<Arc<Installed>>,
+    pub saved: Option<Arc<Installed>>,
+}
+
+/// The P4Info the engine derives for a program (ids as p4c assigns them).
+pub fn derived_p4info(_program: &Program) -> Option<P4Info> {
+    None
+}
+
+/// The P4 source carried as the device config, or why it is not one.
+pub fn device_config_source(bytes: &[u8]) -> Result<&str, P4rtError> {
+    if bytes.is_empty() {
+        return Err(P4rtError::invalid(
+            "p4_device_config is empty: flash-switch takes the P4_16 source of the program as its device config",
+        ));
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        P4rtError::invalid(
+            "p4_device_config is not UTF-8 text: flash-switch takes the P4_16 source of the program as its device config",
+        )
+    })?;
+    let start = text.trim_start();
+    if start.starts_with('{') || start.starts_with('[') {
+        return Err(P4rtError::invalid(
+            "p4_device_config looks like a BMv2 JSON: flash-switch compiles P4_16 itself and takes the \
+             program's .p4 source as its device config (pass the .p4 file, not the p4c output)",
+        ));
+    }
+    Ok(text)
+}
+
+/// Compiles a pushed config and checks its P4Info against the program.
+pub fn verify(config: &ForwardingPipelineConfig) -> Result<Installed, P4rtError> {
+    let sent = config
+        .p4info
+        .as_ref()
+        .ok_or_else(|| P4rtError::invalid("the forwarding pipeline config has no P4Info"))?;
+    let source = device_config_source(&config.p4_device_config)?;
+    let program = flashmesh_p4::compile_str("device_config.p4", source)
+        .map_err(|d| P4rtError::invalid(format!("the P4 program does not compile:\n{d}")))?;
+    let diffs = match derived_p4info(&program) {
+        Some(derived) => compare::differences(sent, &derived),
+        None => Vec::new(),
+    };
+    if !diffs.is_empty() {
+        let shown: Vec<&str> = diffs.iter().take(8).map(String::as_str).collect();
+        let more = if diffs.len() > shown.len() {
+            format!("; and {} more", diffs.len() - shown.len())
+        } else {
+            String::new()
+        };
+        return Err(P4rtError::invalid(format!(
+            "the P4Info does not match the program ({} differences): {}{more}",
+            diffs.len(),
+            shown.join("; ")
+        )));
+    }
+    Ok(Installed {
+        config: config.clone(),
+        index: Arc::new(P4InfoIndex::new(sent)),
+        program,
+    })
+}
+
+fn engine_config(device: &Device) -> SwitchConfig {
+    SwitchConfig {
+        cpu_port: device.cpu_port(),
+        priority_queues: device.priority_queues().max(1),
+        ..SwitchConfig::default()
+    }
+}
+
+/// Makes `new` the device's pipeline with fresh state.
+pub fn commit(device: &Device, new: &Installed) {
+    device.set_pipeline(new.program.clone());
+}
+
+/// Makes `new` the device's pipeline keeping the run-time state that still applies:
+/// the same program keeps everything; another program gets the old table entries and
+/// default actions replayed (tables and actions matched by id). Fails, leaving the old
+/// pipeline in place, when some entry does not fit the new program.
+pub fn reconcile(
+    device: &Device,
+    old: Option<&Installed>,
+    new: &Installed,
+) -> Result<(), P4rtError> {
+    let Some(old) = old else {
+        commit(device, new);
+        return Ok(());
+    };
+    if old.config.p4_device_config == new.config.p4_device_config {
+        return Ok(());
+    }
+    let mut fresh = Switch::new(new.program.clone(), engine_config(device));
+    let swapped = device.with_switch(|current| -> Result<bool, P4rtError> {
+        let Some(current) = current else { return Ok(false) };
+        for e in &current.read_entries(None).map_err(state_error)? {
+            let Some(table) = new.index.tables.get(&e.table_id) else { continue };
+            if table.is_const {
+                continue;
+            }
+            match fresh.insert_entry(e) {
+                Ok(()) | Err(flashmesh_p4::exec::StateError::AlreadyExists) => {}
+                Err(err) => {
+                    return Err(P4rtError::invalid(format!(
+                        "cannot reconcile: an entry of table {} does not fit the new program: {err}",
+                        table.name
+                    )));
+                }
+            }
+            if let Some(counter) = e.counter {
+                let _ = fresh.write_direct_counter(e.table_id, &e.matches, e.priority, counter);
+            }
+        }
+        for table_id in old.index.tables.keys().filter(|t| new.index.tables.contains_key(t)) {
+            let default = current.read_default_entry(*table_id).map_err(state_error)?;
+            // A const default action in the new program stays as compiled.
+            let _ = fresh.set_default_action(*table_id, &default.action);
+        }
+        *current = fresh;
+        Ok(true)
+    })?;
+    if !swapped {
+        commit(device, new);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_config_must_be_p4_source() {
+        let json = br#"  {"header_types": []}"#;
+        let e = device_config_source(json).unwrap_err();
+        assert_eq!(e.code, tonic::Code::InvalidArgument);
+        assert!(e.message.contains("BMv2 JSON"), "{}", e.message);
+        assert!(device_config_source(&[0xff, 0xfe]).is_err());
+        assert!(device_config_source(b"").is_err());
+        assert_eq!(
+            device_config_source(b"#include <core.p4>").unwrap(),
+            "#include <core.p4>"
+        );
+    }
+}
