@@ -102,8 +102,10 @@ pub(crate) struct Checker<'a> {
     decl_types: HashMap<NodeId, Type>,
     type_defs: HashMap<String, TypeDef>,
     type_entries: HashMap<String, TypeEntry>,
-    /// Resolved typedefs (cache, also guards against cycles).
+    /// Resolved typedefs.
     typedef_cache: HashMap<String, Type>,
+    /// Typedefs being resolved (cycle detection).
+    typedef_stack: Vec<String>,
     errors: Vec<String>,
     match_kinds: Vec<String>,
     enum_names: HashMap<String, Vec<String>>,
@@ -123,7 +125,22 @@ pub fn check(program: Program, sources: SourceMap) -> Result<CheckedProgram, Dia
         let pipeline = ck.run(&program);
         (pipeline, ck.into_tables())
     };
-    let (diags, types, refs, const_values, decl_types, type_defs, errors) = ck;
+    let (mut diags, types, refs, const_values, decl_types, type_defs, errors) = ck;
+    if diags.is_empty() {
+        // Safety net for the contract: every expression of an accepted program has a type.
+        let mut missing = None;
+        super::walk::walk_program(&program, &mut |e| {
+            if missing.is_none() && matches!(types.get(&e.id), None | Some(Type::Unknown)) {
+                missing = Some(e.span);
+            }
+        });
+        if let Some(span) = missing {
+            diags.push(sources.diag(
+                span,
+                "unsupported construct: this expression could not be typed",
+            ));
+        }
+    }
     if !diags.is_empty() {
         return Err(Diagnostics(diags));
     }
@@ -162,6 +179,7 @@ impl<'a> Checker<'a> {
             type_defs: HashMap::new(),
             type_entries: HashMap::new(),
             typedef_cache: HashMap::new(),
+            typedef_stack: Vec::new(),
             errors: Vec::new(),
             match_kinds: Vec::new(),
             enum_names: HashMap::new(),

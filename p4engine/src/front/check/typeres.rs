@@ -107,11 +107,19 @@ impl Checker<'_> {
                 }
                 match entry {
                     TypeEntry::Typedef(inner) => {
+                        if self.typedef_stack.contains(&name.name) {
+                            self.error(
+                                name.span,
+                                format!("typedef '{}' refers to itself", name.name),
+                            );
+                            return Type::Unknown;
+                        }
                         if let Some(t) = self.typedef_cache.get(&name.name) {
                             return t.clone();
                         }
-                        self.typedef_cache.insert(name.name.clone(), Type::Unknown);
+                        self.typedef_stack.push(name.name.clone());
                         let t = self.resolve_type(&inner);
+                        self.typedef_stack.pop();
                         self.typedef_cache.insert(name.name.clone(), t.clone());
                         t
                     }

@@ -56,6 +56,13 @@ impl Parser<'_> {
     }
 
     fn expr_bp(&mut self, min_bp: u8) -> PResult<Expr> {
+        self.enter()?;
+        let r = self.expr_bp_inner(min_bp);
+        self.leave();
+        r
+    }
+
+    fn expr_bp_inner(&mut self, min_bp: u8) -> PResult<Expr> {
         let mut lhs = self.unary()?;
         loop {
             if self.is_punct("?") && min_bp <= 1 {

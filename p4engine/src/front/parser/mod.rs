@@ -15,8 +15,17 @@ use super::lexer::{Tok, Token};
 use super::source::{Diagnostic, Diagnostics, SourceMap};
 
 /// Parse a preprocessed token stream (ending with `Eof`) into a program.
-pub fn parse(tokens: Vec<Token>, sources: &SourceMap) -> Result<Program, Diagnostics> {
+pub fn parse(mut tokens: Vec<Token>, sources: &SourceMap) -> Result<Program, Diagnostics> {
+    if !matches!(tokens.last(), Some(Token { tok: Tok::Eof, .. })) {
+        let span = tokens.last().map(|t| t.span).unwrap_or_default();
+        tokens.push(Token {
+            tok: Tok::Eof,
+            span,
+            joined: false,
+        });
+    }
     let mut p = Parser {
+        depth: 0,
         toks: tokens,
         pos: 0,
         next_id: 0,
@@ -38,7 +47,13 @@ pub fn parse(tokens: Vec<Token>, sources: &SourceMap) -> Result<Program, Diagnos
 
 pub(crate) type PResult<T> = Result<T, Diagnostic>;
 
+/// Deepest nesting of expressions/statements accepted.
+const MAX_DEPTH: u32 = 100;
+
 pub(crate) struct Parser<'a> {
+    /// Current nesting of expressions and statements (bounded, so deep input cannot exhaust
+    /// the stack).
+    depth: u32,
     toks: Vec<Token>,
     pos: usize,
     next_id: u32,
@@ -215,6 +230,22 @@ impl Parser<'_> {
             }
             _ => Err(self.unexpected("a name")),
         }
+    }
+
+    /// Enter one level of nesting; fails beyond [`MAX_DEPTH`].
+    fn enter(&mut self) -> PResult<()> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.err(
+                self.span(),
+                "expressions or statements are nested too deeply",
+            ));
+        }
+        Ok(())
+    }
+
+    fn leave(&mut self) {
+        self.depth -= 1;
     }
 
     fn is_type_name(&self, s: &str) -> bool {

@@ -37,6 +37,13 @@ impl Parser<'_> {
     }
 
     pub(super) fn stmt(&mut self) -> PResult<Stmt> {
+        self.enter()?;
+        let r = self.stmt_inner();
+        self.leave();
+        r
+    }
+
+    fn stmt_inner(&mut self) -> PResult<Stmt> {
         let annotations = self.annotations()?;
         let span = self.span();
         if self.is_punct("{") {
