@@ -52,7 +52,7 @@ control MyIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadat
     action learn() { digest<learn_t>(1, { hdr.h.dst, sm.ingress_port }); }
     action unused_action() { }
 
-    @name(".global_tbl") table routes {
+    @name(".global_tbl") @brief("IPv4 routes") @my_note(1, "x") table routes {
         key = {
             hdr.h.dst: lpm @name("dst");
             hdr.h.port: range;
@@ -160,6 +160,9 @@ fn tables() {
             ),
         ]
     );
+    let rp = routes.preamble.as_ref().unwrap();
+    assert_eq!(rp.doc.as_ref().unwrap().brief, "IPv4 routes");
+    assert_eq!(rp.annotations, ["@my_note(1, \"x\")"]);
     assert_eq!(routes.size, 1024);
     assert_eq!(routes.const_default_action_id, 0);
     assert_eq!(

@@ -163,12 +163,20 @@ fn collect(c: &CheckedProgram) -> Collected<'_> {
     col
 }
 
-fn preamble(id: u32, name: &str, alias: &str, annotations: Vec<String>) -> pi::Preamble {
+/// A preamble; `@brief`/`@description` become its documentation, other annotations text.
+fn preamble(id: u32, name: &str, alias: &str, annotations: &[Annotation]) -> pi::Preamble {
+    let text = |n: &str| find_annotation(annotations, n).and_then(|a| a.string_arg.clone());
+    let (brief, description) = (text("brief"), text("description"));
+    let doc = (brief.is_some() || description.is_some()).then(|| pi::Documentation {
+        brief: brief.unwrap_or_default(),
+        description: description.unwrap_or_default(),
+    });
     pi::Preamble {
         id,
         name: name.to_string(),
         alias: alias.to_string(),
-        annotations,
+        annotations: preamble_annotations(annotations),
+        doc,
         ..Default::default()
     }
 }
@@ -318,7 +326,7 @@ pub fn derive(c: &CheckedProgram) -> pi::P4Info {
                 id(prefix::TABLE, &t.name),
                 &t.name,
                 &alias(prefix::TABLE, &t.name),
-                preamble_annotations(&d.annotations),
+                &d.annotations,
             )),
             ..Default::default()
         };
@@ -419,7 +427,7 @@ pub fn derive(c: &CheckedProgram) -> pi::P4Info {
                 id(prefix::ACTION, &a.name),
                 &a.name,
                 &alias(prefix::ACTION, &a.name),
-                preamble_annotations(&a.decl.annotations),
+                &a.decl.annotations,
             )),
             ..Default::default()
         };
@@ -447,7 +455,7 @@ pub fn derive(c: &CheckedProgram) -> pi::P4Info {
     // Extern instances.
     for i in &col.instances {
         let args = &i.decl.args;
-        let ann = preamble_annotations(&i.decl.annotations);
+        let ann: &[Annotation] = &i.decl.annotations;
         let direct_table = || {
             col.tables.iter().find_map(|t| {
                 let uses = t.decl.others.iter().any(|o| {
@@ -543,7 +551,7 @@ pub fn derive(c: &CheckedProgram) -> pi::P4Info {
                     id(prefix::CONTROLLER_HEADER, &h.name.name),
                     kind,
                     &alias(prefix::CONTROLLER_HEADER, kind),
-                    preamble_annotations(&h.annotations),
+                    &h.annotations,
                 )),
                 metadata: fields
                     .iter()
@@ -566,7 +574,7 @@ pub fn derive(c: &CheckedProgram) -> pi::P4Info {
                 id(prefix::DIGEST, d),
                 d,
                 &alias(prefix::DIGEST, d),
-                Vec::new(),
+                &[],
             )),
             type_spec: Some(pi::P4DataTypeSpec {
                 type_spec: Some(pi::p4_data_type_spec::TypeSpec::Struct(pi::P4NamedType {

@@ -20,6 +20,9 @@ const INSTANTIABLE: &[&str] = &[
     "direct_meter",
 ];
 
+/// Match kinds the target executes.
+const SUPPORTED_MATCH_KINDS: &[&str] = &["exact", "ternary", "lpm", "range", "optional"];
+
 impl Checker<'_> {
     pub(super) fn params(
         &mut self,
@@ -216,7 +219,15 @@ impl Checker<'_> {
         match l {
             Local::Const(c) => self.const_decl(c),
             Local::Var(v) => self.var_decl(v),
-            Local::Instance(i) => self.instance(i),
+            Local::Instance(i) => {
+                if ctx == Ctx::Parser {
+                    self.error(
+                        i.span,
+                        "unsupported construct: extern instances in a parser",
+                    );
+                }
+                self.instance(i)
+            }
             Local::Action(a) => {
                 if ctx == Ctx::Parser {
                     self.error(a.span, "actions cannot be declared in a parser");
@@ -391,6 +402,11 @@ impl Checker<'_> {
             let mk = k.match_kind.name.as_str();
             if !self.match_kinds.iter().any(|m| m == mk) {
                 self.error(k.match_kind.span, format!("unknown match kind '{mk}'"));
+            } else if !SUPPORTED_MATCH_KINDS.contains(&mk) && mk != "selector" {
+                self.error(
+                    k.match_kind.span,
+                    format!("match kind '{mk}' is not supported by this target"),
+                );
             } else if mk == "selector" {
                 self.error(
                     k.match_kind.span,

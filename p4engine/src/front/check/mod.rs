@@ -277,9 +277,21 @@ impl<'a> Checker<'a> {
                         }
                     }
                 }
-                Decl::Extern(_) | Decl::ParserType(_) | Decl::ControlType(_) | Decl::Package(_) => {
+                Decl::Extern(_)
+                | Decl::ParserType(_)
+                | Decl::ControlType(_)
+                | Decl::Package(_)
+                | Decl::ExternFunction(_) => {
+                    // Only the built-in core.p4/v1model.p4 may declare externs and packages:
+                    // the target executes exactly those.
+                    let span = decl_span(d);
+                    if !self.sources.name(span.file).starts_with('<') {
+                        self.error(
+                            span,
+                            "unsupported construct: programs cannot declare their own externs, parser/control types or packages (this target provides core.p4 and v1model.p4)",
+                        );
+                    }
                 }
-                Decl::ExternFunction(_) => {}
                 Decl::Action(a) => self.top_action(a),
                 Decl::Function(f, _) => self.error(
                     f.span,

@@ -296,7 +296,7 @@ impl Parser<'_> {
                     [Tok::Int(l)] => int_arg = Some(l.value),
                     _ => {}
                 }
-                body = Some(parts.join(" "));
+                body = Some(join_tokens(&raw, &parts));
             }
             out.push(Annotation {
                 name,
@@ -320,6 +320,26 @@ impl Parser<'_> {
             }
         }
     }
+}
+
+/// Source-like text of annotation tokens: a space after commas and between words, none
+/// around brackets and dots.
+fn join_tokens(raw: &[Tok], parts: &[String]) -> String {
+    let mut out = String::new();
+    for (i, (t, p)) in raw.iter().zip(parts).enumerate() {
+        if i > 0 {
+            let prev = &raw[i - 1];
+            let tight = matches!(
+                t,
+                Tok::Punct(",") | Tok::Punct(")") | Tok::Punct("]") | Tok::Punct(".")
+            ) || matches!(prev, Tok::Punct("(") | Tok::Punct("[") | Tok::Punct("."));
+            if !tight {
+                out.push(' ');
+            }
+        }
+        out.push_str(p);
+    }
+    out
 }
 
 #[cfg(test)]
