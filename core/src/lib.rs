@@ -27,7 +27,7 @@
 //! - [`committee`]: [`Committee`] (`new`, `from_toml`, `to_toml`, `quorum`, `member`),
 //!   [`AuthorityInfo`] {name, public_key, weight, address}.
 //! - [`authority`]: [`Authority`] (`new(key, committee, &genesis)`, `handle_order`,
-//!   `handle_verified_order`, `handle_certificate`, `handle_verified_certificate`,
+//!   `handle_verified_order`, `handle_verified_order_presigned`, `handle_certificate`, `handle_verified_certificate`,
 //!   `handle_query`, `handle_datagram(bytes, epoch) -> Handled`, `apply_change` for recovery,
 //!   `mark_persisted`), [`Outcome`] {reply, persist}, [`StateChange`] (Lock / Apply,
 //!   canonically encodable), [`Genesis`].
@@ -45,10 +45,59 @@
 //! `to_bytes()`) durably → send `h.reply` (`encode()`) → count `h.request_type` and
 //! `h.result`. On start: `Authority::new` then `apply_change` for each persisted change in
 //! order. For multi-core: `SignedOrder::verify` / `Certificate::verify` outside a lock, then
-//! `handle_verified_order` / `handle_verified_certificate` under it.
+//! `handle_verified_order` / `handle_verified_certificate` under it (or sign the vote outside
+//! too and call `handle_verified_order_presigned`, leaving only bookkeeping under the lock).
 //!
 //! Crypto ceiling (verify-then-sign): `signed.check()` then
 //! `Vote::sign(signed.digest(), nonce, &key)`.
+//!
+//! # Example: a committee of one settles a payment
+//!
+//! ```
+//! use flashmesh_core::*;
+//!
+//! let anchor = Keypair::from_seed(&[1; 32]);
+//! let (alice, bob) = (Keypair::from_seed(&[2; 32]), Keypair::from_seed(&[3; 32]));
+//! let committee = Committee::new(vec![AuthorityInfo {
+//!     name: "anchor-0".into(),
+//!     public_key: anchor.public(),
+//!     weight: 1,
+//!     address: "127.0.0.1:47474".into(),
+//! }])
+//! .unwrap();
+//! let genesis = Genesis::uniform([alice.public()], 100);
+//! let mut authority = Authority::new(anchor, committee.clone(), &genesis).unwrap();
+//! let epoch = 5;
+//!
+//! // The wallet signs an order and sends it as an ORDER datagram.
+//! let order = SignedOrder::sign(
+//!     TransferOrder {
+//!         sender: alice.public(),
+//!         recipient: bob.public(),
+//!         token: DEFAULT_TOKEN,
+//!         amount: 40,
+//!         nonce: 0,
+//!         epoch,
+//!         ttl: 2,
+//!     },
+//!     &alice,
+//! );
+//! let datagram = Envelope::order(order).encode().unwrap();
+//!
+//! // The anchor handles it: persist `handled.persist`, then send `handled.reply`.
+//! let handled = authority.handle_datagram(&datagram, epoch);
+//! assert!(handled.persist.is_some());
+//! let reply = Envelope::decode(&handled.reply.unwrap().encode().unwrap()).unwrap();
+//! let Message::Vote(vote) = reply.message else { panic!("expected a vote") };
+//!
+//! // The wallet assembles the certificate and sends it.
+//! let mut votes = QuorumCollector::new(order, &committee);
+//! assert!(votes.add(&vote, &committee).unwrap());
+//! let cert = votes.certificate().unwrap();
+//! let handled = authority.handle_datagram(&Envelope::certificate(cert, epoch).encode().unwrap(), epoch);
+//! assert!(handled.result.is_ok());
+//! assert_eq!(authority.account(&bob.public()).unwrap().balance(DEFAULT_TOKEN), 40);
+//! ```
 
 pub mod authority;
 pub mod codec;

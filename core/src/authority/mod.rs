@@ -240,6 +240,26 @@ impl Authority {
         self.lock(order, current_epoch)
     }
 
+    /// Like [`Authority::handle_verified_order`], with the vote already signed by the caller
+    /// (`Vote::sign(order.digest(), order.order().nonce, authority.keypair())`, e.g. on a worker
+    /// thread outside the lock that guards the authority), so that only bookkeeping remains.
+    /// A repeat of the locked order returns the *stored* vote. A `vote` that is not this
+    /// authority's vote for this order is ignored and a correct one is signed here.
+    pub fn handle_verified_order_presigned(
+        &mut self,
+        order: Verified<SignedOrder>,
+        vote: Vote,
+        current_epoch: u32,
+    ) -> Result<Outcome<Vote>, Rejection> {
+        if let Some(p) = self.precheck(&order, current_epoch)? {
+            return Ok(Self::repeat(p));
+        }
+        let fits = vote.order_digest == order.digest()
+            && vote.nonce == order.order().nonce
+            && vote.authority == self.key.tag();
+        self.lock_with(order, fits.then_some(vote))
+    }
+
     fn lock(
         &mut self,
         order: Verified<SignedOrder>,
@@ -249,8 +269,19 @@ impl Authority {
         if let Some(p) = self.precheck(&order, current_epoch)? {
             return Ok(Self::repeat(p));
         }
+        self.lock_with(order, None)
+    }
+
+    /// Locks the account's next nonce to `order` (already prechecked) with `vote` or a vote
+    /// signed now.
+    fn lock_with(
+        &mut self,
+        order: Verified<SignedOrder>,
+        vote: Option<Vote>,
+    ) -> Result<Outcome<Vote>, Rejection> {
         let order = order.into_inner();
-        let vote = Vote::sign(order.digest(), order.order().nonce, &self.key);
+        let vote =
+            vote.unwrap_or_else(|| Vote::sign(order.digest(), order.order().nonce, &self.key));
         let account = self
             .accounts
             .get_mut(&order.order().sender)

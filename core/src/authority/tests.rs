@@ -302,6 +302,31 @@ fn verified_entry_points() {
     let verified = o.verify().unwrap();
     let v = auths[0].handle_verified_order(verified, 10).unwrap();
     assert_eq!(v.reply, auths[0].handle_order(o, 10).unwrap().reply);
+    // Presigned: the same vote, only bookkeeping under the lock.
+    let o2 = f.order(1, 0, 5, 0);
+    let pre = Vote::sign(o2.digest(), 0, auths[2].keypair());
+    let out = auths[2]
+        .handle_verified_order_presigned(o2.verify().unwrap(), pre, 10)
+        .unwrap();
+    assert_eq!(out.reply, pre);
+    assert!(out.persist.is_some());
+    // A vote that does not fit (another authority's) is replaced by a correct one.
+    let wrong = Vote::sign(o2.digest(), 0, auths[3].keypair());
+    let out3 = auths[1]
+        .handle_verified_order_presigned(o2.verify().unwrap(), wrong, 10)
+        .unwrap();
+    out3.reply.verify(&f.committee).unwrap();
+    assert_eq!(out3.reply.authority, auths[1].tag());
+    // Conflicting orders are refused whatever the vote.
+    let o3 = f.order(1, 0, 6, 0);
+    let pre3 = Vote::sign(o3.digest(), 0, auths[2].keypair());
+    assert_eq!(
+        auths[2]
+            .handle_verified_order_presigned(o3.verify().unwrap(), pre3, 10)
+            .unwrap_err()
+            .code(),
+        ErrorCode::ConflictingOrder
+    );
     let cert = certify(&mut auths, o, 10);
     let vc = cert.verify(&f.committee).unwrap();
     assert!(
