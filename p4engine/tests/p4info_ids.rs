@@ -51,6 +51,7 @@ control MyIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadat
     action nop() { }
     action learn() { digest<learn_t>(1, { hdr.h.dst, sm.ingress_port }); }
     action unused_action() { }
+    action direct_only() { hdr.h.kind = 1; }
 
     @name(".global_tbl") @brief("IPv4 routes") @my_note(1, "x") table routes {
         key = {
@@ -72,6 +73,7 @@ control MyIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadat
     }
     apply {
         routes.apply();
+        direct_only();
         kinds.apply();
         m.execute_meter((bit<32>) hdr.h.kind, meta.color);
         scratch.write(0, -8s1);
@@ -188,8 +190,8 @@ fn tables() {
 fn actions_and_aliases() {
     let info = p4info();
     let acts: Vec<(u32, &str, &str)> = info.actions.iter().map(|a| pre(&a.preamble)).collect();
-    // NoAction first, then used actions of MyIngress and MyEgress in declaration order;
-    // `unused_action` is not referenced and is left out.
+    // NoAction first, then the table actions of MyIngress and MyEgress in declaration order;
+    // `unused_action` and `direct_only` (only called directly) are left out, as p4c does.
     assert_eq!(
         acts,
         [

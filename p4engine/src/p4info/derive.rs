@@ -81,6 +81,8 @@ fn pipeline_controls(c: &CheckedProgram) -> Vec<&ControlDecl> {
 
 fn collect(c: &CheckedProgram) -> Collected<'_> {
     let mut col = Collected::default();
+    // Actions that anything refers to (tables, entries, direct calls): the others are
+    // removed by p4c's front end before P4Info is generated.
     let referenced: HashSet<NodeId> = c
         .refs
         .values()
@@ -89,23 +91,49 @@ fn collect(c: &CheckedProgram) -> Collected<'_> {
             _ => None,
         })
         .collect();
-    for d in &c.program.decls {
-        if let Decl::Action(a) = d
-            && referenced.contains(&a.id)
-            && !hidden(&a.annotations)
-        {
-            col.actions.push(ActionEnt {
-                decl: a,
-                name: qualified(&a.annotations, &a.name.name, None),
-            });
-        }
-    }
+    let top_actions: Vec<&ActionDecl> = c
+        .program
+        .decls
+        .iter()
+        .filter_map(|d| match d {
+            Decl::Action(a) => Some(a),
+            _ => None,
+        })
+        .collect();
     let controls = pipeline_controls(c);
     for ctl in &controls {
         let scope = Some(ctl.name.name.as_str());
+        // Actions p4c lists: those of the control's (visible) tables. Directly called
+        // actions are inlined by p4c's front end and do not appear on their own.
+        let mut in_tables: Vec<NodeId> = Vec::new();
+        for l in &ctl.locals {
+            if let Local::Table(t) = l
+                && !hidden(&t.annotations)
+            {
+                for a in &t.actions {
+                    if let Some(Resolved::Action(id)) = c.refs.get(&a.id)
+                        && !in_tables.contains(id)
+                    {
+                        in_tables.push(*id);
+                    }
+                }
+            }
+        }
+        // Top-level actions (NoAction) are copied into the control before its own actions.
+        for id in &in_tables {
+            if let Some(a) = top_actions.iter().find(|a| a.id == *id)
+                && !hidden(&a.annotations)
+                && !col.actions.iter().any(|x| x.decl.id == a.id)
+            {
+                col.actions.push(ActionEnt {
+                    decl: a,
+                    name: qualified(&a.annotations, &a.name.name, None),
+                });
+            }
+        }
         for l in &ctl.locals {
             match l {
-                Local::Action(a) if referenced.contains(&a.id) && !hidden(&a.annotations) => {
+                Local::Action(a) if in_tables.contains(&a.id) && !hidden(&a.annotations) => {
                     col.actions.push(ActionEnt {
                         decl: a,
                         name: qualified(&a.annotations, &a.name.name, scope),
@@ -129,7 +157,8 @@ fn collect(c: &CheckedProgram) -> Collected<'_> {
                 _ => {}
             }
         }
-        // Extern function calls (digest, and whether any is called at all).
+        // Extern function calls (digest, and whether any is called at all) in the apply
+        // block and in the actions that survive p4c's front end (referenced ones).
         let mut visit = |e: &crate::front::ast::Expr| {
             let ExprKind::Call { callee, args, .. } = &e.kind else {
                 return;
@@ -146,7 +175,9 @@ fn collect(c: &CheckedProgram) -> Collected<'_> {
             }
         };
         for l in &ctl.locals {
-            if let Local::Action(a) = l {
+            if let Local::Action(a) = l
+                && referenced.contains(&a.id)
+            {
                 walk::walk_action(a, &mut visit);
             }
         }
@@ -598,14 +629,17 @@ pub fn derive(c: &CheckedProgram) -> pi::P4Info {
             );
         }
     }
-    // p4c creates `type_info` whenever it serializes a table, an action, a register, a digest
-    // or a controller header, or sees an extern function call in a control; otherwise the
-    // field stays absent.
+    // p4c creates `type_info` whenever it serializes a table, an action parameter, a register,
+    // a digest or a controller header field, or sees an extern function call in a control;
+    // otherwise the field stays absent.
     let touched = !info.tables.is_empty()
-        || !info.actions.is_empty()
+        || info.actions.iter().any(|a| !a.params.is_empty())
         || !info.registers.is_empty()
         || !info.digests.is_empty()
-        || !info.controller_packet_metadata.is_empty()
+        || info
+            .controller_packet_metadata
+            .iter()
+            .any(|h| !h.metadata.is_empty())
         || col.extern_function_calls;
     if touched {
         info.type_info = Some(type_info);

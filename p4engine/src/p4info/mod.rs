@@ -19,10 +19,11 @@
 //!   top-level actions (`NoAction`) keep their name; `@name("x")` renames (`@name(".x")` is
 //!   absolute). Aliases are the shortest unique dot-suffix among names of the same kind.
 //!   Controller headers are named by their `@controller_header` argument.
-//! * Order: top-level actions first, then the controls in `V1Switch` order (verify checksum,
-//!   ingress, egress, compute checksum, deparser), declarations in source order. Only actions
-//!   that something refers to (a table, a default action, an entry or a direct call) are
-//!   listed; `@hidden` entities are left out.
+//! * Order: the controls in `V1Switch` order (verify checksum, ingress, egress, compute
+//!   checksum, deparser), declarations in source order; top-level actions a control's tables
+//!   use (`NoAction`) come before that control's own actions (p4c copies them into the
+//!   control). Only actions in some table's action list are listed: p4c's front end inlines
+//!   directly called actions and removes unused ones. `@hidden` entities are left out.
 //! * Tables: match fields numbered from 1 in key order, named by `@name` or the key
 //!   expression's source text (`hdr.ipv4.dstAddr`), with the key's width and match type;
 //!   action refs with scope `TABLE_ONLY`/`DEFAULT_ONLY` from `@tableonly`/`@defaultonly`
@@ -38,8 +39,8 @@
 //! * Annotations other than `@name`, `@id`, `@hidden`, `@brief`, `@description`,
 //!   `@defaultonly` and `@tableonly` are copied into preambles as text (`@noWarn("unused")`).
 //! * `pkg_info { arch: "v1model" }`; `type_info` is present (possibly empty) exactly when p4c
-//!   would create it: any table, action, register, digest or controller header, or an extern
-//!   function call in a control.
+//!   would create it: any table, action parameter, register, digest or controller header
+//!   field, or an extern function call in a control.
 
 pub mod derive;
 pub mod ids;
