@@ -141,6 +141,16 @@ impl WalletDir {
 
     /// Durably replaces the state.
     pub fn save(&self, state: &WalletState) -> Result<(), StateError> {
+        self.write(state, true)
+    }
+
+    /// Replaces the state atomically but without waiting for the disk: for facts that can be
+    /// rebuilt if lost (an assembled certificate can be assembled again from the same votes).
+    pub fn save_relaxed(&self, state: &WalletState) -> Result<(), StateError> {
+        self.write(state, false)
+    }
+
+    fn write(&self, state: &WalletState, durable: bool) -> Result<(), StateError> {
         let path = self.dir.join(STATE_FILE);
         let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
         let io = |p: &Path| {
@@ -151,10 +161,12 @@ impl WalletDir {
         {
             let mut f = std::fs::File::create(&tmp).map_err(io(&tmp))?;
             f.write_all(text.as_bytes()).map_err(io(&tmp))?;
-            f.sync_all().map_err(io(&tmp))?;
+            if durable {
+                f.sync_all().map_err(io(&tmp))?;
+            }
         }
         std::fs::rename(&tmp, &path).map_err(io(&path))?;
-        if let Ok(d) = std::fs::File::open(&self.dir) {
+        if durable && let Ok(d) = std::fs::File::open(&self.dir) {
             let _ = d.sync_all();
         }
         Ok(())

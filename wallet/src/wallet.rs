@@ -226,15 +226,19 @@ impl Wallet {
                             &c.certificate,
                         )));
                     }
-                    self.dir.save(&state)?;
+                    // Losing this is harmless: the same votes can be gathered again.
+                    self.dir.save_relaxed(&state)?;
                     c.certificate
                 }
                 Err(PayError::Refused {
                     refusals,
                     by_all: true,
                 }) => {
+                    // Nobody locked it: drop it, and ask the committee for the nonce next time
+                    // (a refusal such as a wrong nonce means the local nonce is stale).
                     let mut state = self.dir.load()?;
                     state.pending = None;
+                    state.next_nonce = None;
                     self.dir.save(&state)?;
                     return Err(PayError::Refused {
                         refusals,
