@@ -211,7 +211,7 @@ fn actions_and_aliases() {
         .iter()
         .map(|p| (p.id, p.name.as_str(), p.bitwidth))
         .collect();
-    assert_eq!(params, [(1, "port", 9), (2, "reason", 8)]);
+    assert_eq!(params, [(1, "port", 9), (2, "why", 8)]);
 }
 
 #[test]

@@ -470,7 +470,9 @@ pub fn derive(c: &CheckedProgram) -> pi::P4Info {
             n += 1;
             act.params.push(pi::action::Param {
                 id: id_annotation(&p.annotations).map(|v| v as u32).unwrap_or(n),
-                name: p.name.name.clone(),
+                name: find_annotation(&p.annotations, "name")
+                    .and_then(|a| a.string_arg.clone())
+                    .unwrap_or_else(|| p.name.name.clone()),
                 annotations: preamble_annotations(&p.annotations),
                 bitwidth: c
                     .decl_types
@@ -576,6 +578,14 @@ pub fn derive(c: &CheckedProgram) -> pi::P4Info {
             Some(TypeDef::Header { fields, .. }) => fields.clone(),
             _ => Vec::new(),
         };
+        // Control-plane names of the fields (`@name` overrides).
+        let field_name = |n: usize, f: &crate::front::types::FieldDef| {
+            h.fields
+                .get(n)
+                .and_then(|d| find_annotation(&d.annotations, "name"))
+                .and_then(|a| a.string_arg.clone())
+                .unwrap_or_else(|| f.name.clone())
+        };
         info.controller_packet_metadata
             .push(pi::ControllerPacketMetadata {
                 preamble: Some(preamble(
@@ -589,7 +599,7 @@ pub fn derive(c: &CheckedProgram) -> pi::P4Info {
                     .enumerate()
                     .map(|(n, f)| pi::controller_packet_metadata::Metadata {
                         id: n as u32 + 1,
-                        name: f.name.clone(),
+                        name: field_name(n, f),
                         bitwidth: f.ty.bit_width().unwrap_or(0) as i32,
                         ..Default::default()
                     })
