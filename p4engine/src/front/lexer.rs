@@ -42,9 +42,11 @@ struct Lexer<'a> {
 
 /// Lex one file. Errors carry the file name and position.
 pub fn lex(file: FileId, file_name: &str, text: &str) -> Result<Vec<Token>, Diagnostic> {
+    // A UTF-8 byte order mark is not part of the program.
+    let bom = if text.starts_with('\u{feff}') { 3 } else { 0 };
     let mut lx = Lexer {
         src: text.as_bytes(),
-        pos: 0,
+        pos: bom,
         line: 1,
         col: 1,
         file,
@@ -403,6 +405,13 @@ mod tests {
         assert_eq!((ts[1].span.line, ts[1].span.col), (2, 3));
         assert!(ts[1].joined);
         assert!(!ts[2].joined);
+    }
+
+    #[test]
+    fn bom_and_crlf() {
+        let t = toks("\u{feff}#define X 1\r\na\r\n");
+        assert_eq!(t[0], Tok::Directive("define X 1\r".into()));
+        assert_eq!(t[1], Tok::Ident("a".into()));
     }
 
     #[test]

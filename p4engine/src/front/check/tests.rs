@@ -179,3 +179,124 @@ fn reference_programs_check() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn table_rules() {
+    let cases = [
+        (
+            "action a() { } table t { key = { hdr.h.a: exact; } actions = { a; } const entries = { 1 &&& 3: a(); } } apply { t.apply(); }",
+            "a mask ('&&&') is not allowed for a 'exact' key",
+        ),
+        (
+            "action a(inout bit<8> x) { } table t { key = { hdr.h.a: exact; } actions = { a; } } apply { t.apply(); }",
+            "has directional parameters and cannot be used in a table",
+        ),
+        (
+            "action a() { } action b() { } table t { key = { hdr.h.a: exact; } actions = { a; @defaultonly b; } const entries = { 1: b(); } } apply { t.apply(); }",
+            "is @defaultonly and cannot be used in an entry",
+        ),
+        (
+            "action a() { } action b() { } table t { key = { hdr.h.a: exact; } actions = { a; } } apply { switch (t.apply().action_run) { b: { } } }",
+            "'b' is not an action of table 't'",
+        ),
+        (
+            "action a() { } table t { key = { hdr.h.a: lpm; hdr.h.b: lpm; } actions = { a; } } apply { t.apply(); }",
+            "only one 'lpm' key",
+        ),
+        (
+            "action a(bit<8> v) { } table t { key = { hdr.h.a: exact; } actions = { a; } default_action = a(hdr.h.a); } apply { t.apply(); }",
+            "must be a compile-time constant",
+        ),
+    ];
+    for (body, want) in cases {
+        let e = first_error(&with_ingress(body));
+        assert!(e.contains(want), "{body}\n{e}");
+    }
+}
+
+#[test]
+fn statement_rules() {
+    let cases = [
+        ("apply { hdr.h.setValid(); exit; return; }", None),
+        (
+            "apply { hdr.h.a = (bit<8>) hdr.h.b; hdr.h.s = (int<8>) hdr.h.a; }",
+            None,
+        ),
+        (
+            "apply { if (hdr.h.a) { } }",
+            Some("an if condition must be bool, not bit<8>"),
+        ),
+        (
+            "apply { hdr.h.a = hdr.h.b[15:8] ++ hdr.h.a; }",
+            Some("width mismatch: expected bit<8>, found bit<16>"),
+        ),
+        (
+            "apply { HashAlgorithm.crc16 = 1; }",
+            Some("cannot assign to an enum or error member"),
+        ),
+        ("apply { hdr.h.a == 1; }", Some("not a statement")),
+        (
+            "apply { bit<8> x = hdr.h.a |+| 1; x = x << hdr.h.s; }",
+            Some("shift amount must be an unsigned"),
+        ),
+        (
+            "apply { bit<32> r; hash(r, HashAlgorithm.crc16, 0, { hdr.h.a }, 32w64); }",
+            Some("cannot infer the width of argument 'base'"),
+        ),
+        (
+            "apply { E_UNUSED_x(); }",
+            Some("unknown function or action"),
+        ),
+        ("apply { hdr.h.a = 8w1 / 8w0; }", Some("division by zero")),
+    ];
+    for (body, want) in cases {
+        let r = check(&with_ingress(body));
+        match (want, r) {
+            (None, Ok(_)) => {}
+            (None, Err(d)) => panic!("{body}\n{d}"),
+            (Some(w), Ok(_)) => panic!("{body} accepted, expected {w}"),
+            (Some(w), Err(d)) => assert!(d.to_string().contains(w), "{body}\n{d}"),
+        }
+    }
+}
+
+#[test]
+fn parser_rules() {
+    let bad_extract = with_ingress("apply { }").replace(
+        "control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr.h); } }",
+        "control D(packet_out pkt, in headers_t hdr) { apply { pkt.emit(hdr.h); hdr.h.setInvalid(); } }",
+    );
+    let e = first_error(&bad_extract);
+    assert!(
+        e.contains("cannot assign to 'hdr': it is an 'in' parameter"),
+        "{e}"
+    );
+    let nonconst = with_ingress("apply { }").replace(
+        "state start { pkt.extract(hdr.h); transition accept; }",
+        "state start { pkt.extract(hdr.h); transition select(hdr.h.a) { hdr.h.a: accept; default: reject; } }",
+    );
+    let e = first_error(&nonconst);
+    assert!(
+        e.contains("keyset values must be compile-time constants"),
+        "{e}"
+    );
+    let lookahead = with_ingress("apply { }").replace(
+        "state start { pkt.extract(hdr.h); transition accept; }",
+        "state start { meta.m = pkt.lookahead<bit<8>>(); h_t x = pkt.lookahead<h_t>(); transition select(meta.m, x.a) { (1, 2): accept; (3 .. 4, 0xF0 &&& 0xF0): reject; (_, _): accept; } }",
+    );
+    assert!(check(&lookahead).is_ok(), "{:?}", check(&lookahead).err());
+}
+
+#[test]
+fn list_initialises_struct() {
+    let src = with_ingress("apply { meta = { hdr.h.a }; digest<meta_t>(1, { 8w3 }); }");
+    let p = check(&src).unwrap();
+    let structs = p
+        .types
+        .values()
+        .filter(|t| **t == Type::Struct("meta_t".into()))
+        .count();
+    assert!(structs >= 3, "{structs}");
+    let e = first_error(&with_ingress("apply { meta = { hdr.h.a, hdr.h.b }; }"));
+    assert!(e.contains("cannot initialise meta_t"), "{e}");
+}
