@@ -68,6 +68,48 @@
 //! constructor arguments; `clone`, `clone3`, `resubmit`, `recirculate` and `truncate` are
 //! rejected. Semantics of `type` declarations are those of `typedef`.
 
+//!
+//! # Supported subset
+//!
+//! Preprocessor: `#include <core.p4>`/`<v1model.p4>` (built in, see `front/builtin/`),
+//! `#include "file"` relative to the including file, object-like `#define`/`#undef`,
+//! `#ifdef`/`#ifndef`/`#if` (integer, macro or `defined(X)`)/`#else`/`#endif`, `#error`.
+//! Declarations: `const`, `typedef`/`type`, `header`, `struct`, header stacks `h[N]`,
+//! `enum` and serializable `enum bit<W>`, `error {..}`, `match_kind {..}`, parsers, controls,
+//! top-level actions, `V1Switch(...) main`. Types: `bit<W>`/`int<W>` with 1 <= W <= 128,
+//! `bool`, `error`, enums, headers, structs, stacks, `tuple<..>`. Literals: `255`, `0x0800`,
+//! `0b101`, `8w255`, `16w0x1F`, `8s5`, `8s-1`, strings. Parsers: states, `extract`,
+//! `lookahead<T>` (bit/int/header), `advance`, `verify`, local variables, `transition`
+//! to a state/`accept`/`reject`, `select` on one or more expressions with values, masks
+//! (`&&&`), ranges (`..`), `_` and `default`. Controls: local variables, constants,
+//! `register`/`counter`/`direct_counter`/`meter`/`direct_meter` instances, actions with
+//! directional and control-plane parameters, direct action calls, tables with `exact`,
+//! `lpm`, `ternary`, `range` and `optional` keys, action lists with `@defaultonly`/
+//! `@tableonly`, `[const] default_action`, `const entries` (optionally `priority = N:`),
+//! `size`, `counters`, `meters`, `support_timeout`. Statements: assignments (fields,
+//! slices, stack elements, whole headers/structs, list initialisers), calls, `if`/`else`,
+//! `switch (t.apply().action_run)`, `exit`, `return`, blocks, local variables/constants.
+//! Expressions: `+ - *` (wrapping), `/ %` on `bit<W>` and constants, `|+| |-|`, `& | ^ ~`,
+//! `<< >>`, comparisons, `! && ||`, `++`, slices `[h:l]`, casts, `?:`, `isValid()`/
+//! `setValid()`/`setInvalid()`, `t.apply().hit/.miss/.action_run`, `stack.next/.last/
+//! .size/.lastIndex/[i]`, enum and error members, `{a, b}` lists. Externs: `mark_to_drop`,
+//! `hash`, `random`, `digest` (struct data), `verify_checksum`, `update_checksum`,
+//! `packet_in`/`packet_out` methods and the instance methods above. Annotations
+//! `@name`, `@id`, `@hidden`, `@controller_header`, `@defaultonly`, `@tableonly`,
+//! `@brief`, `@description` have meaning; any other annotation is accepted and ignored
+//! (copied into P4Info as p4c does).
+//!
+//! # Left out (each is a diagnostic, never silently accepted)
+//!
+//! `clone`, `clone3`, `resubmit`, `recirculate`, `truncate`; `header_union`, `varbit`,
+//! `value_set`, action profiles/selectors (`implementation`, `selector`), non-const
+//! `entries`, functions, generic or constructor-parameterised parsers/controls, program-
+//! declared externs/packages/match kinds, `if` inside parser states, loops, compound
+//! assignments, named arguments, `push_front`/`pop_front`, extern instances in parsers,
+//! `packet_in.length()`, widths above 128 bits, `switch` on anything but `action_run`,
+//! arguments in action lists, actions with directional parameters in tables,
+//! function-like macros, `#elif` and other directives (`#pragma`, `#line`).
+
 pub mod ast;
 pub mod check;
 pub mod checked;

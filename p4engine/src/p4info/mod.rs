@@ -2,7 +2,7 @@
 //!
 //! # Entry points
 //!
-//! * [`derive`]`(&CheckedProgram) -> P4Info`: the P4Info of a checked program.
+//! * [`derive()`]`(&CheckedProgram) -> P4Info`: the P4Info of a checked program.
 //! * [`p4info_file`]`(path)` / [`p4info_source`]`(name, text)`: check a program and derive its
 //!   P4Info, or return the front end's [`Diagnostics`] (what `flash-switch compile PROG.p4
 //!   --p4info OUT.p4info.txtpb` runs).

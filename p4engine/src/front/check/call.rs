@@ -299,7 +299,20 @@ impl Checker<'_> {
                     self.error(callee.span, "verify can only be called in a parser");
                 }
                 let tvars: Vec<String> = proto.type_params.iter().map(|t| t.name.clone()).collect();
-                self.generic_call(e.span, &proto, HashMap::new(), &tvars, type_args, args)
+                let ret =
+                    self.generic_call(e.span, &proto, HashMap::new(), &tvars, type_args, args);
+                if name == "digest"
+                    && let Some(data) = args.get(1)
+                {
+                    let t = self.types.get(&data.id).cloned().unwrap_or(Type::Unknown);
+                    if !matches!(t, Type::Struct(_) | Type::Unknown) {
+                        self.error(
+                            data.span,
+                            format!("digest data must be a struct, not {t}: write digest<my_struct_t>(receiver, {{ ... }})"),
+                        );
+                    }
+                }
+                ret
             }
         }
     }

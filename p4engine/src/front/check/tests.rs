@@ -248,6 +248,10 @@ fn statement_rules() {
             Some("unknown function or action"),
         ),
         ("apply { hdr.h.a = 8w1 / 8w0; }", Some("division by zero")),
+        (
+            "apply { digest(1, { hdr.h.a }); }",
+            Some("digest data must be a struct"),
+        ),
     ];
     for (body, want) in cases {
         let r = check(&with_ingress(body));
