@@ -80,6 +80,28 @@ fn main() {
             black_box(Vote::sign(o.digest(), 0, &keys[0]));
         }
     });
+    rate("verify order only (SignedOrder::check)", N, || {
+        for o in &orders {
+            o.check().unwrap();
+        }
+    });
+    rate("decompress public key", N, || {
+        for o in &orders {
+            black_box(o.order().recipient.verifying_key().unwrap());
+        }
+    });
+    rate("verify_strict only (key decompressed)", N, || {
+        for o in &orders {
+            let vk = o.order().sender.verifying_key().unwrap();
+            vk.verify_strict(&o.digest().0, &o.signature().to_dalek())
+                .unwrap();
+        }
+    });
+    rate("sign vote only", N, || {
+        for o in &orders {
+            black_box(Vote::sign(o.digest(), 0, &keys[0]));
+        }
+    });
     rate("decode ORDER datagram", N, || {
         for d in &datagrams {
             black_box(Envelope::decode(d).unwrap());
@@ -118,6 +140,12 @@ fn main() {
             black_box(a.handle_certificate(c.clone()).unwrap());
         }
     });
+    let ceiling = ceiling.max(rate("crypto ceiling again", N, || {
+        for o in &orders {
+            o.check().unwrap();
+            black_box(Vote::sign(o.digest(), 0, &keys[0]));
+        }
+    }));
     println!("handle_order / ceiling ratio: {:.2}", per_order / ceiling);
     println!(
         "handle_datagram / ceiling ratio: {:.2}",

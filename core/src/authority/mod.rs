@@ -63,6 +63,11 @@ impl AccountState {
 
 /// The result of a state-changing request: the reply, and the change to make durable before
 /// the reply is sent (None when nothing new needs persisting).
+///
+/// `persist: None` on a repeat (stored vote, or a certificate already applied) means the
+/// change was handed out earlier. A runtime that sends every reply only after the commit of
+/// all changes queued before it (one FIFO commit queue, filled in state order) therefore never
+/// lets a reply overtake the durability of what it reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome<R> {
     pub reply: R,

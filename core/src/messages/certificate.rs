@@ -221,3 +221,80 @@ impl QuorumCollector {
             .then(|| Certificate::new(self.order, self.votes.values()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::committee::AuthorityInfo;
+    use crate::keys::Keypair;
+    use crate::messages::{DEFAULT_TOKEN, TransferOrder};
+
+    #[test]
+    fn collector_reaches_quorum_and_refuses_foreign_votes() {
+        let keys: Vec<Keypair> = (0..4u8)
+            .map(|i| Keypair::from_seed(&[40 + i; 32]))
+            .collect();
+        let c = Committee::new(
+            keys.iter()
+                .enumerate()
+                .map(|(i, k)| AuthorityInfo {
+                    name: format!("a{i}"),
+                    public_key: k.public(),
+                    weight: 1,
+                    address: "127.0.0.1:1".into(),
+                })
+                .collect(),
+        )
+        .unwrap();
+        let payer = Keypair::from_seed(&[1; 32]);
+        let mk = |amount| {
+            SignedOrder::sign(
+                TransferOrder {
+                    sender: payer.public(),
+                    recipient: keys[0].public(),
+                    token: DEFAULT_TOKEN,
+                    amount,
+                    nonce: 0,
+                    epoch: 0,
+                    ttl: 1,
+                },
+                &payer,
+            )
+        };
+        let (o, other) = (mk(5), mk(6));
+        let mut q = QuorumCollector::new(o, &c);
+        assert!(!q.add(&Vote::sign(o.digest(), 0, &keys[0]), &c).unwrap());
+        // Duplicate votes do not add weight.
+        assert!(!q.add(&Vote::sign(o.digest(), 0, &keys[0]), &c).unwrap());
+        assert!(matches!(
+            q.add(&Vote::sign(other.digest(), 0, &keys[1]), &c),
+            Err(Rejection::ConflictingOrder { .. })
+        ));
+        let mut forged = Vote::sign(o.digest(), 0, &keys[1]);
+        forged.signature.0[0] ^= 1;
+        assert_eq!(q.add(&forged, &c), Err(Rejection::BadSignature));
+        assert_eq!(q.weight(), 1);
+        assert!(q.certificate().is_none());
+        assert!(!q.add(&Vote::sign(o.digest(), 0, &keys[1]), &c).unwrap());
+        assert!(q.add(&Vote::sign(o.digest(), 0, &keys[3]), &c).unwrap());
+        let cert = q.certificate().unwrap();
+        assert_eq!(cert.weight(&c), 3);
+        cert.check(&c).unwrap();
+        let bytes = cert.to_bytes();
+        assert_eq!(bytes.len(), cert.encoded_len());
+        assert_eq!(Certificate::from_bytes(&bytes).unwrap(), cert);
+        // Tags are sorted.
+        assert!(
+            cert.signatures
+                .windows(2)
+                .all(|w| w[0].authority < w[1].authority)
+        );
+        // A count that promises more entries than there are bytes is a truncation.
+        let mut short = bytes.clone();
+        short.truncate(bytes.len() - 1);
+        assert!(matches!(
+            Certificate::from_bytes(&short),
+            Err(DecodeError::Truncated { .. })
+        ));
+    }
+}

@@ -89,3 +89,28 @@ impl Decode for ErrorMessage {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Tag;
+
+    #[test]
+    fn long_detail_is_cut_on_a_char_boundary() {
+        let e = ErrorMessage {
+            code: ErrorCode::Malformed,
+            request_type: 1,
+            nonce: 3,
+            authority: Tag([1; 8]),
+            detail: "é".repeat(200),
+        };
+        let bytes = e.to_bytes();
+        assert_eq!(bytes.len(), e.encoded_len());
+        let d = ErrorMessage::from_bytes(&bytes).unwrap();
+        assert!(d.detail.len() <= MAX_ERROR_DETAIL_LEN);
+        assert!(d.detail.chars().all(|c| c == 'é'));
+        let mut unknown = bytes.clone();
+        unknown[0..2].copy_from_slice(&999u16.to_be_bytes());
+        assert!(ErrorMessage::from_bytes(&unknown).is_err());
+    }
+}

@@ -185,3 +185,51 @@ impl Decode for QueryReply {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Decode;
+    use crate::committee::AuthorityInfo;
+
+    #[test]
+    fn reply_roundtrip_verify_and_canonical_balances() {
+        let a = Keypair::from_seed(&[5; 32]);
+        let c = Committee::new(vec![AuthorityInfo {
+            name: "a".into(),
+            public_key: a.public(),
+            weight: 1,
+            address: "127.0.0.1:1".into(),
+        }])
+        .unwrap();
+        let acct = Keypair::from_seed(&[6; 32]).public();
+        let r = QueryReply::sign(1, acct, 2, vec![(5, 50), (1, 10), (5, 7)], None, &a);
+        assert_eq!(r.balances, vec![(1, 10), (5, 50)]);
+        assert_eq!(r.balance(5), 50);
+        assert_eq!(r.balance(2), 0);
+        let bytes = r.to_bytes();
+        assert_eq!(QueryReply::from_bytes(&bytes).unwrap(), r);
+        r.verify(&c).unwrap();
+        let mut tampered = r.clone();
+        tampered.balances[0].1 += 1;
+        assert_eq!(tampered.verify(&c), Err(Rejection::BadSignature));
+        // Swap the two balance entries on the wire: no longer ascending → refused.
+        let mut swapped = bytes.clone();
+        let start = 8 + 32 + 8 + 2;
+        let (x, y) = (
+            swapped[start..start + 12].to_vec(),
+            swapped[start + 12..start + 24].to_vec(),
+        );
+        swapped[start..start + 12].copy_from_slice(&y);
+        swapped[start + 12..start + 24].copy_from_slice(&x);
+        assert!(matches!(
+            QueryReply::from_bytes(&swapped),
+            Err(DecodeError::InvalidField(_))
+        ));
+        let q = Query {
+            account: acct,
+            request: 77,
+        };
+        assert_eq!(Query::from_bytes(&q.to_bytes()).unwrap(), q);
+    }
+}

@@ -115,3 +115,33 @@ impl Decode for Receipt {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::committee::AuthorityInfo;
+
+    #[test]
+    fn receipt_roundtrip_and_verify() {
+        let a = Keypair::from_seed(&[5; 32]);
+        let c = Committee::new(vec![AuthorityInfo {
+            name: "a".into(),
+            public_key: a.public(),
+            weight: 1,
+            address: "127.0.0.1:1".into(),
+        }])
+        .unwrap();
+        let r = Receipt::sign(Digest([1; 32]), 4, true, 5, &a);
+        assert_eq!(Receipt::from_bytes(&r.to_bytes()).unwrap(), r);
+        r.verify(&c).unwrap();
+        let mut flipped = r;
+        flipped.applied = false;
+        assert_eq!(flipped.verify(&c), Err(Rejection::BadSignature));
+        let mut bytes = r.to_bytes();
+        bytes[40] = 2;
+        assert!(matches!(
+            Receipt::from_bytes(&bytes),
+            Err(DecodeError::InvalidField(_))
+        ));
+    }
+}

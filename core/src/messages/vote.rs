@@ -79,3 +79,32 @@ impl Decode for Vote {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::committee::AuthorityInfo;
+
+    #[test]
+    fn vote_roundtrip_and_verify() {
+        let a = Keypair::from_seed(&[5; 32]);
+        let c = Committee::new(vec![AuthorityInfo {
+            name: "a".into(),
+            public_key: a.public(),
+            weight: 1,
+            address: "127.0.0.1:1".into(),
+        }])
+        .unwrap();
+        let v = Vote::sign(Digest([3; 32]), 9, &a);
+        assert_eq!(Vote::from_bytes(&v.to_bytes()).unwrap(), v);
+        v.verify(&c).unwrap();
+        let mut other_nonce = v;
+        other_nonce.nonce = 10;
+        assert_eq!(other_nonce.verify(&c), Err(Rejection::BadSignature));
+        let stranger = Vote::sign(Digest([3; 32]), 9, &Keypair::from_seed(&[6; 32]));
+        assert!(matches!(
+            stranger.verify(&c),
+            Err(Rejection::UnknownSigner(_))
+        ));
+    }
+}
