@@ -79,6 +79,8 @@ pub struct DatapathCounters {
     pub busy_rounds: AtomicU64,
     /// Times the thread went to sleep.
     pub sleeps: AtomicU64,
+    /// Linux thread id of the datapath thread (0 before it runs), for CPU-time accounting.
+    pub thread_id: AtomicU64,
 }
 
 /// The monotonic clock of a datapath.
@@ -306,6 +308,12 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
 
     fn run(mut self) {
         fine_timer_slack();
+        // SAFETY: gettid has no preconditions.
+        let tid = unsafe { libc::gettid() };
+        self.shared
+            .counters
+            .thread_id
+            .store(tid as u64, Ordering::Relaxed);
         let mut fds: Vec<RawFd> = vec![self.shared.injector.waker().as_raw_fd()];
         fds.extend(self.ports.iter().filter_map(|p| match &p.io {
             PortIo::Socket(s) => Some(s.as_raw_fd()),

@@ -3,13 +3,22 @@
 //! * [`tm`]: the traffic manager (strict-priority queues, BMv2 queue depth/rate semantics,
 //!   shared port rate);
 //! * [`link`]: link emulation after egress (delay, jitter, loss);
-//! * [`sched`]: one switch's queues and links together, changed by [`control`] commands;
+//! * [`sched`]: one switch's queues and links together, changed by [`control`] commands
+//!   (served by [`control_server`], or read from a file by [`config`]);
 //! * [`port`]: AF_PACKET and in-process ports;
-//! * [`pipeline`]: what the datapath needs from a pipeline; [`datapath`]: the packet loop.
+//! * [`pipeline`]: what the datapath needs from a pipeline; [`engine`]: the P4 engine as one;
+//!   [`datapath`]: the packet loop;
+//! * [`device`]: one switch as the P4Runtime service sees it; [`embed`]: many switches with
+//!   in-process ports in one process;
+//! * [`cli`]: the simple_switch_grpc-compatible command line.
 
+pub mod cli;
+pub mod config;
 pub mod control;
+pub mod control_server;
 pub mod datapath;
 pub mod device;
+pub mod embed;
 pub mod engine;
 pub mod link;
 pub mod p4rt;
@@ -17,3 +26,7 @@ pub mod pipeline;
 pub mod port;
 pub mod sched;
 pub mod tm;
+pub mod bench;
+pub mod frames;
+pub mod netns;
+pub mod grpc;

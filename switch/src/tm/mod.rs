@@ -346,16 +346,17 @@ impl<T> TrafficManager<T> {
         out: &mut Vec<Dequeued<T>>,
     ) -> usize {
         let mut moved = 0;
+        let start = self.cursor;
+        let ports: Vec<u32> = self
+            .ports
+            .range(start..)
+            .chain(self.ports.range(..start))
+            .filter(|(_, p)| p.backlog() > 0)
+            .map(|(p, _)| *p)
+            .collect();
         loop {
             let mut progress = false;
-            let start = self.cursor;
-            let ports: Vec<u32> = self
-                .ports
-                .range(start..)
-                .chain(self.ports.range(..start))
-                .map(|(p, _)| *p)
-                .collect();
-            for port in ports {
+            for &port in &ports {
                 if moved >= budget {
                     self.cursor = port;
                     return moved;
