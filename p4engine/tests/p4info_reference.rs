@@ -63,3 +63,23 @@ fn text_round_trips_and_matches_p4c_bytes() {
         );
     }
 }
+
+#[test]
+fn compile_with_p4info_gives_both() {
+    let Some(dir) = corpus_dir() else {
+        eprintln!("skipping: the reference corpus is not beside the project");
+        return;
+    };
+    let (program, info) =
+        flashmesh_p4::p4info::compile_file_with_p4info(&dir.join("tables.p4")).unwrap();
+    assert_eq!(info, reference(&dir, "tables"));
+    assert_eq!(program.tables.len(), info.tables.len());
+    let bad = std::env::temp_dir().join(format!("fm-bad-{}.p4", std::process::id()));
+    std::fs::write(&bad, "#include <v1model.p4>\nheader h { bit<8> a }\n").unwrap();
+    let err = flashmesh_p4::p4info::compile_file_with_p4info(&bad).unwrap_err();
+    std::fs::remove_file(&bad).unwrap();
+    assert!(
+        err.to_string().contains(":2:21: error: syntax error"),
+        "{err}"
+    );
+}
