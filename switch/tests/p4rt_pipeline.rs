@@ -99,6 +99,38 @@ async fn bad_configs_are_refused_with_clear_errors() {
     .unwrap_err();
     assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
 
+    // A P4Info that does not describe the program: the error says what differs.
+    let Some((_, other)) = reference("cpu") else {
+        return;
+    };
+    let err = push(&mut c, DEV, 1, &source, &other, Action::VerifyAndCommit)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().contains("does not match"),
+        "{}",
+        err.message()
+    );
+    let mut changed = p4info.clone();
+    let param = &mut changed
+        .actions
+        .iter_mut()
+        .find(|a| !a.params.is_empty())
+        .unwrap()
+        .params[0];
+    param.bitwidth += 1;
+    let name = param.name.clone();
+    let err = push(&mut c, DEV, 1, &source, &changed, Action::Verify)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message().contains(&format!("param {name}")),
+        "{}",
+        err.message()
+    );
+
     let err = push(&mut c, DEV, 1, &source, &p4info, Action::Unspecified)
         .await
         .unwrap_err();

@@ -404,7 +404,7 @@ async fn counters_and_registers_read_with_wildcards() {
         &mut c,
         DEV,
         Some(1),
-        vec![update(Type::Modify, E::CounterEntry(cell.clone()))],
+        vec![update(Type::Modify, E::CounterEntry(cell))],
     )
     .await
     .expect("counter write");
@@ -424,7 +424,7 @@ async fn counters_and_registers_read_with_wildcards() {
     assert_eq!(
         one,
         vec![p4v1::Entity {
-            entity: Some(E::CounterEntry(cell.clone()))
+            entity: Some(E::CounterEntry(cell))
         }]
     );
     let whole = read(
@@ -446,12 +446,12 @@ async fn counters_and_registers_read_with_wildcards() {
         &mut c,
         DEV,
         Some(1),
-        vec![update(Type::Insert, E::CounterEntry(cell.clone()))],
+        vec![update(Type::Insert, E::CounterEntry(cell))],
     )
     .await
     .unwrap_err();
     assert_eq!(err.1, vec![tonic::Code::InvalidArgument as i32]);
-    let mut out_of_range = cell.clone();
+    let mut out_of_range = cell;
     out_of_range.index = Some(p4v1::Index { index: 16 });
     let err = write(
         &mut c,

@@ -66,20 +66,35 @@ pub async fn serve(
     addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    serve_with_source(device, addr, None, shutdown).await
+}
+
+/// [`serve`] for a device started with a program: `source` is its P4 source, whose
+/// derived P4Info the service then serves without a push (a controller may still push
+/// another pipeline).
+pub async fn serve_with_source(
+    device: Arc<Device>,
+    addr: SocketAddr,
+    source: Option<String>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
-    serve_listener(device, listener, shutdown).await
+    serve_listener(device, listener, source, shutdown).await
 }
 
 /// Serves P4Runtime for `device` on an already bound listener until `shutdown` completes.
+/// `source`: the P4 source of the program the device was started with, if any; that
+/// pipeline is then served with its derived P4Info without a push.
 pub async fn serve_listener(
     device: Arc<Device>,
     listener: TcpListener,
+    source: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let service = P4RuntimeService::new(device, stop_rx);
+    let service = P4RuntimeService::new(device, stop_rx, source.as_deref());
     let fanout = service.spawn_event_fanout();
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, "P4Runtime server listening");
@@ -134,6 +149,16 @@ impl Drop for P4rtServer {
 /// Binds `addr` (port 0 picks a free port), starts serving in the background and
 /// returns the handle with the bound address.
 pub async fn spawn(device: Arc<Device>, addr: SocketAddr) -> Result<P4rtServer, ServeError> {
+    spawn_with_source(device, addr, None).await
+}
+
+/// [`spawn`] for a device started with a program: `source` is its P4 source, whose
+/// derived P4Info the service then serves without a push.
+pub async fn spawn_with_source(
+    device: Arc<Device>,
+    addr: SocketAddr,
+    source: Option<String>,
+) -> Result<P4rtServer, ServeError> {
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| ServeError::Bind { addr, source })?;
@@ -141,7 +166,7 @@ pub async fn spawn(device: Arc<Device>, addr: SocketAddr) -> Result<P4rtServer, 
         .local_addr()
         .map_err(|source| ServeError::Bind { addr, source })?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(serve_listener(device, listener, async move {
+    let task = tokio::spawn(serve_listener(device, listener, source, async move {
         let _ = stopped.await;
     }));
     Ok(P4rtServer {

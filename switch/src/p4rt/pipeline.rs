@@ -31,9 +31,10 @@ pub struct PipelineState {
     pub saved: Option<Arc<Installed>>,
 }
 
-/// The P4Info the engine derives for a program (ids as p4c assigns them).
-pub fn derived_p4info(_program: &Program) -> Option<P4Info> {
-    None
+/// The P4Info the engine derives for a program's source (ids as p4c assigns them).
+pub fn derived_p4info(source: &str) -> Result<P4Info, P4rtError> {
+    flashmesh_p4::p4info_source("device_config.p4", source)
+        .map_err(|d| P4rtError::invalid(format!("the P4 program does not compile:\n{d}")))
 }
 
 /// The P4 source carried as the device config, or why it is not one.
@@ -67,10 +68,7 @@ pub fn verify(config: &ForwardingPipelineConfig) -> Result<Installed, P4rtError>
     let source = device_config_source(&config.p4_device_config)?;
     let program = flashmesh_p4::compile_str("device_config.p4", source)
         .map_err(|d| P4rtError::invalid(format!("the P4 program does not compile:\n{d}")))?;
-    let diffs = match derived_p4info(&program) {
-        Some(derived) => compare::differences(sent, &derived),
-        None => Vec::new(),
-    };
+    let diffs = compare::differences(sent, &derived_p4info(source)?);
     if !diffs.is_empty() {
         let shown: Vec<&str> = diffs.iter().take(8).map(String::as_str).collect();
         let more = if diffs.len() > shown.len() {
@@ -97,6 +95,21 @@ fn engine_config(device: &Device) -> SwitchConfig {
         priority_queues: device.priority_queues().max(1),
         ..SwitchConfig::default()
     }
+}
+
+/// The pipeline of a program the device was started with, described by its own
+/// derived P4Info (as if a controller had pushed that P4Info and the source).
+pub fn adopt(program: Arc<Program>, source: &str) -> Result<Installed, P4rtError> {
+    let p4info = derived_p4info(source)?;
+    Ok(Installed {
+        index: Arc::new(P4InfoIndex::new(&p4info)),
+        config: ForwardingPipelineConfig {
+            p4info: Some(p4info),
+            p4_device_config: source.as_bytes().to_vec(),
+            cookie: None,
+        },
+        program,
+    })
 }
 
 /// Makes `new` the device's pipeline with fresh state.

@@ -70,21 +70,18 @@ pub struct P4RuntimeService {
 }
 
 impl P4RuntimeService {
-    /// A service for `device`; streams end when `shutdown` turns true. A program
-    /// already loaded on the device is adopted with its derived P4Info.
-    pub fn new(device: Arc<Device>, shutdown: watch::Receiver<bool>) -> Self {
+    /// A service for `device`; streams end when `shutdown` turns true. When the device
+    /// already runs a program and its P4 source is given, that pipeline is adopted with
+    /// the P4Info derived from the source, as if a controller had pushed it.
+    pub fn new(device: Arc<Device>, shutdown: watch::Receiver<bool>, source: Option<&str>) -> Self {
         let mut control = Control::default();
-        if let Some(program) = device.program()
-            && let Some(p4info) = pipeline::derived_p4info(&program)
-        {
-            control.pipeline.active = Some(Arc::new(Installed {
-                index: Arc::new(super::index::P4InfoIndex::new(&p4info)),
-                config: p4v1::ForwardingPipelineConfig {
-                    p4info: Some(p4info),
-                    ..Default::default()
-                },
-                program,
-            }));
+        if let (Some(program), Some(source)) = (device.program(), source) {
+            match pipeline::adopt(program, source) {
+                Ok(installed) => control.pipeline.active = Some(Arc::new(installed)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the running program's P4Info could not be derived")
+                }
+            }
         }
         P4RuntimeService {
             shared: Arc::new(Shared {
