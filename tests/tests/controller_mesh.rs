@@ -1,0 +1,197 @@
+//! The controller driving three flash-switches running flash_mesh.p4: links confirmed by probes,
+//! routes with backups, fast reroute when a link is cut (observed by the traffic arriving again,
+//! not timed), recovery when it returns, and the penalty path.
+
+mod controller_common;
+
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use controller_common::*;
+use flash_switch::embed::EmbeddedSwitch;
+use flashmesh_controller::sdn::flash_mesh::names;
+use flashmesh_controller::{Controller, ControllerEvent};
+
+const VOTE: u8 = 2;
+
+fn to_b(ctrl_epoch: u32, sender: [u8; 8], nonce: u64) -> Vec<u8> {
+    Fmh::new(VOTE, ctrl_epoch, sender, nonce, Ipv4Addr::new(10, 0, 2, 7)).frame()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reroutes_around_a_cut_link_and_back() {
+    let t = triangle().await;
+    let ctrl = Controller::start(t.spec.clone())
+        .await
+        .expect("controller starts");
+    let mut ev = ctrl.events();
+    // every link confirmed by probes
+    let links_up = async {
+        loop {
+            let ls = ctrl.links().await;
+            if ls.iter().all(|l| {
+                l.a.as_ref().is_some_and(|s| s.confirmed)
+                    && l.b.as_ref().is_some_and(|s| s.confirmed)
+            }) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), links_up)
+        .await
+        .expect("probes confirm every link");
+
+    // traffic a -> b takes the direct link
+    let epoch = ctrl.epoch();
+    t.a.sw.port(3).unwrap().send(to_b(epoch, [1; 8], 1));
+    let f = recv_frame(&t.b.sw, 3, Duration::from_secs(5))
+        .await
+        .expect("delivered");
+    assert_eq!(&f[0..6], &HOST_B_MAC);
+
+    // cut a:1 - b:1
+    t.a.sw.disconnect(1);
+    t.b.sw.disconnect(1);
+    assert!(
+        wait_event(
+            &mut ev,
+            Duration::from_secs(10),
+            |e| matches!(e, ControllerEvent::LinkDown { node, port: 1 } if node == "a")
+        )
+        .await,
+        "the monitor notices the cut"
+    );
+    let down = ctrl
+        .session("a")
+        .unwrap()
+        .read_table(names::PORT_DOWN)
+        .await
+        .unwrap();
+    assert_eq!(down.len(), 1, "port_down entry written: {down:?}");
+
+    // traffic gets through again, now via c
+    drain(&t.b.sw, 3);
+    let mut delivered = false;
+    for n in 0..50u64 {
+        t.a.sw
+            .port(3)
+            .unwrap()
+            .send(to_b(ctrl.epoch(), [1; 8], 100 + n));
+        if recv_frame(&t.b.sw, 3, Duration::from_millis(100))
+            .await
+            .is_some()
+        {
+            delivered = true;
+            break;
+        }
+    }
+    assert!(delivered, "traffic restored over the backup path");
+    let via_c = ctrl.kpis().await;
+    assert!(
+        via_c["c"].tx_packets_per_class.values().sum::<u64>() > 0,
+        "c forwarded: {via_c:?}"
+    );
+
+    // the link comes back: probes confirm it and the port_down entry goes
+    EmbeddedSwitch::connect(&t.a.sw, 1, &t.b.sw, 1);
+    assert!(
+        wait_event(
+            &mut ev,
+            Duration::from_secs(10),
+            |e| matches!(e, ControllerEvent::LinkUp { node, port: 1 } if node == "a")
+        )
+        .await
+    );
+    let down = ctrl
+        .session("a")
+        .unwrap()
+        .read_table(names::PORT_DOWN)
+        .await
+        .unwrap();
+    assert!(
+        down.iter()
+            .all(|e| e.table != names::PORT_DOWN || !e.matches.is_empty())
+    );
+    let metrics = ctrl.metrics().await;
+    assert!(
+        metrics.contains("flashmesh_link_up{node=\"a\",port=\"1\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("flashmesh_controller_primary{node=\"a\"} 1"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_penalised_sender_is_dropped_in_the_switch_until_it_expires() {
+    let t = triangle().await;
+    let ctrl = Controller::start(t.spec.clone())
+        .await
+        .expect("controller starts");
+    let mut ev = ctrl.events();
+    let cheat = [0xc4; 8];
+    let honest = [0x11; 8];
+
+    t.a.sw.port(3).unwrap().send(to_b(ctrl.epoch(), cheat, 1));
+    assert!(
+        recv_frame(&t.b.sw, 3, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+
+    ctrl.penalize(cheat, Some(Duration::from_millis(500)))
+        .await
+        .unwrap();
+    assert!(ctrl.is_blocked(&cheat).await);
+    let rows = ctrl
+        .session("a")
+        .unwrap()
+        .read_table(names::BLOCKED_SENDERS)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+
+    drain(&t.b.sw, 3);
+    t.a.sw.port(3).unwrap().send(to_b(ctrl.epoch(), cheat, 2));
+    t.a.sw.port(3).unwrap().send(to_b(ctrl.epoch(), honest, 2));
+    let got = recv_frame(&t.b.sw, 3, Duration::from_secs(5))
+        .await
+        .expect("honest one arrives");
+    // the frame that arrived is the honest sender's (FMH sender at 14+20+8+8)
+    assert_eq!(&got[50..58], &honest);
+    assert!(
+        recv_frame(&t.b.sw, 3, Duration::from_millis(200))
+            .await
+            .is_none()
+    );
+    let k = ctrl.kpis().await;
+    assert!(
+        k["a"]
+            .drops_per_reason
+            .get("blocked_sender")
+            .copied()
+            .unwrap_or(0)
+            >= 1,
+        "{k:?}"
+    );
+
+    assert!(
+        wait_event(&mut ev, Duration::from_secs(10), |e| *e
+            == ControllerEvent::Unblocked(cheat))
+        .await,
+        "the penalty expires"
+    );
+    assert!(
+        ctrl.session("a")
+            .unwrap()
+            .read_table(names::BLOCKED_SENDERS)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    t.a.sw.port(3).unwrap().send(to_b(ctrl.epoch(), cheat, 3));
+    assert!(
+        recv_frame(&t.b.sw, 3, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+}
