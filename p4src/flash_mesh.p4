@@ -16,7 +16,8 @@
  *   3. Blocked senders (exact table on sender).
  *   4. Duplicate filter (Bloom filter with epoch-stamped cells) for the message types that
  *      dedup_types names.
- *   5. Classification into the three traffic classes; sets standard_metadata.priority.
+ *   5. Classification into the three traffic classes; sets standard_metadata.priority (the
+ *      table is applied first, before the checks, so that every path has a class).
  *   6. Probes: a request (flags bit 0 clear) is reflected out of its ingress port as a reply; a
  *      reply is punted to the controller with its ingress port.
  *   7. IPv4 longest-prefix forwarding to a next hop with a primary and a backup port; the
@@ -380,12 +381,16 @@ control FmIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadat
             meta.fmh_valid = 1;
         }
 
-        /* Packet-out: leaves unchanged from the port its header names. It is classified
-         * (queue and counters only); nothing else looks at it. */
+        /* 5. classification (non-FMH traffic matches no entry: best effort). Applied once, up
+         * front, so every path (packet-outs included) has a class; p4c's BMv2 back end wants
+         * each table applied at one place only. */
+        classify.apply();
+
+        /* Packet-out: leaves unchanged from the port its header names. Only its class (queue
+         * and counters) comes from the pipeline; nothing else looks at it. */
         if (hdr.packet_out.isValid()) {
             sm.egress_spec = hdr.packet_out.egress_port;
             hdr.packet_out.setInvalid();
-            classify.apply();
             return;
         }
 
@@ -485,9 +490,6 @@ control FmIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadat
                 bloom.write(i7, cur);
             }
         }
-
-        /* 5. classification (non-FMH traffic matches no entry: best effort) */
-        classify.apply();
 
         /* 6. probes */
         if (hdr.fmh.isValid() && hdr.fmh.msg_type == MSG_PROBE) {
