@@ -50,7 +50,11 @@ impl PortHandle {
 
     /// Waits up to `timeout` for a frame the switch transmitted on this port.
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Vec<u8>> {
-        self.rx.lock().unwrap_or_else(|e| e.into_inner()).recv_timeout(timeout).ok()
+        self.rx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recv_timeout(timeout)
+            .ok()
     }
 
     /// A frame the switch transmitted on this port, if one is waiting.

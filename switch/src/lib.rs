@@ -10,8 +10,12 @@
 //!   [`datapath`]: the packet loop;
 //! * [`device`]: one switch as the P4Runtime service sees it; [`embed`]: many switches with
 //!   in-process ports in one process;
-//! * [`cli`]: the simple_switch_grpc-compatible command line.
+//! * [`cli`]: the simple_switch_grpc-compatible command line; [`grpc`] starts the P4Runtime
+//!   service ([`p4rt`]) for it;
+//! * [`bench`], [`netns`], [`frames`]: the forwarding benchmark and its helpers (namespaces,
+//!   veth pairs, UDP frames), also used by the namespace test.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -20,13 +24,12 @@ pub mod datapath;
 pub mod device;
 pub mod embed;
 pub mod engine;
+pub mod frames;
+pub mod grpc;
 pub mod link;
+pub mod netns;
 pub mod p4rt;
 pub mod pipeline;
 pub mod port;
 pub mod sched;
 pub mod tm;
-pub mod bench;
-pub mod frames;
-pub mod netns;
-pub mod grpc;
