@@ -15,6 +15,23 @@ pub fn read_bits(buf: &[u8], off: usize, w: u32) -> u128 {
         }
         return acc;
     }
+    let start = off / 8;
+    if off % 8 + w <= 128 && start + 16 <= buf.len() {
+        let mut b = [0u8; 16];
+        b.copy_from_slice(&buf[start..start + 16]);
+        let x = u128::from_be_bytes(b) << (off % 8);
+        return x >> (128 - w);
+    }
+    let end_byte = (off + w).div_ceil(8);
+    let n = end_byte - start;
+    if n <= 16 {
+        let mut acc = 0u128;
+        for &b in &buf[start..end_byte] {
+            acc = (acc << 8) | b as u128;
+        }
+        let tail = n * 8 - (off % 8) - w;
+        return (acc >> tail) & mask(w as u32);
+    }
     let end = off + w;
     let mut acc = 0u128;
     let mut pos = off;
@@ -58,34 +75,68 @@ pub fn write_bits(buf: &mut [u8], off: usize, w: u32, v: u128) {
 }
 
 /// Appends fields bit by bit to a byte vector (used by the deparser and by hash/checksum
-/// input packing). The last byte is zero-padded at its low end.
+/// input packing). Call [`BitWriter::finish`] at the end: the last byte is zero-padded at its
+/// low end.
 #[derive(Debug, Default)]
 pub struct BitWriter {
-    bits: usize,
+    /// Pending bits (fewer than 8) in the low end.
+    acc: u64,
+    pending: u32,
+    bytes: usize,
 }
 
 impl BitWriter {
-    /// A writer positioned at the end of `buf` (which must hold whole bytes).
+    /// A writer appending to `buf` (which must hold whole bytes).
     pub fn at_end(buf: &[u8]) -> Self {
         BitWriter {
-            bits: buf.len() * 8,
+            acc: 0,
+            pending: 0,
+            bytes: buf.len(),
         }
+    }
+
+    #[inline]
+    fn push_small(&mut self, buf: &mut Vec<u8>, v: u64, w: u32) {
+        self.acc = (self.acc << w) | v;
+        self.pending += w;
+        while self.pending >= 8 {
+            self.pending -= 8;
+            buf.push((self.acc >> self.pending) as u8);
+            self.bytes += 1;
+        }
+        self.acc &= (1u64 << self.pending) - 1;
     }
 
     /// Appends the low `w` bits of `v`.
     #[inline]
     pub fn push(&mut self, buf: &mut Vec<u8>, v: u128, w: u32) {
-        let need = (self.bits + w as usize).div_ceil(8);
-        if buf.len() < need {
-            buf.resize(need, 0);
+        if w <= 56 {
+            self.push_small(buf, (v & mask(w)) as u64, w);
+            return;
         }
-        write_bits(buf, self.bits, w, v);
-        self.bits += w as usize;
+        let mut rem = w;
+        while rem > 0 {
+            let take = rem.min(56);
+            let part = ((v >> (rem - take)) & mask(take)) as u64;
+            self.push_small(buf, part, take);
+            rem -= take;
+        }
+    }
+
+    /// Writes the pending bits, zero-padded to a whole byte.
+    #[inline]
+    pub fn finish(&mut self, buf: &mut Vec<u8>) {
+        if self.pending > 0 {
+            buf.push((self.acc << (8 - self.pending)) as u8);
+            self.bytes += 1;
+            self.pending = 0;
+            self.acc = 0;
+        }
     }
 
     /// Bits written so far (including the starting bytes).
     pub fn bit_len(&self) -> usize {
-        self.bits
+        self.bytes * 8 + self.pending as usize
     }
 }
 
@@ -141,12 +192,21 @@ mod tests {
         w.push(&mut v, 0x1ff, 9);
         w.push(&mut v, 0x7f, 7);
         w.push(&mut v, 0xabcd, 16);
-        assert_eq!(v, vec![0xff, 0xff, 0xab, 0xcd]);
+        w.push(&mut v, 0x0123_4567_89ab_cdef_0011_2233_4455_6677, 128);
+        w.finish(&mut v);
+        assert_eq!(&v[..4], &[0xff, 0xff, 0xab, 0xcd]);
+        assert_eq!(
+            v[4..].to_vec(),
+            0x0123_4567_89ab_cdef_0011_2233_4455_6677u128
+                .to_be_bytes()
+                .to_vec()
+        );
         let mut v = Vec::new();
         let mut w = BitWriter::default();
         w.push(&mut v, 1, 1);
         w.push(&mut v, 1, 2);
-        assert_eq!(v, vec![0b1010_0000]);
         assert_eq!(w.bit_len(), 3);
+        w.finish(&mut v);
+        assert_eq!(v, vec![0b1010_0000]);
     }
 }

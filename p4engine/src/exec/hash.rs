@@ -90,6 +90,7 @@ pub fn pack_fields(fields: impl IntoIterator<Item = (u128, u32)>, out: &mut Vec<
     for (v, width) in fields {
         w.push(out, v, width);
     }
+    w.finish(out);
 }
 
 /// v1model `hash()`: `base + (H mod max)` truncated to `out_width`, or `base` when `max` is 0.

@@ -411,6 +411,7 @@ impl<'a> Ctx<'a> {
             let x = self.eval(&it.e);
             w.push(&mut buf, x, it.width);
         }
+        w.finish(&mut buf);
         buf
     }
 
@@ -681,6 +682,7 @@ pub fn deparse(p: &Program, phv: &Phv, payload: &[u8], out: &mut Vec<u8>) {
             }
         }
     }
+    w.finish(out);
     out.extend_from_slice(payload);
 }
 

@@ -225,9 +225,13 @@ impl Switch {
 
     /// Parser, checksum verification and ingress for a frame received on `in_port`.
     pub fn ingress(&mut self, in_port: u32, frame: &[u8]) -> IngressOutcome {
+        let now = self.now_ns();
+        self.ingress_at(in_port, frame, now)
+    }
+
+    fn ingress_at(&mut self, in_port: u32, frame: &[u8], now: u64) -> IngressOutcome {
         let program = self.program.clone();
         let p = &*program;
-        let now = self.now_ns();
         let mut phv = self.take_phv();
         let mut data = self.buf_pool.pop().unwrap_or_default();
         data.clear();
@@ -275,9 +279,13 @@ impl Switch {
 
     /// Egress, checksum update and deparser for a packet leaving the queues.
     pub fn egress(&mut self, q: QueuedPacket, meta: QueueMeta) -> EgressOutcome {
+        let now = self.now_ns();
+        self.egress_at(q, meta, now)
+    }
+
+    fn egress_at(&mut self, q: QueuedPacket, meta: QueueMeta, now: u64) -> EgressOutcome {
         let program = self.program.clone();
         let p = &*program;
-        let now = self.now_ns();
         let QueuedPacket {
             mut phv,
             data,
@@ -352,9 +360,10 @@ impl Switch {
     pub fn process(&mut self, in_port: u32, frame: &[u8]) -> ProcessResult {
         let before = self.rt.digests.len();
         let mut r = ProcessResult::default();
-        match self.ingress(in_port, frame) {
+        let now = self.now_ns();
+        match self.ingress_at(in_port, frame, now) {
             IngressOutcome::Dropped(d) => r.drops.push(d),
-            IngressOutcome::Queued(q) => match self.egress(q, QueueMeta::default()) {
+            IngressOutcome::Queued(q) => match self.egress_at(q, QueueMeta::default(), now) {
                 EgressOutcome::Output { port, frame } => r.outputs.push((port, frame)),
                 EgressOutcome::PacketIn(pi) => r.packet_ins.push(pi),
                 EgressOutcome::Dropped(d) => r.drops.push(d),
