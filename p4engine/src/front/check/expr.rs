@@ -345,6 +345,15 @@ impl Checker<'_> {
                     }
                 }
             }
+            Type::Stack { .. }
+                if matches!(member, "next" | "last") && self.ctx != super::Ctx::Parser =>
+            {
+                self.error(
+                    e.span,
+                    format!("stack '.{member}' can only be used in a parser (index the stack with [i] here)"),
+                );
+                self.set(e, Type::Unknown, None)
+            }
             Type::Stack { elem, size } => match member {
                 "next" => {
                     self.refs
