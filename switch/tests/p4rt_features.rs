@@ -75,7 +75,7 @@ async fn meters_and_direct_meters() {
     let configured: Vec<_> = all
         .iter()
         .filter_map(|e| match &e.entity {
-            Some(E::MeterEntry(m)) if m.config.is_some() => Some(m.clone()),
+            Some(E::MeterEntry(m)) if m.config.is_some() => Some(*m),
             _ => None,
         })
         .collect();
