@@ -38,6 +38,10 @@ pub struct DemoOptions {
     pub kill_after: Option<usize>,
     /// Seed of the payment generator.
     pub seed: u64,
+    /// Wallets' retransmission interval.
+    pub retry_interval: Duration,
+    /// Time allowed for each phase of a payment.
+    pub phase_timeout: Duration,
 }
 
 impl Default for DemoOptions {
@@ -48,6 +52,8 @@ impl Default for DemoOptions {
             payments: 400,
             kill_after: Some(150),
             seed: 7,
+            retry_interval: Duration::from_millis(100),
+            phase_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -160,17 +166,13 @@ pub async fn run_payments(
     per_wallet: usize,
     seed: u64,
     data_dir: &std::path::Path,
+    opts: PayOptions,
     finished: Arc<AtomicUsize>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<Vec<PaymentResult>>>> {
     let recipients: Vec<PublicKey> = net.accounts()[..wallets]
         .iter()
         .map(Keypair::public)
         .collect();
-    let opts = PayOptions {
-        retry_interval: Duration::from_millis(100),
-        phase_timeout: Duration::from_secs(3),
-        ..PayOptions::default()
-    };
     let mut tasks = Vec::new();
     for w in 0..wallets {
         let mut wallet = net
@@ -317,6 +319,11 @@ pub async fn run_demo(opts: &DemoOptions) -> anyhow::Result<DemoReport> {
         per_wallet,
         opts.seed,
         &tmp.path().join("wallets"),
+        PayOptions {
+            retry_interval: opts.retry_interval,
+            phase_timeout: opts.phase_timeout,
+            ..PayOptions::default()
+        },
         finished.clone(),
     )
     .await?;

@@ -40,6 +40,9 @@ enum Command {
         /// Wallets.
         #[arg(long, default_value_t = 8)]
         wallets: usize,
+        /// Milliseconds allowed for each phase of a payment.
+        #[arg(long, default_value_t = 3000)]
+        phase_timeout_ms: u64,
     },
     /// Benchmarks.
     Bench {
@@ -138,12 +141,14 @@ fn main() -> anyhow::Result<()> {
             payments,
             authorities,
             wallets,
+            phase_timeout_ms,
         } => {
             let opts = DemoOptions {
                 authorities,
                 wallets,
                 payments,
                 kill_after: Some(payments * 3 / 8),
+                phase_timeout: Duration::from_millis(phase_timeout_ms),
                 ..DemoOptions::default()
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -87,6 +87,38 @@ fn reply_job(
     Some(Reply { to, datagram, kind })
 }
 
+fn order_job(
+    shared: &ServerShared,
+    result: Result<flashmesh_core::Outcome<flashmesh_core::Vote>, Rejection>,
+    header: &HeaderRepr,
+    epoch: u32,
+    from: SocketAddr,
+) -> Job {
+    match result {
+        Ok(out) => Job {
+            change: out.persist,
+            reply: reply_job(
+                header,
+                Message::Vote(out.reply),
+                epoch,
+                from,
+                ReplyKind::Vote,
+            ),
+        },
+        Err(r) => {
+            shared.metrics.reject(r.code().to_u16());
+            Job {
+                change: None,
+                reply: error_datagram(shared, header, &r, epoch).map(|datagram| Reply {
+                    to: from,
+                    datagram,
+                    kind: ReplyKind::Error,
+                }),
+            }
+        }
+    }
+}
+
 /// Handles one datagram. Returns a datagram to send back at once (a refusal that needs no
 /// durability); everything else is queued for the committer.
 pub fn handle_datagram(shared: &ServerShared, bytes: &[u8], from: SocketAddr) -> Option<Vec<u8>> {
@@ -108,6 +140,22 @@ pub fn handle_datagram(shared: &ServerShared, bytes: &[u8], from: SocketAddr) ->
     match env.message {
         Message::Order(order) => {
             inc(&metrics.orders);
+            // A retransmission of the order already locked here gets the stored vote back
+            // without paying for another signature verification.
+            {
+                let mut authority = shared.authority.lock();
+                let repeat = authority
+                    .account(&order.order().sender)
+                    .and_then(|a| a.pending.as_ref())
+                    .is_some_and(|p| p.order.digest() == order.digest());
+                if repeat {
+                    let result = authority.handle_order(order, epoch);
+                    shared
+                        .queue
+                        .push(order_job(shared, result, &header, epoch, from));
+                    return None;
+                }
+            }
             let verified = match order.verify() {
                 Ok(v) => v,
                 Err(r) => {
@@ -116,30 +164,10 @@ pub fn handle_datagram(shared: &ServerShared, bytes: &[u8], from: SocketAddr) ->
                 }
             };
             let mut authority = shared.authority.lock();
-            let job = match authority.handle_verified_order(verified, epoch) {
-                Ok(out) => Job {
-                    change: out.persist,
-                    reply: reply_job(
-                        &header,
-                        Message::Vote(out.reply),
-                        epoch,
-                        from,
-                        ReplyKind::Vote,
-                    ),
-                },
-                Err(r) => {
-                    metrics.reject(r.code().to_u16());
-                    Job {
-                        change: None,
-                        reply: error_datagram(shared, &header, &r, epoch).map(|datagram| Reply {
-                            to: from,
-                            datagram,
-                            kind: ReplyKind::Error,
-                        }),
-                    }
-                }
-            };
-            shared.queue.push(job);
+            let result = authority.handle_verified_order(verified, epoch);
+            shared
+                .queue
+                .push(order_job(shared, result, &header, epoch, from));
             None
         }
         Message::Certificate(certificate) => {

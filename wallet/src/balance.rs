@@ -46,28 +46,70 @@ impl BalanceReport {
     }
 }
 
-/// Queries every authority about `account` and tallies the answers.
+fn tally(views: &[AuthorityView], quorum: u64) -> Option<(u64, u64)> {
+    views
+        .iter()
+        .map(|v| (v.next_sequence, v.balance))
+        .find(|key| {
+            views
+                .iter()
+                .filter(|v| (v.next_sequence, v.balance) == *key)
+                .map(|v| v.weight)
+                .sum::<u64>()
+                >= quorum
+        })
+}
+
+/// Queries every authority about `account` and tallies the answers. Silent authorities are
+/// asked again every `retry_interval`; the query ends when everyone answered, or when a quorum
+/// agrees and one more interval has passed for stragglers, or at `timeout`.
 pub async fn query_balance(
     client: &CommitteeClient,
     account: PublicKey,
     token: TokenId,
     epoch: u32,
+    retry_interval: Duration,
     timeout: Duration,
 ) -> Result<BalanceReport, ClientError> {
     let request = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
     let query = Query { account, request };
-    let datagram = Envelope::query(query, epoch)
+    let envelope = Envelope::query(query, epoch);
+    let datagram = envelope
         .encode()
         .expect("a query always fits in a datagram");
     let n = client.endpoints().len();
     client.send_to_each(&datagram, 0..n).await;
-    let deadline = Instant::now() + timeout;
+    let started = Instant::now();
+    let deadline = started + timeout;
+    let mut next_retry = started + retry_interval;
+    let mut retry: u8 = 0;
+    let quorum = client.committee().quorum();
     let mut replies: Vec<Option<QueryReply>> = vec![None; n];
+    let mut agreed_at: Option<Instant> = None;
     while replies.iter().any(Option::is_none) {
-        let Some(inc) = client.recv_until(deadline).await? else {
+        let now = Instant::now();
+        if now >= deadline || agreed_at.is_some_and(|t| now >= t + retry_interval) {
             break;
+        }
+        if now >= next_retry {
+            retry = retry.saturating_add(1);
+            let again = envelope
+                .clone()
+                .with_retry(retry)
+                .encode()
+                .expect("a query always fits in a datagram");
+            let silent: Vec<usize> = (0..n).filter(|&i| replies[i].is_none()).collect();
+            client.send_to_each(&again, silent).await;
+            next_retry = now + retry_interval;
+        }
+        let wait_until = match agreed_at {
+            Some(t) => (t + retry_interval).min(deadline),
+            None => next_retry.min(deadline),
+        };
+        let Some(inc) = client.recv_until(wait_until).await? else {
+            continue;
         };
         let Message::QueryReply(r) = inc.envelope.message else {
             continue;
@@ -80,38 +122,45 @@ pub async fn query_balance(
         };
         if replies[i].is_none() && r.verify(client.committee()).is_ok() {
             replies[i] = Some(r);
+            if agreed_at.is_none() {
+                let views = views_of(client, &replies, token);
+                if tally(&views, quorum).is_some() {
+                    agreed_at = Some(Instant::now());
+                }
+            }
         }
     }
-    let quorum = client.committee().quorum();
-    let mut views = Vec::new();
-    let mut silent = Vec::new();
-    for (r, e) in replies.into_iter().zip(client.endpoints()) {
-        match r {
-            Some(r) => views.push(AuthorityView {
+    let views = views_of(client, &replies, token);
+    let silent = replies
+        .iter()
+        .zip(client.endpoints())
+        .filter(|(r, _)| r.is_none())
+        .map(|(_, e)| e.name.clone())
+        .collect();
+    Ok(BalanceReport {
+        token,
+        agreed: tally(&views, quorum),
+        views,
+        silent,
+    })
+}
+
+fn views_of(
+    client: &CommitteeClient,
+    replies: &[Option<QueryReply>],
+    token: TokenId,
+) -> Vec<AuthorityView> {
+    replies
+        .iter()
+        .zip(client.endpoints())
+        .filter_map(|(r, e)| {
+            r.as_ref().map(|r| AuthorityView {
                 authority: e.name.clone(),
                 weight: e.weight,
                 next_sequence: r.next_sequence,
                 balance: r.balance(token),
                 pending: r.pending,
-            }),
-            None => silent.push(e.name.clone()),
-        }
-    }
-    let agreed = views
-        .iter()
-        .map(|v| (v.next_sequence, v.balance))
-        .find(|key| {
-            views
-                .iter()
-                .filter(|v| (v.next_sequence, v.balance) == *key)
-                .map(|v| v.weight)
-                .sum::<u64>()
-                >= quorum
-        });
-    Ok(BalanceReport {
-        token,
-        agreed,
-        views,
-        silent,
-    })
+            })
+        })
+        .collect()
 }

@@ -187,16 +187,23 @@ pub async fn collect_votes(
     let datagram = encode(&Envelope::order(order))?;
     client.send_to_each(&datagram, 0..n).await;
     let mut next_retry = started + opts.retry_interval;
+    let mut impossible_since: Option<Instant> = None;
     loop {
         if collector.has_quorum() {
             break;
         }
         let refused = weight_of(client, &answers, Answer::Refused);
+        let now = Instant::now();
         if total - refused < quorum {
-            return Err(PayError::Refused {
-                by_all: refused == total,
-                refusals,
-            });
+            // The quorum is out of reach. Give the others one retry interval to answer too:
+            // if everyone refused, nobody holds a lock and the order can be dropped.
+            let since = *impossible_since.get_or_insert(now);
+            if refused == total || now >= since + opts.retry_interval || now >= deadline {
+                return Err(PayError::Refused {
+                    by_all: refused == total,
+                    refusals,
+                });
+            }
         }
         let now = Instant::now();
         if now >= deadline {

@@ -112,7 +112,8 @@ impl Wallet {
             self.account(),
             token,
             self.opts.epoch,
-            self.opts.retry_interval * 5,
+            self.opts.retry_interval,
+            self.opts.phase_timeout,
         )
         .await?)
     }

@@ -1,0 +1,266 @@
+//! Integration tests of one anchor over real loopback UDP: typed errors for bad input counted in
+//! `/metrics`, and recovery after `kill -9` (same vote for the same order, conflicting order
+//! refused).
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, UdpSocket};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use flashmesh_core::{
+    Envelope, ErrorCode, HEADER_LEN, Keypair, MAX_DATAGRAM_LEN, Message, SignedOrder,
+    TransferOrder, Vote,
+};
+use merchant_anchor::{Anchor, InitOptions, LocalCommittee, Ports, init_committee};
+
+fn committee(dir: &std::path::Path, authorities: usize) -> LocalCommittee {
+    init_committee(
+        dir,
+        &InitOptions {
+            authorities,
+            accounts: 2,
+            balance: 1000,
+            ports: Ports::Free,
+            workers: 2,
+            ..InitOptions::default()
+        },
+    )
+    .unwrap()
+}
+
+fn client() -> UdpSocket {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    s
+}
+
+/// Sends `datagram` (retrying a few times) and returns the first decodable reply.
+fn request(s: &UdpSocket, to: SocketAddr, datagram: &[u8]) -> Option<Envelope> {
+    let mut buf = [0u8; 2048];
+    for _ in 0..10 {
+        s.send_to(datagram, to).unwrap();
+        let until = Instant::now() + Duration::from_millis(300);
+        while Instant::now() < until {
+            if let Ok((n, _)) = s.recv_from(&mut buf)
+                && let Ok(env) = Envelope::decode(&buf[..n])
+            {
+                return Some(env);
+            }
+        }
+    }
+    None
+}
+
+fn expect_error(reply: Option<Envelope>, code: ErrorCode) {
+    match reply.map(|e| e.message) {
+        Some(Message::Error(e)) => assert_eq!(e.code, code, "detail: {}", e.detail),
+        other => panic!("expected ERROR {code}, got {other:?}"),
+    }
+}
+
+fn order(from: &Keypair, to: &Keypair, amount: u64, nonce: u64) -> SignedOrder {
+    SignedOrder::sign(
+        TransferOrder {
+            sender: from.public(),
+            recipient: to.public(),
+            token: 0,
+            amount,
+            nonce,
+            epoch: 0,
+            ttl: 8,
+        },
+        from,
+    )
+}
+
+fn http_get(addr: SocketAddr, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn metric(text: &str, line_prefix: &str) -> u64 {
+    text.lines()
+        .find(|l| l.starts_with(line_prefix))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_typed_errors_and_is_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let lc = committee(dir.path(), 1);
+    let anchor = Anchor::start(&lc.anchors[0]).await.unwrap();
+    let to = anchor.bcb_addr();
+    let (alice, bob) = (&lc.accounts[0], &lc.accounts[1]);
+    let good = Envelope::order(order(alice, bob, 5, 0)).encode().unwrap();
+
+    tokio::task::spawn_blocking(move || {
+        let s = client();
+        // Unknown version.
+        let mut d = good.clone();
+        d[0] = 9;
+        expect_error(request(&s, to, &d), ErrorCode::BadVersion);
+        // Unknown message type.
+        let mut d = good.clone();
+        d[1] = 77;
+        expect_error(request(&s, to, &d), ErrorCode::UnknownMsgType);
+        // Truncated body.
+        expect_error(
+            request(&s, to, &good[..good.len() - 3]),
+            ErrorCode::BodyLengthMismatch,
+        );
+        // Header disagrees with the signed body.
+        let mut d = good.clone();
+        d[16..24].copy_from_slice(&5u64.to_be_bytes());
+        expect_error(request(&s, to, &d), ErrorCode::HeaderMismatch);
+        // Bad signature.
+        let mut d = good.clone();
+        let last = d.len() - 1;
+        d[last] ^= 0x55;
+        expect_error(request(&s, to, &d), ErrorCode::BadSignature);
+        // No reply for a runt or an oversized datagram, but both are counted.
+        s.send_to(&[1, 2, 3], to).unwrap();
+        s.send_to(&vec![0u8; MAX_DATAGRAM_LEN + 1], to).unwrap();
+        s.send_to(&[0u8; HEADER_LEN - 1], to).unwrap();
+    })
+    .await
+    .unwrap();
+
+    let s = client();
+    let wrong_nonce = Envelope::order(order(alice, bob, 5, 3)).encode().unwrap();
+    let too_much = Envelope::order(order(alice, bob, 5000, 0))
+        .encode()
+        .unwrap();
+    let mut stale = TransferOrder {
+        sender: alice.public(),
+        recipient: bob.public(),
+        token: 0,
+        amount: 1,
+        nonce: 0,
+        epoch: 0,
+        ttl: 0,
+    };
+    stale.epoch = 7;
+    let future = Envelope::order(SignedOrder::sign(stale, alice))
+        .encode()
+        .unwrap();
+    let replies = tokio::task::spawn_blocking(move || {
+        (
+            request(&s, to, &wrong_nonce),
+            request(&s, to, &too_much),
+            request(&s, to, &future),
+        )
+    })
+    .await
+    .unwrap();
+    expect_error(replies.0, ErrorCode::WrongNonce);
+    expect_error(replies.1, ErrorCode::InsufficientFunds);
+    expect_error(replies.2, ErrorCode::FutureEpoch);
+
+    // A reply type is never answered (no error ping-pong), but is counted.
+    let admin = anchor.admin_addr();
+    let metrics = tokio::task::spawn_blocking(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        http_get(admin, "/metrics")
+    })
+    .await
+    .unwrap();
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(
+        metric(&metrics, "flashmesh_malformed_datagrams_total") >= 7,
+        "{metrics}"
+    );
+    for reason in [
+        "bad_version",
+        "unknown_msg_type",
+        "body_length_mismatch",
+        "header_mismatch",
+        "bad_signature",
+        "wrong_nonce",
+        "insufficient_funds",
+        "future_epoch",
+    ] {
+        let prefix = format!("flashmesh_rejections_total{{reason=\"{reason}\"");
+        assert!(
+            metric(&metrics, &prefix) >= 1,
+            "{reason} not counted:\n{metrics}"
+        );
+    }
+    assert!(metric(&metrics, "flashmesh_error_replies_total") >= 8);
+    // Nothing changed: the account still has its full balance and no lock.
+    {
+        let a = anchor.authority().lock();
+        let st = a.account(&alice.public()).unwrap();
+        assert_eq!(st.balance(0), 1000);
+        assert!(st.pending.is_none());
+    }
+    let status = http_get(admin, "/status");
+    assert!(status.contains("\"store_healthy\":true"), "{status}");
+    anchor.shutdown().await;
+}
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_anchor(config: &std::path::Path) -> Process {
+    Process(
+        Command::new(env!("CARGO_BIN_EXE_merchant-anchor"))
+            .arg("--config")
+            .arg(config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
+fn vote_of(reply: Option<Envelope>) -> Vote {
+    match reply.map(|e| e.message) {
+        Some(Message::Vote(v)) => v,
+        other => panic!("expected a VOTE, got {other:?}"),
+    }
+}
+
+#[test]
+fn killed_anchor_recovers_its_locks() {
+    let dir = tempfile::tempdir().unwrap();
+    let lc = committee(dir.path(), 1);
+    let to = lc.anchors[0].listen;
+    let (alice, bob) = (&lc.accounts[0], &lc.accounts[1]);
+    let first = order(alice, bob, 10, 0);
+    let conflicting = order(alice, bob, 11, 0);
+    let s = client();
+
+    let mut p = spawn_anchor(&lc.anchor_config_files[0]);
+    let v1 = vote_of(request(&s, to, &Envelope::order(first).encode().unwrap()));
+    // kill -9: no shutdown path runs.
+    p.0.kill().unwrap();
+    p.0.wait().unwrap();
+    drop(p);
+
+    let _p = spawn_anchor(&lc.anchor_config_files[0]);
+    let v2 = vote_of(request(&s, to, &Envelope::order(first).encode().unwrap()));
+    assert_eq!(
+        v1, v2,
+        "the same order must get the same vote after a restart"
+    );
+    expect_error(
+        request(&s, to, &Envelope::order(conflicting).encode().unwrap()),
+        ErrorCode::ConflictingOrder,
+    );
+}
