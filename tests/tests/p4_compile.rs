@@ -9,8 +9,12 @@ fn path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../p4src/flash_mesh.p4")
 }
 
-/// (table, [(match field, width)], [action names])
-const TABLES: &[(&str, &[(&str, i32)], &[&str])] = &[
+/// `(name, width)` of a match field or parameter.
+type Named = (&'static str, i32);
+/// A table: name, match fields, actions it must offer.
+type TableSpec = (&'static str, &'static [Named], &'static [&'static str]);
+
+const TABLES: &[TableSpec] = &[
     ("FmIngress.epoch_window", &[], &["FmIngress.set_epoch"]),
     (
         "FmIngress.blocked_senders",
@@ -40,7 +44,7 @@ const TABLES: &[(&str, &[(&str, i32)], &[&str])] = &[
 ];
 
 /// (action, [(parameter, width)])
-const ACTIONS: &[(&str, &[(&str, i32)])] = &[
+const ACTIONS: &[(&str, &[Named])] = &[
     (
         "FmIngress.set_epoch",
         &[("current_epoch", 32), ("retry_allowance", 8)],
