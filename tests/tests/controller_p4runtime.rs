@@ -202,3 +202,47 @@ async fn probe_goes_out_by_packet_out_and_its_reply_comes_back_as_packet_in() {
         ([7; 8], 1, 99, 12345)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_reconnects_and_reclaims_mastership_after_the_server_restarts() {
+    let ts = start_switch(&[1]).await;
+    let addr = ts.server.local_addr();
+    let device = ts.sw.device().clone();
+    let pipeline = flash_mesh();
+    let s = session(&addr.to_string(), 3).await;
+    assert_eq!(s.mastership(), Mastership::Primary);
+    s.ensure_pipeline(&pipeline).await.unwrap();
+    s.write(&[EntryUpdate::insert(blocked(9))]).await.unwrap();
+    let mut m = s.watch_mastership();
+
+    let TestSwitch { sw, server } = ts;
+    server.shutdown().await.unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        m.wait_for(|x| *x == Mastership::Connecting),
+    )
+    .await
+    .expect("the session notices the server is gone")
+    .unwrap();
+
+    let _server = flash_switch::p4rt::spawn(device, addr).await.unwrap();
+    assert!(
+        s.wait_primary(Duration::from_secs(10)).await,
+        "mastership reclaimed after reconnect"
+    );
+    // a restarted server may have forgotten the cookie: reconciling pushes only if needed,
+    // and writes are accepted again
+    s.ensure_pipeline(&pipeline).await.unwrap();
+    assert_eq!(
+        s.ensure_pipeline(&pipeline).await.unwrap(),
+        PushOutcome::AlreadyInstalled
+    );
+    s.write(&[EntryUpdate::insert(blocked(10))]).await.unwrap();
+    assert!(
+        !s.read_table(names::BLOCKED_SENDERS)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drop(sw);
+}
