@@ -701,6 +701,10 @@ class Runner:
                     failures.append("%s:%d: %s" % (path, step["line"], e))
                     if not self.args.keep_going:
                         break
+                except Exception as e:  # noqa: BLE001 - a P4Runtime error fails the step
+                    failures.append("%s:%d: %s: %s" % (path, step["line"], type(e).__name__, e))
+                    if not self.args.keep_going:
+                        break
         finally:
             for s in send_socks.values():
                 s.close()
