@@ -53,7 +53,7 @@ pub struct DigestMessage {
 #[derive(Debug, Clone)]
 pub struct Runtime {
     pub tables: Vec<TableState>,
-    pub registers: Vec<Vec<u128>>,
+    pub registers: Vec<super::register::RegisterArray>,
     pub counters: Vec<Vec<CounterData>>,
     pub meters: Vec<Vec<Meter>>,
     pub digests: VecDeque<DigestMessage>,
@@ -426,21 +426,14 @@ impl<'a> Ctx<'a> {
                 let i = self.eval(index);
                 let r = &self.rt.registers[*reg as usize];
                 // BMv2 refuses an out-of-range index; the destination reads 0.
-                let val = usize::try_from(i)
-                    .ok()
-                    .and_then(|i| r.get(i))
-                    .copied()
-                    .unwrap_or(0);
+                let val = usize::try_from(i).ok().and_then(|i| r.get(i)).unwrap_or(0);
                 self.store(dst, val);
             }
             ExternCall::RegisterWrite { reg, index, value } => {
                 let i = self.eval(index);
                 let val = self.eval(value) & v::mask(self.p.registers[*reg as usize].width);
-                if let Some(cell) = usize::try_from(i)
-                    .ok()
-                    .and_then(|i| self.rt.registers[*reg as usize].get_mut(i))
-                {
-                    *cell = val;
+                if let Ok(i) = usize::try_from(i) {
+                    self.rt.registers[*reg as usize].set(i, val);
                 }
             }
             ExternCall::CounterCount { counter, index } => {

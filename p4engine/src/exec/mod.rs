@@ -9,6 +9,7 @@ pub mod bits;
 pub mod hash;
 pub mod interp;
 pub mod meter;
+pub mod register;
 pub mod shell_syntax;
 pub mod state;
 pub mod switch;

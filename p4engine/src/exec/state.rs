@@ -587,7 +587,7 @@ impl Switch {
         let r = self.register_index(register_id)?;
         self.rt.registers[r]
             .get(index as usize)
-            .map(|v| canonical_bytes(*v))
+            .map(canonical_bytes)
             .ok_or_else(|| invalid(format!("register index {index} out of range")))
     }
 
@@ -596,10 +596,9 @@ impl Switch {
         let r = self.register_index(register_id)?;
         let w = self.program.registers[r].width;
         let v = value(bytes, w, &self.program.registers[r].name)?;
-        let cell = self.rt.registers[r]
-            .get_mut(index as usize)
-            .ok_or_else(|| invalid(format!("register index {index} out of range")))?;
-        *cell = v;
+        if !self.rt.registers[r].set(index as usize, v) {
+            return Err(invalid(format!("register index {index} out of range")));
+        }
         Ok(())
     }
 }

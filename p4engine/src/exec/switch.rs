@@ -181,7 +181,7 @@ impl Switch {
             .rt
             .registers
             .iter()
-            .map(|r| r.capacity() * 16)
+            .map(|r| r.heap_bytes())
             .sum::<usize>();
         n += self
             .rt
@@ -453,7 +453,7 @@ fn fresh_runtime(p: &Program, config: &SwitchConfig) -> Runtime {
         registers: p
             .registers
             .iter()
-            .map(|r| vec![0; r.size as usize])
+            .map(|r| super::register::RegisterArray::new(r.width, r.size as usize))
             .collect(),
         counters: p
             .counters
