@@ -246,3 +246,42 @@ async fn session_reconnects_and_reclaims_mastership_after_the_server_restarts() 
     );
     drop(sw);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn digests_arrive_by_name_and_direct_counters_read_per_entry() {
+    let ts = start_switch(&[1, 2]).await;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../controller/tests/data/learn.p4"
+    );
+    let pipeline =
+        flashmesh_controller::p4rt::Pipeline::from_source(std::path::Path::new(path)).unwrap();
+    let s = session(&ts.addr(), 1).await;
+    s.ensure_pipeline(&pipeline).await.unwrap();
+    let entry = EntrySpec::new("LearnIngress.fwd", "LearnIngress.set_port")
+        .matching("hdr.eth.dst", FieldMatch::exact(0x0200_0000_0002))
+        .param("port", 2);
+    s.write(&[EntryUpdate::insert(entry.clone())])
+        .await
+        .unwrap();
+    let name = "learn_t"; // P4Info names a digest after its struct type
+    s.enable_digest(name, 0, 1, 1_000_000_000).await.unwrap();
+    let mut digests = s.digests();
+
+    let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0x11, 0x88, 0xb5];
+    frame.extend_from_slice(&[0u8; 46]);
+    ts.sw.port(1).unwrap().send(frame);
+    let out = recv_frame(&ts.sw, 2, Duration::from_secs(5)).await;
+    assert!(out.is_some(), "forwarded by the entry");
+    let d = tokio::time::timeout(Duration::from_secs(5), digests.recv())
+        .await
+        .expect("a digest arrives")
+        .unwrap();
+    assert_eq!(d.name, name);
+    assert!(!d.data.is_empty());
+    let hits = s.read_direct_counters("LearnIngress.fwd").await.unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].0.key(), entry.key());
+    assert_eq!(hits[0].1, 1, "one packet counted on the entry");
+    assert!(hits[0].2 >= 60);
+}
