@@ -205,6 +205,7 @@ async fn verify_save_commit_and_reconcile() {
         &[("p", &[5]), ("x", &[3])],
         0,
     );
+    let e_key = e.clone();
     write(
         &mut c,
         DEV,
@@ -230,6 +231,97 @@ async fn verify_save_commit_and_reconcile() {
         read(&mut c, DEV, vec![wanted.clone()]).await.unwrap().len(),
         1,
         "reconcile keeps entries"
+    );
+    // Another program text (same P4Info): entries and their direct counters are replayed
+    // into the new program's instance, default actions too.
+    let mut key = e_key.clone();
+    key.action = None;
+    let counted = p4v1::DirectCounterEntry {
+        table_entry: Some(key.clone()),
+        data: Some(p4v1::CounterData {
+            byte_count: 77,
+            packet_count: 7,
+        }),
+    };
+    write(
+        &mut c,
+        DEV,
+        Some(1),
+        vec![update(
+            Type::Modify,
+            p4v1::entity::Entity::DirectCounterEntry(counted.clone()),
+        )],
+    )
+    .await
+    .expect("counter write");
+    let mut dflt = names.entry(
+        "MyIngress.t_dflt",
+        vec![],
+        "MyIngress.set_dflt",
+        &[("v", &[0x33])],
+        0,
+    );
+    dflt.is_default_action = true;
+    write(
+        &mut c,
+        DEV,
+        Some(1),
+        vec![update(
+            Type::Modify,
+            p4v1::entity::Entity::TableEntry(dflt.clone()),
+        )],
+    )
+    .await
+    .expect("default write");
+    let v2 = format!("{source}\n// second revision of the program text\n");
+    push(&mut c, DEV, 1, &v2, &p4info, Action::ReconcileAndCommit)
+        .await
+        .expect("reconcile to v2");
+    let back = read(
+        &mut c,
+        DEV,
+        vec![p4v1::Entity {
+            entity: Some(p4v1::entity::Entity::DirectCounterEntry(counted.clone())),
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(back.len(), 1);
+    let Some(p4v1::entity::Entity::DirectCounterEntry(dc)) = &back[0].entity else {
+        panic!("direct counter entry expected")
+    };
+    assert_eq!(
+        dc.data, counted.data,
+        "the direct counter survived the reconcile"
+    );
+    let mut wanted_default = p4v1::TableEntry {
+        table_id: dflt.table_id,
+        is_default_action: true,
+        ..Default::default()
+    };
+    let d = read(
+        &mut c,
+        DEV,
+        vec![p4v1::Entity {
+            entity: Some(p4v1::entity::Entity::TableEntry(wanted_default.clone())),
+        }],
+    )
+    .await
+    .unwrap();
+    wanted_default.action = dflt.action.clone();
+    assert_eq!(
+        d,
+        vec![p4v1::Entity {
+            entity: Some(p4v1::entity::Entity::TableEntry(wanted_default))
+        }]
+    );
+    let all = get(&mut c, ResponseType::DeviceConfigAndCookie)
+        .await
+        .unwrap();
+    assert_eq!(
+        all.p4_device_config,
+        v2.as_bytes(),
+        "the new program is active"
     );
     push(&mut c, DEV, 1, &source, &p4info, Action::VerifyAndCommit)
         .await
