@@ -13,8 +13,9 @@
 //! ```
 //!
 //! * [`Program`] is compiled once and immutable; share it with `Arc` between any number of
-//!   [`Switch`] instances. It carries the P4Info names and ids of every table, action, match
-//!   field, parameter, counter, meter, register, digest and controller header.
+//!   [`Switch`] instances. [`Program::p4info`] is its P4Info (derived as p4c does), and the
+//!   program's tables, actions, match fields, parameters, counters, meters, registers,
+//!   digests and controller headers carry the same names and ids.
 //! * [`Switch`] holds one instance's state: table entries and default actions, registers,
 //!   counters, meters, digests, and header storage that persists between packets as in BMv2
 //!   (an invalid header's fields read what the last packet left there).
@@ -86,7 +87,10 @@ fn compile_tokens(
 ) -> Result<Arc<Program>, Diagnostics> {
     let ast = front::parser::parse(tokens, &sources)?;
     let checked = ir::lower::check(ast, sources)?;
+    let info = p4info::derive(&checked);
     let mut program = ir::lower::lower(&checked)?;
+    ir::lower::sync_with_p4info(&mut program, &info);
+    program.p4info = info;
     program.name = name.to_string();
     Ok(Arc::new(program))
 }

@@ -604,6 +604,8 @@ pub struct Program {
     pub packet_out: Option<ControllerHeader>,
     /// Error names by code (`NoError` is 0).
     pub errors: Vec<String>,
+    /// The P4Info derived from the program (as p4c would write it).
+    pub p4info: crate::p4info::P4Info,
 }
 
 /// Error codes of the core errors, in the order `core.p4` declares them.
@@ -618,6 +620,11 @@ pub mod errors {
 }
 
 impl Program {
+    /// The program's P4Info; every id in this program is the P4Info id.
+    pub fn p4info(&self) -> &crate::p4info::P4Info {
+        &self.p4info
+    }
+
     /// Table index by P4Info id.
     pub fn table_by_id(&self, id: u32) -> Option<TableId> {
         self.tables

@@ -95,6 +95,73 @@ pub fn assign_ids(p: &mut Program) {
     }
 }
 
+/// Takes ids and control-plane names from the program's derived P4Info (which honours `@id`
+/// and `@name` exactly as p4c does): entities by name, match fields, parameters and
+/// controller-header fields by position. Entities P4Info leaves out keep their computed ids.
+pub fn sync_with_p4info(p: &mut Program, info: &crate::p4info::P4Info) {
+    fn pre(x: &Option<flashmesh_proto::p4::config::v1::Preamble>) -> Option<(u32, &str)> {
+        x.as_ref().map(|p| (p.id, p.name.as_str()))
+    }
+    for t in &info.tables {
+        let Some((id, name)) = pre(&t.preamble) else {
+            continue;
+        };
+        if let Some(mine) = p.tables.iter_mut().find(|x| x.name == name) {
+            mine.id = id;
+            for (k, mf) in mine.keys.iter_mut().zip(&t.match_fields) {
+                k.id = mf.id;
+                k.name = mf.name.clone();
+            }
+        }
+    }
+    for a in &info.actions {
+        let Some((id, name)) = pre(&a.preamble) else {
+            continue;
+        };
+        if let Some(mine) = p.actions.iter_mut().find(|x| x.name == name) {
+            mine.id = id;
+            for (prm, ip) in mine.params.iter_mut().zip(&a.params) {
+                prm.id = ip.id;
+                prm.name = ip.name.clone();
+            }
+        }
+    }
+    macro_rules! by_name {
+        ($mine:expr, $theirs:expr) => {
+            for x in $theirs {
+                if let Some((id, name)) = pre(&x.preamble)
+                    && let Some(m) = $mine.iter_mut().find(|m| m.name == name)
+                {
+                    m.id = id;
+                }
+            }
+        };
+    }
+    by_name!(p.counters, &info.counters);
+    by_name!(p.direct_counters, &info.direct_counters);
+    by_name!(p.meters, &info.meters);
+    by_name!(p.direct_meters, &info.direct_meters);
+    by_name!(p.registers, &info.registers);
+    by_name!(p.digests, &info.digests);
+    for c in &info.controller_packet_metadata {
+        let Some((id, name)) = pre(&c.preamble) else {
+            continue;
+        };
+        for h in [p.packet_in.as_mut(), p.packet_out.as_mut()]
+            .into_iter()
+            .flatten()
+        {
+            if h.name == name {
+                h.id = id;
+                for (f, m) in h.fields.iter_mut().zip(&c.metadata) {
+                    f.0 = m.id;
+                    f.1 = m.name.clone();
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
