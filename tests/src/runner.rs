@@ -303,3 +303,79 @@ pub fn compare(expect: &[Expect], got: &Observed) -> Result<(), String> {
         Err(problems.join("; "))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(port: u32, prio: u8, b: &[u8]) -> (u32, u8, Vec<u8>) {
+        (port, prio, b.to_vec())
+    }
+
+    #[test]
+    fn compare_accepts_exact_outputs_in_any_order() {
+        let got = Observed {
+            frames: vec![frame(3, 0, &[3]), frame(2, 7, &[2])],
+            packet_ins: vec![],
+        };
+        let want = [
+            Expect::Packet {
+                port: 2,
+                priority: Some(7),
+                bytes: vec![2],
+            },
+            Expect::Packet {
+                port: 3,
+                priority: None,
+                bytes: vec![3],
+            },
+        ];
+        assert_eq!(compare(&want, &got), Ok(()));
+    }
+
+    #[test]
+    fn compare_reports_missing_extra_and_priority() {
+        let got = Observed {
+            frames: vec![frame(2, 0, &[2]), frame(4, 0, &[4])],
+            packet_ins: vec![],
+        };
+        let want = [
+            Expect::Packet {
+                port: 2,
+                priority: Some(7),
+                bytes: vec![2],
+            },
+            Expect::Packet {
+                port: 3,
+                priority: None,
+                bytes: vec![3],
+            },
+        ];
+        let e = compare(&want, &got).unwrap_err();
+        assert!(e.contains("priority 0, expected 7"), "{e}");
+        assert!(e.contains("missing frame on port 3"), "{e}");
+        assert!(e.contains("unexpected frame on port 4"), "{e}");
+        assert!(compare(&[Expect::Drop], &got).is_err());
+        assert_eq!(compare(&[Expect::Drop], &Observed::default()), Ok(()));
+    }
+
+    #[test]
+    fn compare_matches_packet_in_metadata_as_numbers() {
+        let md: BTreeMap<String, u128> =
+            [("ingress_port".to_string(), 3), ("reason".to_string(), 1)].into();
+        let got = Observed {
+            frames: vec![],
+            packet_ins: vec![(md, vec![9])],
+        };
+        let want = |port: &str| Expect::PacketIn {
+            metadata: vec![
+                ("ingress_port".to_string(), port.to_string()),
+                ("reason".to_string(), "0x01".to_string()),
+            ],
+            bytes: vec![9],
+        };
+        assert_eq!(compare(&[want("3")], &got), Ok(()));
+        assert!(compare(&[want("2")], &got).is_err());
+        assert!(compare(&[Expect::Drop], &got).is_err());
+    }
+}
