@@ -195,3 +195,80 @@ async fn a_penalised_sender_is_dropped_in_the_switch_until_it_expires() {
             .is_some()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_controller_takes_over_when_the_primary_goes() {
+    use flashmesh_controller::p4rt::{Mastership, P4rtError};
+    let t = triangle().await;
+    let primary = Controller::start(t.spec.clone())
+        .await
+        .expect("primary starts");
+    let mut spec2 = t.spec.clone();
+    spec2.name = "anchor-backup".into();
+    spec2.sender_tag = flashmesh_controller::runtime::config::sender_tag("anchor-backup");
+    for s in &mut spec2.switches {
+        s.session.election_id = 50;
+    }
+    spec2.audit = None;
+    let backup = Controller::start(spec2).await.expect("backup starts");
+    for n in ["a", "b", "c"] {
+        assert_eq!(backup.session(n).unwrap().mastership(), Mastership::Backup);
+    }
+    // a backup cannot change the switches
+    let tag = [0x5a; 8];
+    let e = backup
+        .penalize(tag, Some(Duration::from_secs(60)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, P4rtError::NotPrimary { .. }), "{e}");
+    assert!(
+        backup
+            .metrics()
+            .await
+            .contains("flashmesh_control_writes_denied_total 3")
+    );
+
+    // withholding classification is a primary's job; check it works and comes back
+    primary.set_classification(false).await.unwrap();
+    let s = primary.session("a").unwrap();
+    assert!(s.read_table(names::CLASSIFY).await.unwrap().is_empty());
+    primary.set_classification(true).await.unwrap();
+    assert!(!s.read_table(names::CLASSIFY).await.unwrap().is_empty());
+
+    drop(primary);
+    for n in ["a", "b", "c"] {
+        assert!(
+            backup
+                .session(n)
+                .unwrap()
+                .wait_primary(Duration::from_secs(10))
+                .await,
+            "{n}: backup took over"
+        );
+    }
+    // on taking over it reconciles: the penalty it was asked for is now in the switches
+    let mut found = false;
+    for _ in 0..200 {
+        let rows = backup
+            .session("a")
+            .unwrap()
+            .read_table(names::BLOCKED_SENDERS)
+            .await
+            .unwrap();
+        if rows.len() == 1 {
+            found = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(found, "takeover reconciled the blocked sender");
+    t.a.sw
+        .port(3)
+        .unwrap()
+        .send(to_b(backup.epoch(), [1; 8], 1));
+    assert!(
+        recv_frame(&t.b.sw, 3, Duration::from_secs(5))
+            .await
+            .is_some()
+    );
+}

@@ -107,6 +107,8 @@ struct State {
     down: BTreeMap<String, BTreeSet<u16>>,
     counters: PolicyCounters,
     probe_seq: u64,
+    /// False while priority classification is withheld (everything best effort).
+    classification: bool,
 }
 
 struct Shared {
@@ -188,6 +190,60 @@ impl Shared {
         self.clock0.elapsed().as_millis() as u64
     }
 
+    /// Makes one switch hold exactly what the controller wants: its pipeline (pushed only if
+    /// the cookie differs), policy entries, routes, port-down and blocked-sender entries, and
+    /// the current epoch. Used at start and whenever mastership is regained.
+    async fn reconcile_node(&self, st: &mut State, node: &str) -> Result<(), P4rtError> {
+        let sess = self.session(node)?;
+        let spec = self
+            .switches
+            .iter()
+            .find(|s| s.node == node)
+            .expect("driven node");
+        sess.ensure_pipeline(&spec.pipeline).await?;
+        let routes: Vec<EntrySpec> = routes_for(&st.topology, node)
+            .iter()
+            .map(fm::route_entry)
+            .collect();
+        let mut want = if st.classification {
+            fm::classify_entries(&st.settings)
+        } else {
+            Vec::new()
+        };
+        want.extend(fm::dedup_entries(&st.settings));
+        want.extend(routes.iter().cloned());
+        for p in st.down.get(node).into_iter().flatten() {
+            want.push(fm::port_down_entry(*p));
+        }
+        for (sender, _) in st.penalties.blocked() {
+            want.push(fm::blocked_entry(*sender));
+        }
+        let mut cur = Vec::new();
+        for t in [
+            names::CLASSIFY,
+            names::DEDUP_TYPES,
+            names::IPV4_LPM,
+            names::PORT_DOWN,
+            names::BLOCKED_SENDERS,
+        ] {
+            cur.extend(sess.read_table(t).await?);
+        }
+        let mut ups = diff(&cur, &want);
+        ups.push(EntryUpdate::modify(fm::epoch_entry(
+            *self.epoch_tx.borrow(),
+            st.settings.retry_allowance,
+        )));
+        EntryStore::write(self, node, &ups).await?;
+        st.routes.insert(node.to_string(), routes);
+        Ok(())
+    }
+
+    fn is_primary(&self, node: &str) -> bool {
+        self.sessions
+            .get(node)
+            .is_some_and(|s| s.mastership() == Mastership::Primary)
+    }
+
     /// Desired routes of every driven node from the topology.
     fn desired_routes(&self, topo: &Topology) -> BTreeMap<String, Vec<EntrySpec>> {
         self.switches
@@ -209,6 +265,9 @@ impl Shared {
         let want = self.desired_routes(&st.topology);
         let mut n = 0;
         for (node, entries) in want {
+            if !self.is_primary(&node) {
+                continue; // reconciled when mastership comes back
+            }
             let cur = st.routes.get(&node).cloned().unwrap_or_default();
             let ups = diff(&cur, &entries);
             if ups.is_empty() {
@@ -293,6 +352,9 @@ impl Shared {
             let mut events = Vec::new();
             let mut frames = Vec::new();
             for s in &self.switches {
+                if !self.is_primary(&s.node) {
+                    continue; // a backup's packet-outs are not served
+                }
                 let Some(me) = st.topology.node(&s.node).cloned() else {
                     continue;
                 };
@@ -408,12 +470,8 @@ impl Controller {
             if sess.mastership() != Mastership::Primary {
                 sess.wait_primary(Duration::from_millis(500)).await;
             }
-            if sess.mastership() == Mastership::Primary {
-                sess.ensure_pipeline(&s.pipeline).await.map_err(err)?;
-            } else {
-                // a backup only reads: use our P4Info for names
-                sess.set_p4info(&s.pipeline.p4info);
-            }
+            // names for reads even while a backup; the primary reconciles the pipeline below
+            sess.set_p4info(&s.pipeline.p4info);
             sessions.insert(s.node.clone(), sess);
         }
         let epoch0 = spec.initial_epoch.max(1);
@@ -438,6 +496,7 @@ impl Controller {
                 down: BTreeMap::new(),
                 counters: PolicyCounters::default(),
                 probe_seq: 0,
+                classification: true,
             }),
             epoch_tx,
             events,
@@ -446,41 +505,20 @@ impl Controller {
             clock0: Instant::now(),
             writes_denied: AtomicU64::new(0),
         });
-        // Reconcile entries on every switch we are primary of.
+        // Reconcile every switch we are primary of.
         {
             let mut st = shared.state.lock().await;
-            let routes = shared.desired_routes(&st.topology);
             for s in &spec.switches {
-                let sess = &shared.sessions[&s.node];
-                if sess.mastership() != Mastership::Primary {
+                if !shared.is_primary(&s.node) {
                     continue;
                 }
-                let err = |error| StartError::Switch {
-                    node: s.node.clone(),
-                    error,
-                };
-                let mut want = fm::policy_entries(&st.settings);
-                want.extend(routes.get(&s.node).cloned().unwrap_or_default());
-                let mut cur = Vec::new();
-                for t in [
-                    names::CLASSIFY,
-                    names::DEDUP_TYPES,
-                    names::IPV4_LPM,
-                    names::PORT_DOWN,
-                    names::BLOCKED_SENDERS,
-                ] {
-                    cur.extend(sess.read_table(t).await.map_err(err)?);
-                }
-                let mut ups = diff(&cur, &want);
-                ups.push(EntryUpdate::modify(fm::epoch_entry(
-                    epoch0,
-                    st.settings.retry_allowance,
-                )));
-                sess.write(&ups).await.map_err(err)?;
-                st.routes.insert(
-                    s.node.clone(),
-                    routes.get(&s.node).cloned().unwrap_or_default(),
-                );
+                shared
+                    .reconcile_node(&mut st, &s.node)
+                    .await
+                    .map_err(|error| StartError::Switch {
+                        node: s.node.clone(),
+                        error,
+                    })?;
             }
         }
         let mut tasks = Vec::new();
@@ -511,17 +549,11 @@ impl Controller {
                 while m.changed().await.is_ok() {
                     let now = *m.borrow();
                     if now == Mastership::Primary && last != Mastership::Primary {
-                        info!(node, "primary again: rewriting epoch and routes");
+                        info!(node, "primary (again): reconciling the switch");
                         let mut st = sh.state.lock().await;
-                        st.routes.remove(&node);
-                        if let Ok(s) = sh.session(&node)
-                            && let Ok(cur) = s.read_table(names::IPV4_LPM).await
-                        {
-                            st.routes.insert(node.clone(), cur);
+                        if let Err(e) = sh.reconcile_node(&mut st, &node).await {
+                            warn!(node, "reconcile after regaining mastership failed: {e}");
                         }
-                        sh.update_routes(&mut st).await;
-                        let e = fm::epoch_entry(*sh.epoch_tx.borrow(), st.settings.retry_allowance);
-                        let _ = EntryStore::write(&*sh, &node, &[EntryUpdate::modify(e)]).await;
                     }
                     last = now;
                 }
@@ -605,6 +637,24 @@ impl Controller {
         Ok(())
     }
 
+    /// Installs (true) or withholds (false) the priority classification entries on every
+    /// switch; withheld, every packet is best effort. For control experiments.
+    pub async fn set_classification(&self, enabled: bool) -> Result<(), P4rtError> {
+        let sh = &self.shared;
+        let mut st = sh.state.lock().await;
+        st.classification = enabled;
+        let want = if enabled {
+            fm::classify_entries(&st.settings)
+        } else {
+            Vec::new()
+        };
+        for s in &sh.switches {
+            let cur = sh.session(&s.node)?.read_table(names::CLASSIFY).await?;
+            EntryStore::write(&**sh, &s.node, &diff(&cur, &want)).await?;
+        }
+        Ok(())
+    }
+
     /// True while `sender` is blocked.
     pub async fn is_blocked(&self, sender: &[u8; 8]) -> bool {
         self.shared.state.lock().await.penalties.is_blocked(sender)
@@ -635,8 +685,13 @@ impl Controller {
         let old_allowance = st.settings.retry_allowance;
         let epoch = *sh.epoch_tx.borrow();
         let mut desired = BTreeMap::new();
-        for s in &sh.switches {
-            let mut v = fm::policy_entries(new);
+        for s in sh.switches.iter().filter(|s| sh.is_primary(&s.node)) {
+            let mut v = if st.classification {
+                fm::classify_entries(new)
+            } else {
+                Vec::new()
+            };
+            v.extend(fm::dedup_entries(new));
             v.push(fm::epoch_entry(epoch, new.retry_allowance));
             desired.insert(s.node.clone(), v);
         }
