@@ -68,12 +68,26 @@ async fn p4runtime_shell_drives_flash_switch() {
     }
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
     let source_path = here.join("interop.p4");
-    let p4info = flashmesh_p4::p4info_file(&source_path).expect("interop.p4 compiles");
     let scratch =
         Scratch(std::env::temp_dir().join(format!("flash-switch-interop-{}", std::process::id())));
     std::fs::create_dir_all(&scratch.0).unwrap();
     let p4info_path = scratch.0.join("interop.p4info.txtpb");
-    std::fs::write(&p4info_path, flashmesh_p4::p4info_text(&p4info)).unwrap();
+    // The P4Info comes from `flash-switch compile --p4info`, as a user would make it.
+    let compiled = Command::new(env!("CARGO_BIN_EXE_flash-switch"))
+        .arg("compile")
+        .arg(&source_path)
+        .arg("--p4info")
+        .arg(&p4info_path)
+        .output()
+        .expect("flash-switch runs");
+    assert!(
+        compiled.status.success(),
+        "flash-switch compile failed: {}",
+        String::from_utf8_lossy(&compiled.stderr)
+    );
+    let written = std::fs::read_to_string(&p4info_path).unwrap();
+    let derived = flashmesh_p4::p4info_file(&source_path).expect("interop.p4 compiles");
+    assert_eq!(written, flashmesh_p4::p4info_text(&derived));
 
     let mut h = Harness::start(DEV).await;
     let mut child = Command::new("python3")
