@@ -38,8 +38,12 @@ pub struct BenchOptions {
     pub window: usize,
     /// Time limit of each measured phase.
     pub phase: Duration,
-    /// Cores used (server workers and ceiling threads).
+    /// Cores of the machine (server sockets).
     pub cores: usize,
+    /// Threads of the runtime that serves and loads the anchor, and of the ceiling loop. More
+    /// threads than cores keep a core busy while one thread waits for the authority's lock;
+    /// the ceiling uses as many threads so that both get the same share of a shared machine.
+    pub threads: usize,
 }
 
 impl Default for BenchOptions {
@@ -49,7 +53,8 @@ impl Default for BenchOptions {
             clients: 32,
             window: 8,
             phase: Duration::from_secs(3),
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            cores: cores(),
+            threads: 2 * cores(),
         }
     }
 }
@@ -57,14 +62,23 @@ impl Default for BenchOptions {
 /// The benchmark's figures.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
-    /// Cores used by the server workers and by the ceiling.
+    /// Cores of the machine.
     pub cores: usize,
+    /// Threads of the serving runtime and of the ceiling loop.
+    pub threads: usize,
     /// Votes received per second.
     pub orders_per_sec: f64,
     /// Orders per core per second.
     pub orders_per_sec_per_core: f64,
     /// Verify-then-sign operations per second on `cores` threads.
     pub crypto_ceiling_per_sec: f64,
+    /// The ceiling measured before the server started.
+    pub crypto_ceiling_before_per_sec: f64,
+    /// The ceiling measured after the server stopped.
+    pub crypto_ceiling_after_per_sec: f64,
+    /// Orders per CPU-second of this process (clients included) divided by verify-then-sign
+    /// operations per CPU-second: the same ratio, immune to other load on the machine.
+    pub ratio_cpu_time: Option<f64>,
     /// `orders_per_sec / crypto_ceiling_per_sec`.
     pub ratio: f64,
     /// Receipts received per second.
@@ -89,6 +103,23 @@ pub struct BenchReport {
     pub window: usize,
     /// How to read the figures.
     pub note: String,
+}
+
+/// CPU time used so far by this process (all threads), from `/proc/self/stat`; `None` where
+/// that file is unavailable.
+pub fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Linux reports these in USER_HZ ticks, 100 per second on every mainstream platform.
+    Some((utime + stime) / 100.0)
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 fn account_key(i: usize) -> Keypair {
@@ -248,7 +279,7 @@ fn write(path: &std::path::Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the benchmark (call from a multi-threaded runtime with `opts.cores` workers).
+/// Runs the benchmark (call from a multi-threaded runtime with `opts.threads` workers).
 pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchReport> {
     let tmp = tempfile::tempdir()?;
     let dir = tmp.path();
@@ -256,16 +287,19 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
     let merchant = Keypair::from_seed(&[0x5A; 32]).public();
     let orders = tokio::task::block_in_place(|| presign(opts.orders, merchant, opts.cores));
 
-    // Phase 2: the ceiling, before the server exists.
-    let ceiling = tokio::task::block_in_place(|| {
+    // Phase 2: the ceiling, before the server exists (and again at the end: the machine may be
+    // shared, so the two are averaged to compare like with like).
+    let cpu0 = process_cpu_seconds();
+    let ceiling_before = tokio::task::block_in_place(|| {
         crypto_ceiling(
             &orders[..orders.len().min(4096)],
             &key,
-            opts.cores,
+            opts.threads,
             opts.phase.min(Duration::from_secs(2)),
         )
     });
 
+    let cpu_ceiling_before = cpu_delta(cpu0);
     let port = std::net::UdpSocket::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -300,7 +334,9 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
         .map(|o| Envelope::order(*o).encode())
         .collect::<Result<_, _>>()?;
     let orders_sent = requests.len() as u64;
+    let cpu1 = process_cpu_seconds();
     let (replies, elapsed) = load(listen, requests, opts.clients, opts.window, opts.phase).await?;
+    let cpu_orders = cpu_delta(cpu1);
     let by_digest: HashMap<Digest, usize> = orders
         .iter()
         .enumerate()
@@ -337,14 +373,38 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
 
     let m = anchor.metrics().clone();
     anchor.shutdown().await;
+    let cpu2 = process_cpu_seconds();
+    let ceiling_after = tokio::task::block_in_place(|| {
+        crypto_ceiling(
+            &orders[..orders.len().min(4096)],
+            &key,
+            opts.threads,
+            opts.phase.min(Duration::from_secs(2)),
+        )
+    });
+    let cpu_ceiling_after = cpu_delta(cpu2);
+    let ceiling = (ceiling_before + ceiling_after) / 2.0;
+    let ceiling_secs = opts.phase.min(Duration::from_secs(2)).as_secs_f64();
+    // Work per CPU-second of this process: independent of what else the machine runs.
+    let ratio_cpu = match (cpu_ceiling_before, cpu_ceiling_after, cpu_orders) {
+        (Some(b), Some(a), Some(o)) if a + b > 0.0 && o > 0.0 => {
+            let ceiling_per_cpu = (ceiling_before + ceiling_after) * ceiling_secs / (a + b);
+            Some((votes.len() as f64 / o) / ceiling_per_cpu)
+        }
+        _ => None,
+    };
     let commits = get(&m.store_commits);
     let records = get(&m.store_records);
     Ok(BenchReport {
         cores: opts.cores,
+        threads: opts.threads,
         orders_per_sec,
         orders_per_sec_per_core: orders_per_sec / opts.cores as f64,
         crypto_ceiling_per_sec: ceiling,
+        crypto_ceiling_before_per_sec: ceiling_before,
+        crypto_ceiling_after_per_sec: ceiling_after,
         ratio: orders_per_sec / ceiling,
+        ratio_cpu_time: ratio_cpu,
         certificates_per_sec,
         orders_sent,
         votes: votes.len() as u64,
@@ -361,8 +421,9 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
         window: opts.window,
         note: format!(
             "one authority, durability on (redb, group commit); the {} client sockets run in the \
-             same process on the same {} cores as the server, with orders signed before timing",
-            opts.clients, opts.cores
+             same process on the same {} cores as the server ({} runtime threads), with orders \
+             signed before timing",
+            opts.clients, opts.cores, opts.threads
         ),
     })
 }
@@ -372,8 +433,8 @@ pub fn render(r: &BenchReport) -> String {
     format!(
         "authority benchmark ({} cores, {} clients x {} in flight)\n\
          orders/s           {:>10.0}  ({:.0} per core)\n\
-         crypto ceiling/s   {:>10.0}  (verify-then-sign on {} threads)\n\
-         ratio              {:>10.2}\n\
+         crypto ceiling/s   {:>10.0}  (verify-then-sign, {} threads; mean of {:.0} before, {:.0} after)\n\
+         ratio              {:>10.2}  (per CPU-second of this process: {})\n\
          certificates/s     {:>10.0}\n\
          votes {} of {} orders, receipts {} of {} certificates\n\
          store: {} records in {} commits (mean batch {:.1})\n\
@@ -384,8 +445,12 @@ pub fn render(r: &BenchReport) -> String {
         r.orders_per_sec,
         r.orders_per_sec_per_core,
         r.crypto_ceiling_per_sec,
-        r.cores,
+        r.threads,
+        r.crypto_ceiling_before_per_sec,
+        r.crypto_ceiling_after_per_sec,
         r.ratio,
+        r.ratio_cpu_time
+            .map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}")),
         r.certificates_per_sec,
         r.votes,
         r.orders_sent,
@@ -396,4 +461,24 @@ pub fn render(r: &BenchReport) -> String {
         r.mean_commit_batch,
         r.note
     )
+}
+
+fn cpu_delta(start: Option<f64>) -> Option<f64> {
+    Some(process_cpu_seconds()? - start?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn process_cpu_time_is_readable_and_grows() {
+        let a = process_cpu_seconds().expect("linux /proc");
+        let mut x = 0u64;
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_millis(60) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(process_cpu_seconds().unwrap() >= a);
+    }
 }

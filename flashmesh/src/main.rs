@@ -184,7 +184,7 @@ fn main() -> anyhow::Result<()> {
                 ..BenchOptions::default()
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(opts.cores)
+                .worker_threads(opts.threads)
                 .enable_all()
                 .build()?;
             let report = runtime.block_on(run_authority_bench(&opts))?;
