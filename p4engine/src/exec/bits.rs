@@ -110,6 +110,12 @@ impl BitWriter {
     /// Appends the low `w` bits of `v`.
     #[inline]
     pub fn push(&mut self, buf: &mut Vec<u8>, v: u128, w: u32) {
+        if self.pending == 0 && w.is_multiple_of(8) {
+            let n = (w / 8) as usize;
+            buf.extend_from_slice(&v.to_be_bytes()[16 - n..]);
+            self.bytes += n;
+            return;
+        }
         if w <= 56 {
             self.push_small(buf, (v & mask(w)) as u64, w);
             return;

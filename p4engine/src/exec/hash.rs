@@ -97,8 +97,10 @@ pub fn pack_fields(fields: impl IntoIterator<Item = (u128, u32)>, out: &mut Vec<
 pub fn hash_result(h: u64, base: u128, max: u128, out_width: u32) -> u128 {
     let v = if max == 0 {
         base
+    } else if let Ok(m) = u64::try_from(max) {
+        base.wrapping_add((h % m) as u128)
     } else {
-        base.wrapping_add(h as u128 % max)
+        base.wrapping_add(h as u128)
     };
     v & mask(out_width)
 }

@@ -91,6 +91,8 @@ pub struct Ctx<'a> {
     pub now_ns: u64,
     /// The table entry whose action is running (for direct meters).
     cur_entry: Option<(TableId, usize)>,
+    /// An action run by `t.apply().hit` inside an expression executed `exit`.
+    exit_pending: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -113,6 +115,7 @@ impl<'a> Ctx<'a> {
             frame_len,
             now_ns,
             cur_entry: None,
+            exit_pending: false,
         }
     }
 
@@ -131,6 +134,16 @@ impl<'a> Ctx<'a> {
         match h {
             HeaderRef::Fixed(id) => Some(*id),
             HeaderRef::Dyn(s, idx) => self.stack_elem(*s, idx),
+        }
+    }
+
+    /// Evaluates an expression, with the leaves inlined.
+    #[inline(always)]
+    fn ev(&mut self, e: &'a Expr) -> u128 {
+        match e {
+            Expr::Slot(s) => self.phv.slots[*s as usize],
+            Expr::Const(c) => *c,
+            _ => self.eval(e),
         }
     }
 
@@ -169,8 +182,8 @@ impl<'a> Ctx<'a> {
                 a,
                 b,
             } => {
-                let x = self.eval(a);
-                let y = self.eval(b);
+                let x = self.ev(a);
+                let y = self.ev(b);
                 let w = *width;
                 let s = *signed;
                 match op {
@@ -216,7 +229,10 @@ impl<'a> Ctx<'a> {
                 }
             }
             Expr::TableHit { table, hit } => {
-                let (h, _, _) = self.apply_table(*table);
+                let (h, _, f) = self.apply_table(*table);
+                if f == Flow::Exit {
+                    self.exit_pending = true;
+                }
                 (h == *hit) as u128
             }
             Expr::Lookahead { width } => {
@@ -276,7 +292,7 @@ impl<'a> Ctx<'a> {
     fn exec(&mut self, s: &'a Stmt) -> Flow {
         match s {
             Stmt::Assign { dst, e } => {
-                let val = self.eval(e);
+                let val = self.ev(e);
                 if self.perr != 0 {
                     return Flow::ParserError;
                 }
@@ -307,6 +323,9 @@ impl<'a> Ctx<'a> {
                 let c = self.eval(c);
                 if self.perr != 0 {
                     return Flow::ParserError;
+                }
+                if self.exit_pending {
+                    return Flow::Exit;
                 }
                 return if c != 0 {
                     self.exec_block(then)
@@ -408,7 +427,7 @@ impl<'a> Ctx<'a> {
         buf.clear();
         let mut w = BitWriter::default();
         for it in fields {
-            let x = self.eval(&it.e);
+            let x = self.ev(&it.e);
             w.push(&mut buf, x, it.width);
         }
         w.finish(&mut buf);
@@ -562,7 +581,7 @@ impl<'a> Ctx<'a> {
         let mut key = std::mem::take(&mut self.rt.key_scratch);
         key.clear();
         for k in &tab.keys {
-            let x = self.eval(&k.e);
+            let x = self.ev(&k.e);
             key.push(x);
         }
         let ts = &mut self.rt.tables[t as usize];
