@@ -297,7 +297,7 @@ impl Shared {
 
     async fn write_epoch(&self, epoch: u32, allowance: u8) {
         let e = fm::epoch_entry(epoch, allowance);
-        for s in &self.switches {
+        for s in self.switches.iter().filter(|s| self.is_primary(&s.node)) {
             if let Err(err) =
                 EntryStore::write(self, &s.node, &[EntryUpdate::modify(e.clone())]).await
             {
@@ -435,7 +435,7 @@ impl Shared {
         let gone = st.penalties.expire(self.now_ms());
         for s in gone {
             let u = EntryUpdate::delete(fm::blocked_entry(s));
-            for sw in &self.switches {
+            for sw in self.switches.iter().filter(|x| self.is_primary(&x.node)) {
                 if let Err(e) = EntryStore::write(self, &sw.node, std::slice::from_ref(&u)).await {
                     warn!(node = sw.node, "unblock failed: {e}");
                 }
