@@ -43,6 +43,31 @@
 //!   counter bytes are the ingress frame length, a priority >= the number of priority queues
 //!   is dropped.
 
+//!
+//! # What the interpreter runs
+//!
+//! The front end ([`front`]) documents the accepted language subset. Lowering ([`ir::lower`])
+//! gives every scalar a slot and every header, table, action and extern an index, so nothing
+//! is looked up by name while packets run. Supported v1model externs: `mark_to_drop`,
+//! `register` (read/write), `counter`, `direct_counter` (counted on every hit of an entry, as
+//! BMv2 does), `meter` and `direct_meter` (RFC 2698 two-rate three-colour, colour-blind,
+//! packets or bytes), `hash` (crc16, crc32, csum16, xor16, identity), `random`, `digest`,
+//! `verify_checksum`/`update_checksum` (csum16 or any supported hash), `verify`, `log_msg`,
+//! `assert`/`assume` (no effect). Tables: exact, lpm (one per table), ternary, range and
+//! optional keys, `const entries`/`entries`, `@defaultonly`/`@tableonly`, const defaults,
+//! `size`, direct counters and meters, `support_timeout` (the timeout is stored, not enforced).
+//!
+//! Left out, each a diagnostic at compile time: `clone`/`clone3`, `resubmit`, `recirculate`,
+//! `truncate`, `*_with_payload` checksums, custom CRC polynomials and `HashAlgorithm.random`,
+//! action profiles/selectors, header unions, `varbit`, value sets, more than one lpm key.
+//! At run time a non-zero `mcast_grp` drops the packet (no multicast groups exist), and
+//! `random` is a per-switch xorshift generator rather than BMv2's.
+//!
+//! Where BMv2 and the P4_16 specification differ the engine follows BMv2: `setValid()` on an
+//! invalid header zeroes its fields (BMv2's `add_header`) while other header storage keeps the
+//! previous packet's values; explicit `transition reject` ends parsing without an error; a
+//! parser error does not drop the packet; a `select` with no matching case is `NoMatch`.
+
 pub mod exec;
 pub mod front;
 pub mod ir;

@@ -6,6 +6,9 @@ use super::value::mask;
 /// Reads `w` bits (1..=128) starting at bit `off` of `buf`. The caller checks the bounds.
 #[inline]
 pub fn read_bits(buf: &[u8], off: usize, w: u32) -> u128 {
+    if w == 0 {
+        return 0;
+    }
     let w = w as usize;
     if off.is_multiple_of(8) && w.is_multiple_of(8) {
         let start = off / 8;

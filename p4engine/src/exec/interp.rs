@@ -401,8 +401,8 @@ impl<'a> Ctx<'a> {
                 self.phv.valid[*id as usize] = true;
             }
             Stmt::Advance(e) => {
-                let n = self.eval(e) as usize;
-                if self.cursor + n > self.pkt.len() * 8 {
+                let n = usize::try_from(self.eval(e)).unwrap_or(usize::MAX);
+                if self.cursor.saturating_add(n) > self.pkt.len() * 8 {
                     self.perr = errors::PACKET_TOO_SHORT;
                     return Flow::ParserError;
                 }
@@ -523,7 +523,10 @@ impl<'a> Ctx<'a> {
                 let val = if hi <= lo {
                     lo
                 } else {
-                    lo + (s as u128) % (hi - lo + 1)
+                    match (hi - lo).checked_add(1) {
+                        Some(span) => lo + (s as u128) % span,
+                        None => s as u128,
+                    }
                 };
                 self.store(dst, val & v::mask(*width));
             }
