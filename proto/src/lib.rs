@@ -13,6 +13,7 @@
 //! - [`flashmesh::mgmt::v1`]: Flash-Mesh management messages (queue shaping, link emulation).
 //! - Well-known types (`google.protobuf.Any`) map to [`prost_types`].
 //!
+//! [`status`] decodes the per-update `p4.v1.Error`s of a failed `Write`.
 //! [`text`] prints and parses the protobuf text format (as p4c writes `.p4info.txtpb`
 //! files) for any message of this crate; [`descriptor_pool`] gives the reflection
 //! descriptors of all of them.
@@ -21,10 +22,12 @@
 
 include!(concat!(env!("OUT_DIR"), "/flashmesh_protos.rs"));
 
+pub mod status;
 pub mod text;
 
 pub use prost;
 pub use prost_types;
+pub use status::{write_errors, write_errors_from_details};
 pub use text::{TextFormatError, from_text, p4info_from_text, p4info_to_text, to_text};
 pub use tonic;
 

@@ -109,12 +109,7 @@ pub fn write_status(outcomes: &[Result<(), P4rtError>]) -> Result<(), tonic::Sta
 
 /// Decodes the per-update errors of a failed `Write` (client side; used by tests).
 pub fn write_errors(status: &tonic::Status) -> Option<Vec<p4v1::Error>> {
-    let rpc_status = rpc::Status::decode(status.details()).ok()?;
-    rpc_status
-        .details
-        .iter()
-        .map(|any| p4v1::Error::decode(any.value.as_slice()).ok())
-        .collect()
+    flashmesh_proto::write_errors(status)
 }
 
 #[cfg(test)]
