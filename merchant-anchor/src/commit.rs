@@ -16,7 +16,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use flashmesh_core::{Authority, Encode, StateChange};
@@ -68,12 +68,28 @@ pub struct Job {
 pub struct CommitQueue {
     tx: mpsc::UnboundedSender<Job>,
     failed: Arc<AtomicBool>,
+    queued: Arc<AtomicUsize>,
 }
+
+/// Jobs queued beyond which workers refuse new requests as overloaded (see
+/// [`CommitQueue::is_overloaded`]), so a flood cannot grow the queue without bound.
+pub const MAX_QUEUED: usize = 64 * 1024;
 
 impl CommitQueue {
     /// Queues a job. Never blocks. Returns false if the committer has stopped.
     pub fn push(&self, job: Job) -> bool {
+        self.queued.fetch_add(1, Ordering::Relaxed);
         self.tx.send(job).is_ok()
+    }
+
+    /// Jobs waiting for the committer.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Whether the queue is too long to take more state-changing work.
+    pub fn is_overloaded(&self) -> bool {
+        self.queued() >= MAX_QUEUED
     }
 
     /// Whether a commit has failed (the anchor no longer releases replies).
@@ -94,9 +110,11 @@ pub fn start(
 ) -> (CommitQueue, std::thread::JoinHandle<()>) {
     let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
     let failed = Arc::new(AtomicBool::new(false));
+    let queued = Arc::new(AtomicUsize::new(0));
     let queue = CommitQueue {
         tx,
         failed: failed.clone(),
+        queued: queued.clone(),
     };
     let handle = std::thread::Builder::new()
         .name("anchor-commit".into())
@@ -112,6 +130,7 @@ pub fn start(
                         Err(_) => break,
                     }
                 }
+                queued.fetch_sub(batch.len(), Ordering::Relaxed);
                 records.clear();
                 locks.clear();
                 let mut replies = Vec::with_capacity(batch.len());

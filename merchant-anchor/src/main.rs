@@ -22,6 +22,7 @@ fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let args = Args::parse();
     let config = AnchorConfig::load(&args.config)?;
@@ -39,11 +40,21 @@ fn main() -> anyhow::Result<()> {
             anchor.bcb_addr(),
             anchor.admin_addr()
         );
-        tokio::signal::ctrl_c()
-            .await
-            .context("waiting for ctrl-c")?;
+        wait_for_stop_signal().await?;
         tracing::info!("shutting down");
         anchor.shutdown().await;
         anyhow::Ok(())
     })
+}
+
+/// Waits for SIGINT (ctrl-c) or SIGTERM. Stopping abruptly is safe too: every vote and receipt
+/// that left the process was durable first.
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for ctrl-c")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
 }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use flashmesh_core::{
-    Authority, Committee, Envelope, ErrorMessage, HeaderRepr, MAX_DATAGRAM_LEN, Message, MsgType,
-    Rejection,
+    Authority, Committee, Envelope, ErrorCode, ErrorMessage, HeaderRepr, MAX_DATAGRAM_LEN, Message,
+    MsgType, Rejection,
 };
 use flashmesh_transport::{Transport, UdpTransport};
 use parking_lot::Mutex;
@@ -137,6 +137,24 @@ pub fn handle_datagram(shared: &ServerShared, bytes: &[u8], from: SocketAddr) ->
         }
     };
     let header = env.header;
+    if shared.queue.is_overloaded()
+        && matches!(
+            env.message,
+            Message::Order(_) | Message::Certificate(_) | Message::Query(_)
+        )
+    {
+        metrics.reject(ErrorCode::Overloaded.to_u16());
+        let msg = ErrorMessage {
+            code: ErrorCode::Overloaded,
+            request_type: header.msg_type.to_u8(),
+            nonce: header.nonce,
+            authority: shared.tag,
+            detail: "commit queue full; retry later".into(),
+        };
+        return Envelope::reply(&header, Message::Error(msg), epoch)
+            .encode()
+            .ok();
+    }
     match env.message {
         Message::Order(order) => {
             inc(&metrics.orders);
