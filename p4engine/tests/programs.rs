@@ -739,3 +739,22 @@ fn random_frames_never_panic() {
         }
     }
 }
+
+/// A program is shared between threads and a switch can move to a datapath thread.
+#[test]
+fn program_is_sync_and_switch_is_send() {
+    fn sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    sync::<Program>();
+    send::<Switch>();
+    let p = program("router");
+    let sw = std::sync::Mutex::new(Switch::new(p.clone(), SwitchConfig::default()));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            sw.lock()
+                .unwrap()
+                .process(1, &udp_frame(1, A, 0x0a00_0001, 64, 0, 1))
+        });
+        s.spawn(|| sw.lock().unwrap().read_entries(None).unwrap());
+    });
+}

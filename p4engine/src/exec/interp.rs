@@ -490,7 +490,10 @@ impl<'a> Ctx<'a> {
                 let now = self.now_ns;
                 let colour = match self.cur_entry {
                     Some((t, id)) => match self.rt.tables[t as usize].entry_mut(id) {
-                        Some(e) => e.meter.execute(now, size),
+                        Some(e) => e
+                            .meter
+                            .as_mut()
+                            .map_or(super::meter::GREEN, |m| m.execute(now, size)),
                         None => super::meter::GREEN,
                     },
                     None => super::meter::GREEN,

@@ -4,7 +4,7 @@
 
 use crate::ir::{ActionCall, ActionScope, KeyMatch, MatchKind, Program, TableId};
 
-use super::meter::{Meter, MeterConfig};
+use super::meter::MeterConfig;
 use super::shell_syntax::{bytes_to_value, canonical_bytes};
 use super::switch::{Switch, key_is_wildcard};
 use super::table::{CounterData, Entry, prefix_mask};
@@ -291,7 +291,7 @@ impl Switch {
             idle_timeout_ns: e.idle_timeout_ns,
             metadata: e.metadata.clone(),
             counter: CounterData::default(),
-            meter: Meter::default(),
+            meter: None,
             from_source: false,
         })
         .map_err(|_| StateError::AlreadyExists)?;
@@ -427,7 +427,10 @@ impl Switch {
                     metadata: e.metadata.clone(),
                     is_default: false,
                     counter: tab.direct_counter.map(|_| e.counter),
-                    meter_config: tab.direct_meter.and_then(|_| e.meter.config()),
+                    meter_config: tab
+                        .direct_meter
+                        .and(e.meter.as_ref())
+                        .and_then(|m| m.config()),
                 });
             }
         }
@@ -493,11 +496,14 @@ impl Switch {
         if self.program.tables[t as usize].direct_meter.is_none() {
             return Err(invalid("table has no direct meter"));
         }
-        self.rt.tables[t as usize]
-            .entry_mut(id)
-            .expect("located")
-            .meter
-            .set_config(cfg);
+        let entry = self.rt.tables[t as usize].entry_mut(id).expect("located");
+        match cfg {
+            Some(c) => entry
+                .meter
+                .get_or_insert_with(Default::default)
+                .set_config(Some(c)),
+            None => entry.meter = None,
+        }
         Ok(())
     }
 

@@ -443,7 +443,7 @@ fn fresh_runtime(p: &Program, config: &SwitchConfig) -> Runtime {
                 idle_timeout_ns: 0,
                 metadata: Vec::new(),
                 counter: CounterData::default(),
-                meter: Meter::default(),
+                meter: None,
                 from_source: true,
             });
         }

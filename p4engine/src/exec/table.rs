@@ -25,8 +25,8 @@ pub struct Entry {
     pub metadata: Vec<u8>,
     /// Direct counter cell.
     pub counter: CounterData,
-    /// Direct meter cell.
-    pub meter: super::meter::Meter,
+    /// Direct meter cell (allocated when the entry's meter is configured).
+    pub meter: Option<Box<super::meter::Meter>>,
     /// Declared in the source.
     pub from_source: bool,
 }
@@ -347,7 +347,7 @@ mod tests {
             idle_timeout_ns: 0,
             metadata: vec![],
             counter: CounterData::default(),
-            meter: Default::default(),
+            meter: None,
             from_source: false,
         }
     }
