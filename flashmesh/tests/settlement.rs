@@ -281,3 +281,47 @@ fn demo_command_prints_json_that_says_safe() {
     assert!(v["finality_ms_p50"].as_f64().unwrap() > 0.0);
     assert!(v["finality_ms_p95"].as_f64().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restarted_wallet_finishes_the_same_pending_order_first() {
+    use flashmesh_core::{SignedOrder, TransferOrder};
+    use flashmesh_wallet::{Pending, WalletState};
+
+    let dir = tempfile::tempdir().unwrap();
+    let net = LocalNet::start(&dir.path().join("c"), &init(4, 2))
+        .await
+        .unwrap();
+    let (alice, bob) = (net.accounts()[0].clone(), net.accounts()[1].public());
+    // A wallet that crashed right after persisting its order, before sending it.
+    let order = SignedOrder::sign(
+        TransferOrder {
+            sender: alice.public(),
+            recipient: bob,
+            token: 0,
+            amount: 42,
+            nonce: 0,
+            epoch: 0,
+            ttl: 16,
+        },
+        &alice,
+    );
+    let wdir = dir.path().join("w0");
+    let w = net.wallet(0, &wdir, opts()).await.unwrap();
+    w.dir()
+        .save(&WalletState {
+            next_nonce: Some(0),
+            pending: Some(Pending::new(&order)),
+        })
+        .unwrap();
+    drop(w);
+    // Restarted, it is asked for a different payment: the pending one goes first, unchanged.
+    let mut w = net.wallet(0, &wdir, opts()).await.unwrap();
+    let p = w.pay(bob, 7, 0).await.unwrap();
+    assert_eq!(p.order.order().nonce, 1);
+    let history = w.history().unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!((history[0].nonce, history[0].amount), (0, 42));
+    assert_eq!((history[1].nonce, history[1].amount), (1, 7));
+    assert_eq!(w.balance(0).await.unwrap().agreed, Some((2, 10_000 - 49)));
+    net.shutdown().await;
+}

@@ -8,8 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use flashmesh_core::{
-    Envelope, ErrorCode, HEADER_LEN, Keypair, MAX_DATAGRAM_LEN, Message, SignedOrder,
-    TransferOrder, Vote,
+    Certificate, Envelope, ErrorCode, HEADER_LEN, Keypair, MAX_DATAGRAM_LEN, Message, SignedOrder,
+    SignerEntry, TransferOrder, Vote,
 };
 use merchant_anchor::{Anchor, InitOptions, LocalCommittee, Ports, init_committee};
 
@@ -153,18 +153,61 @@ async fn bad_input_gets_typed_errors_and_is_counted() {
     let future = Envelope::order(SignedOrder::sign(stale, alice))
         .encode()
         .unwrap();
+    // Certificates below quorum, with a repeated signer, or with an unknown signer.
+    let o = order(alice, bob, 5, 0);
+    let key = &lc.anchor_keys[0];
+    let vote = Vote::sign(o.digest(), 0, key);
+    let entry = SignerEntry {
+        authority: vote.authority,
+        signature: vote.signature,
+    };
+    let stranger = Keypair::from_seed(&[77; 32]);
+    let cert = |signatures: Vec<SignerEntry>| {
+        Envelope::certificate(
+            Certificate {
+                order: o,
+                signatures,
+            },
+            0,
+        )
+        .encode()
+        .unwrap()
+    };
+    let below = cert(vec![]);
+    let repeated = cert(vec![entry, entry]);
+    let unknown = cert(vec![SignerEntry {
+        authority: stranger.tag(),
+        signature: Vote::sign(o.digest(), 0, &stranger).signature,
+    }]);
+    let forged = cert(vec![SignerEntry {
+        authority: vote.authority,
+        signature: Vote::sign(o.digest(), 0, &stranger).signature,
+    }]);
     let replies = tokio::task::spawn_blocking(move || {
-        (
+        [
             request(&s, to, &wrong_nonce),
             request(&s, to, &too_much),
             request(&s, to, &future),
-        )
+            request(&s, to, &below),
+            request(&s, to, &repeated),
+            request(&s, to, &unknown),
+            request(&s, to, &forged),
+        ]
     })
     .await
     .unwrap();
-    expect_error(replies.0, ErrorCode::WrongNonce);
-    expect_error(replies.1, ErrorCode::InsufficientFunds);
-    expect_error(replies.2, ErrorCode::FutureEpoch);
+    let expected = [
+        ErrorCode::WrongNonce,
+        ErrorCode::InsufficientFunds,
+        ErrorCode::FutureEpoch,
+        ErrorCode::BelowQuorum,
+        ErrorCode::RepeatedSigner,
+        ErrorCode::UnknownSigner,
+        ErrorCode::BadSignature,
+    ];
+    for (reply, code) in replies.into_iter().zip(expected) {
+        expect_error(reply, code);
+    }
 
     // A reply type is never answered (no error ping-pong), but is counted.
     let admin = anchor.admin_addr();
@@ -188,6 +231,9 @@ async fn bad_input_gets_typed_errors_and_is_counted() {
         "wrong_nonce",
         "insufficient_funds",
         "future_epoch",
+        "below_quorum",
+        "repeated_signer",
+        "unknown_signer",
     ] {
         let prefix = format!("flashmesh_rejections_total{{reason=\"{reason}\"");
         assert!(
@@ -195,7 +241,7 @@ async fn bad_input_gets_typed_errors_and_is_counted() {
             "{reason} not counted:\n{metrics}"
         );
     }
-    assert!(metric(&metrics, "flashmesh_error_replies_total") >= 8);
+    assert!(metric(&metrics, "flashmesh_error_replies_total") >= 12);
     // Nothing changed: the account still has its full balance and no lock.
     {
         let a = anchor.authority().lock();
