@@ -171,4 +171,23 @@ async fn refusal_matrix_and_an_accepted_bundle() {
         .await
         .expect("controller restarts");
     assert_eq!(refusal(ctrl.apply_policy(&good).await).0, "replayed");
+    // ... and the policy in force, re-verified from the log, is still written to the switches
+    let (version, restored) = ctrl.policy().await;
+    assert_eq!(version, Some(2));
+    assert_eq!(restored, settings);
+    let ep = ctrl
+        .session("a")
+        .unwrap()
+        .read_default(names::EPOCH_WINDOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ep.params
+            .iter()
+            .find(|p| p.0 == "retry_allowance")
+            .unwrap()
+            .1,
+        vec![4]
+    );
 }

@@ -27,6 +27,9 @@ pub struct AuditRecord {
     pub digest: String,
     /// Keys that signed it (as claimed in the bundle).
     pub signers: Vec<String>,
+    /// The whole bundle, kept for accepted ones so that a restart can restore it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<PolicyBundle>,
 }
 
 impl AuditRecord {
@@ -39,6 +42,7 @@ impl AuditRecord {
             version: bundle.body.version,
             digest: hex::encode(body_digest(&bundle.body)),
             signers: bundle.signatures.iter().map(|s| s.key.clone()).collect(),
+            bundle: None,
         }
     }
 
@@ -47,6 +51,7 @@ impl AuditRecord {
         Self {
             outcome: "accepted".into(),
             detail: format!("version {} in force", bundle.body.version),
+            bundle: Some(bundle.clone()),
             ..Self::base(bundle, now)
         }
     }
@@ -119,6 +124,15 @@ impl AuditLog {
         Ok((recs, bad))
     }
 
+    /// The last accepted record (with its bundle), to restore the policy after a restart.
+    pub fn last_accepted(&self) -> std::io::Result<Option<AuditRecord>> {
+        let (recs, _) = self.read_all()?;
+        Ok(recs
+            .into_iter()
+            .filter(|r| r.outcome == "accepted")
+            .max_by_key(|r| r.version))
+    }
+
     /// The highest accepted version in the log, to restore the replay floor after a restart.
     pub fn last_accepted_version(&self) -> std::io::Result<Option<u64>> {
         let (recs, _) = self.read_all()?;
@@ -154,5 +168,6 @@ mod tests {
         assert_eq!(bad, 1);
         assert_eq!(recs[1].reason, "unsigned");
         assert_eq!(log.last_accepted_version().unwrap(), Some(4));
+        assert_eq!(log.last_accepted().unwrap().unwrap().bundle, Some(b));
     }
 }

@@ -477,10 +477,26 @@ impl Controller {
         let epoch0 = spec.initial_epoch.max(1);
         let (epoch_tx, _) = watch::channel(epoch0);
         let (events, _) = broadcast::channel(1024);
-        let current_version = spec
-            .audit
-            .as_ref()
-            .and_then(|a| a.last_accepted_version().ok().flatten());
+        // the policy in force survives restarts through the audit log
+        let mut settings = spec.settings.clone();
+        let mut current_version = None;
+        if let Some(a) = &spec.audit {
+            match a.last_accepted() {
+                Ok(Some(rec)) => {
+                    current_version = Some(rec.version);
+                    match rec.bundle.map(|b| spec.verifier.verify(&b, None, rec.at)) {
+                        Some(Ok(v)) => {
+                            info!(version = rec.version, "policy restored from the audit log");
+                            settings = v.bundle.body.settings;
+                        }
+                        Some(Err(e)) => warn!("last accepted policy no longer verifies: {e}"),
+                        None => warn!("audit log holds no bundle for version {}", rec.version),
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => warn!("audit log {}: {e}", a.path().display()),
+            }
+        }
         let shared = Arc::new(Shared {
             name: spec.name.clone(),
             sender_tag: spec.sender_tag,
@@ -488,8 +504,8 @@ impl Controller {
             sessions,
             state: Mutex::new(State {
                 topology: spec.topology.clone(),
-                monitor: LinkMonitor::new(spec.settings.probe_miss_count),
-                settings: spec.settings.clone(),
+                monitor: LinkMonitor::new(settings.probe_miss_count),
+                settings,
                 policy_version: current_version,
                 penalties: PenaltyBook::default(),
                 routes: BTreeMap::new(),
