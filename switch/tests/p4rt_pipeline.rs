@@ -333,3 +333,35 @@ async fn verify_save_commit_and_reconcile() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn program_loaded_at_start_is_served_without_a_push() {
+    let Some((source, p4info)) = reference("tables") else {
+        return;
+    };
+    let h = Harness::start_with(DEV, Some(&source)).await;
+    let names = Names(&p4info);
+    let mut c = h.client().await;
+    let (_s, _) = Stream::open(&mut c, DEV, 1).await;
+    let info = get(&mut c, ResponseType::P4infoAndCookie)
+        .await
+        .expect("a pipeline is set");
+    let derived = info.p4info.expect("derived P4Info");
+    assert_eq!(derived.tables.len(), p4info.tables.len());
+    let e = names.entry(
+        "MyIngress.t_lpm",
+        vec![("hdr.tin.addr", lpm(&[10, 0, 0, 0], 8))],
+        "MyIngress.set_lpm",
+        &[("v", &[1])],
+        0,
+    );
+    write(
+        &mut c,
+        DEV,
+        Some(1),
+        vec![update(Type::Insert, p4v1::entity::Entity::TableEntry(e))],
+    )
+    .await
+    .expect("write without a push");
+    h.stop().await;
+}

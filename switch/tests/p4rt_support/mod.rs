@@ -58,6 +58,11 @@ pub struct Harness {
 
 impl Harness {
     pub async fn start(device_id: u64) -> Harness {
+        Self::start_with(device_id, None).await
+    }
+
+    /// A harness whose device starts with the program in `source` already loaded.
+    pub async fn start_with(device_id: u64, source: Option<&str>) -> Harness {
         let mut bindings = Vec::new();
         let mut ports = HashMap::new();
         for port in 1..=3u32 {
@@ -73,10 +78,16 @@ impl Harness {
             cpu_port: CPU_PORT,
             ..DeviceConfig::default()
         };
-        let device = Device::start(config, None, bindings).expect("device starts");
-        let server = p4rt::spawn(device.clone(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("server binds");
+        let program =
+            source.map(|s| flashmesh_p4::compile_str("start.p4", s).expect("program compiles"));
+        let device = Device::start(config, program, bindings).expect("device starts");
+        let server = p4rt::spawn_with_source(
+            device.clone(),
+            "127.0.0.1:0".parse().unwrap(),
+            source.map(str::to_string),
+        )
+        .await
+        .expect("server binds");
         let addr = server.local_addr();
         Harness {
             device,
