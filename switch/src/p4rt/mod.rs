@@ -2,7 +2,8 @@
 //!
 //! * [`serve`] runs the service for a [`Device`] on an address until a shutdown future
 //!   completes; [`spawn`] binds (port 0 allowed), starts it in the background and returns a
-//!   [`P4rtServer`] handle with the bound address.
+//!   [`P4rtServer`] handle with the bound address. The `_with_source` variants adopt a
+//!   program the device was started with (its P4Info derived from the source).
 //! * [`service`]: the RPCs. `SetForwardingPipelineConfig` takes the P4_16 source as the
 //!   device config and requires the P4Info to match the program ([`pipeline`], [`compare`]);
 //!   `Write` applies updates in order with CONTINUE_ON_ERROR and reports one `p4.v1.Error`
@@ -15,7 +16,9 @@
 //!
 //! Not supported (answered UNIMPLEMENTED): action profiles, value sets, extern entries,
 //! role configurations, ROLLBACK_ON_ERROR and DATAPLANE_ATOMIC writes (as BMv2).
-//! Idle-timeout notifications are not generated.
+//! Idle-timeout notifications are not generated (the engine keeps no per-entry hit time);
+//! multicast groups and clone sessions are stored and read back, but the engine does not
+//! replicate packets yet.
 
 pub mod arbitration;
 pub mod bytes;
