@@ -880,9 +880,18 @@ async fn epoch_ticker(sh: Arc<Shared>) {
 }
 
 async fn prober(sh: Arc<Shared>) {
+    let mut period = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
     loop {
         let ms = sh.state.lock().await.settings.probe_interval_ms.max(1);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
+        if ms != period {
+            // a steady grid of rounds, not "interval after the last round's work"
+            period = ms;
+            tick = tokio::time::interval(Duration::from_millis(ms));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+        }
+        tick.tick().await;
         sh.probe_round().await;
     }
 }
