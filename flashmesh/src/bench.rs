@@ -38,8 +38,10 @@ pub struct BenchOptions {
     pub window: usize,
     /// Time limit of each measured phase.
     pub phase: Duration,
-    /// Cores of the machine (server sockets).
+    /// Cores of the machine.
     pub cores: usize,
+    /// Server sockets sharing the port (`SO_REUSEPORT`), one worker task each.
+    pub sockets: usize,
     /// Threads of the runtime that serves and loads the anchor, and of the ceiling loop. More
     /// threads than cores keep a core busy while one thread waits for the authority's lock;
     /// the ceiling uses as many threads so that both get the same share of a shared machine.
@@ -54,6 +56,7 @@ impl Default for BenchOptions {
             window: 8,
             phase: Duration::from_secs(3),
             cores: cores(),
+            sockets: cores(),
             threads: 2 * cores(),
         }
     }
@@ -66,6 +69,8 @@ pub struct BenchReport {
     pub cores: usize,
     /// Threads of the serving runtime and of the ceiling loop.
     pub threads: usize,
+    /// Server sockets (worker tasks).
+    pub sockets: usize,
     /// Votes received per second.
     pub orders_per_sec: f64,
     /// Orders per core per second.
@@ -323,7 +328,7 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
         committee_file: dir.join("committee.toml"),
         genesis_file: dir.join("genesis.toml"),
         admin_token: None,
-        workers: opts.cores,
+        workers: opts.sockets,
         epoch: 0,
     };
     let anchor = Anchor::start(&config).await?;
@@ -398,6 +403,7 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
     Ok(BenchReport {
         cores: opts.cores,
         threads: opts.threads,
+        sockets: opts.sockets,
         orders_per_sec,
         orders_per_sec_per_core: orders_per_sec / opts.cores as f64,
         crypto_ceiling_per_sec: ceiling,
@@ -431,7 +437,7 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
 /// The human-readable report.
 pub fn render(r: &BenchReport) -> String {
     format!(
-        "authority benchmark ({} cores, {} clients x {} in flight)\n\
+        "authority benchmark ({} cores, {} server sockets, {} clients x {} in flight)\n\
          orders/s           {:>10.0}  ({:.0} per core)\n\
          crypto ceiling/s   {:>10.0}  (verify-then-sign, {} threads; mean of {:.0} before, {:.0} after)\n\
          ratio              {:>10.2}  (per CPU-second of this process: {})\n\
@@ -440,6 +446,7 @@ pub fn render(r: &BenchReport) -> String {
          store: {} records in {} commits (mean batch {:.1})\n\
          note: {}\n",
         r.cores,
+        r.sockets,
         r.clients,
         r.window,
         r.orders_per_sec,

@@ -98,6 +98,9 @@ enum BenchCommand {
         /// Seconds per measured phase.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
+        /// Server sockets sharing the port [default: one per core].
+        #[arg(long)]
+        sockets: Option<usize>,
     },
 }
 
@@ -175,14 +178,17 @@ fn main() -> anyhow::Result<()> {
                     clients,
                     window,
                     seconds,
+                    sockets,
                 },
         } => {
+            let defaults = BenchOptions::default();
             let opts = BenchOptions {
                 orders,
                 clients,
                 window,
                 phase: Duration::from_secs_f64(seconds),
-                ..BenchOptions::default()
+                sockets: sockets.unwrap_or(defaults.sockets),
+                ..defaults
             };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(opts.threads)
