@@ -325,3 +325,46 @@ async fn restarted_wallet_finishes_the_same_pending_order_first() {
     assert_eq!(w.balance(0).await.unwrap().agreed, Some((2, 10_000 - 49)));
     net.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payee_receives_and_verifies_the_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let net = LocalNet::start(&dir.path().join("c"), &init(4, 2))
+        .await
+        .unwrap();
+    let merchant = net.client().await.unwrap();
+    let merchant_addr = merchant.transport().local_addr().unwrap();
+    let bob = net.accounts()[1].public();
+    let mut alice = net
+        .wallet(
+            0,
+            &dir.path().join("w0"),
+            PayOptions {
+                payee: Some(merchant_addr),
+                ..opts()
+            },
+        )
+        .await
+        .unwrap();
+    let paid = alice.pay(bob, 12, 0).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let got = flashmesh_wallet::next_payment(&merchant, &bob, deadline)
+        .await
+        .unwrap()
+        .expect("certificate delivered to the payee");
+    assert_eq!(got.amount, 12);
+    assert_eq!(got.certificate.digest(), paid.certificate_digest);
+    // A certificate for someone else, or with a forged signer, is not accepted.
+    let alice_pk = net.accounts()[0].public();
+    assert_eq!(
+        flashmesh_wallet::accept(&merchant, &alice_pk, paid.certificate.clone()).unwrap_err(),
+        flashmesh_wallet::payee::Refused::NotForUs
+    );
+    let mut forged = paid.certificate.clone();
+    forged.signatures[0].signature = Signature([9; 64]);
+    assert!(matches!(
+        flashmesh_wallet::accept(&merchant, &bob, forged),
+        Err(flashmesh_wallet::payee::Refused::Invalid(_))
+    ));
+    net.shutdown().await;
+}

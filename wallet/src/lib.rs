@@ -9,6 +9,7 @@ pub mod balance;
 pub mod client;
 pub mod keyfile;
 pub mod pay;
+pub mod payee;
 pub mod state;
 pub mod wallet;
 
@@ -16,5 +17,6 @@ pub use balance::{AuthorityView, BalanceReport, query_balance};
 pub use client::{ClientError, CommitteeClient, Endpoint};
 pub use keyfile::{KeyFileError, read_key, write_key};
 pub use pay::{PayError, PayOptions, Refusal, collect_votes, confirm_certificate};
+pub use payee::{Received, accept, next_payment};
 pub use state::{HistoryEntry, Pending, WalletDir, WalletState};
 pub use wallet::{Payment, Wallet, WalletError};

@@ -68,6 +68,18 @@ enum Command {
     },
     /// Finishes a payment left pending by an interrupted run, if any.
     Resume,
+    /// Waits for certificates paying this account (the payee's side) and verifies them.
+    Receive {
+        /// UDP address to listen on (give it to payers as --payee-addr).
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// Stop after this many valid payments.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 60)]
+        wait_s: u64,
+    },
     /// Lists finished payments.
     History,
 }
@@ -125,7 +137,11 @@ fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let transport = Arc::new(UdpTransport::bind("0.0.0.0:0".parse()?).await?);
+        let bind = match &args.command {
+            Command::Receive { listen, .. } => *listen,
+            _ => "0.0.0.0:0".parse()?,
+        };
+        let transport = Arc::new(UdpTransport::bind(bind).await?);
         let client = CommitteeClient::new(committee, transport)?;
         let opts = PayOptions {
             retry_interval: Duration::from_millis(args.retry_ms),
@@ -168,6 +184,24 @@ fn main() -> anyhow::Result<()> {
                 let recipient = resolve_recipient(to, &args)?;
                 let p = wallet.pay(recipient, amount, token).await?;
                 print_payment(&p);
+            }
+            Command::Receive { count, wait_s, .. } => {
+                let deadline = std::time::Instant::now() + Duration::from_secs(wait_s);
+                let account = wallet.account();
+                for _ in 0..count {
+                    match flashmesh_wallet::next_payment(wallet.client(), &account, deadline)
+                        .await?
+                    {
+                        Some(r) => println!(
+                            "received {} (token {}) from {}  certificate {}",
+                            r.amount,
+                            r.token,
+                            r.payer.to_hex(),
+                            r.certificate.digest().to_hex()
+                        ),
+                        None => bail!("no valid certificate within {wait_s} s"),
+                    }
+                }
             }
             Command::Resume => match wallet.finish_pending().await? {
                 Some(p) => print_payment(&p),
