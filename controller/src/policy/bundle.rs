@@ -82,6 +82,8 @@ impl Default for PolicySettings {
                     class: 1,
                     priority: 3,
                 },
+                // link probes ride the top queue so congestion never fakes a link failure
+                bcb(PROBE),
             ],
             retry_allowance: 2,
             epoch_length_ms: 10_000,

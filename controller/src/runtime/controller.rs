@@ -208,7 +208,7 @@ impl Shared {
         let mut want = if st.classification {
             fm::classify_entries(&st.settings)
         } else {
-            Vec::new()
+            fm::classify_entries_withheld(&st.settings)
         };
         want.extend(fm::dedup_entries(&st.settings));
         want.extend(routes.iter().cloned());
@@ -654,7 +654,7 @@ impl Controller {
     }
 
     /// Installs (true) or withholds (false) the priority classification entries on every
-    /// switch; withheld, every packet is best effort. For control experiments.
+    /// switch; withheld, every packet but link probes is best effort. For control experiments.
     pub async fn set_classification(&self, enabled: bool) -> Result<(), P4rtError> {
         let sh = &self.shared;
         let mut st = sh.state.lock().await;
@@ -662,7 +662,7 @@ impl Controller {
         let want = if enabled {
             fm::classify_entries(&st.settings)
         } else {
-            Vec::new()
+            fm::classify_entries_withheld(&st.settings)
         };
         for s in &sh.switches {
             let cur = sh.session(&s.node)?.read_table(names::CLASSIFY).await?;
@@ -705,7 +705,7 @@ impl Controller {
             let mut v = if st.classification {
                 fm::classify_entries(new)
             } else {
-                Vec::new()
+                fm::classify_entries_withheld(new)
             };
             v.extend(fm::dedup_entries(new));
             v.push(fm::epoch_entry(epoch, new.retry_allowance));

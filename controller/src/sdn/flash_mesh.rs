@@ -63,7 +63,7 @@ pub mod names {
 pub const REASON_PROBE_REPLY: u64 = 1;
 
 /// Drop reasons (index of `FmIngress.drops`) and their metric labels.
-pub const DROP_REASONS: [(u32, &str); 9] = [
+pub const DROP_REASONS: [(u32, &str); 10] = [
     (1, "stale"),
     (2, "future"),
     (3, "retry_over_allowance"),
@@ -73,6 +73,7 @@ pub const DROP_REASONS: [(u32, &str); 9] = [
     (7, "ipv4_ttl_expired"),
     (8, "short_fmh"),
     (9, "fmh_hop_limit_expired"),
+    (10, "not_ipv4"),
 ];
 
 /// Traffic class labels by class id.
@@ -104,6 +105,21 @@ pub fn classify_entries(s: &PolicySettings) -> Vec<EntrySpec> {
                 .param("prio", r.priority.into())
         })
         .collect()
+}
+
+/// The classification entries kept while priority flows are withheld: only link probes keep
+/// their class, so that link liveness does not depend on the experiment.
+pub fn classify_entries_withheld(s: &PolicySettings) -> Vec<EntrySpec> {
+    let probes_only = PolicySettings {
+        classes: s
+            .classes
+            .iter()
+            .filter(|r| r.msg_type == crate::policy::bundle::msg_type::PROBE)
+            .copied()
+            .collect(),
+        ..s.clone()
+    };
+    classify_entries(&probes_only)
 }
 
 /// Duplicate-filter entries from policy.
