@@ -4,8 +4,7 @@
 
 use std::path::PathBuf;
 
-use flashmesh_p4::testkit::{self, from_hex, to_hex};
-use flashmesh_p4::{Switch, SwitchConfig};
+use flashmesh_p4::testkit;
 
 const PROGRAMS: [&str; 6] = ["hashes", "arith", "parse", "tables", "state", "cpu"];
 
@@ -70,127 +69,9 @@ fn run_program(dir: &std::path::Path, name: &str, failures: &mut Vec<String>) ->
             None => failures.push(format!("{name}: P4Info entity {n} missing")),
         }
     }
-    let cpu_port = vectors.cpu_port.unwrap_or(255);
-    let mut sw = Switch::new(
-        program.clone(),
-        SwitchConfig {
-            cpu_port,
-            drop_port: 511,
-            priority_queues: 8,
-        },
-    );
-    for e in &vectors.entries {
-        let te = testkit::shell_entry(&program, e).unwrap();
-        let r = if e.default {
-            sw.modify_entry(&te)
-        } else {
-            sw.insert_entry(&te)
-        };
-        if let Err(err) = r {
-            failures.push(format!("{name}: entry {e:?}: {err}"));
-        }
-    }
-    let ports: Vec<u32> = vectors
-        .port_map
-        .keys()
-        .filter_map(|k| k.parse().ok())
-        .collect();
-    let mut passed = 0;
-    for c in &vectors.cases {
-        let result = if let Some(po) = &c.packet_out {
-            let md = testkit::shell_packet_out_metadata(&program, &po.metadata).unwrap();
-            sw.packet_out(&md, &from_hex(&po.payload).unwrap()).unwrap()
-        } else {
-            sw.process(
-                c.in_port.unwrap(),
-                &from_hex(c.packet.as_deref().unwrap()).unwrap(),
-            )
-        };
-        let mut outputs: Vec<(u32, String)> = result
-            .outputs
-            .iter()
-            .filter(|(p, _)| ports.contains(p))
-            .map(|(p, f)| (*p, to_hex(f)))
-            .collect();
-        outputs.sort();
-        let expected: Vec<(u32, String)> = c
-            .outputs
-            .iter()
-            .map(|o| (o.port, o.packet.clone()))
-            .collect();
-        let pins: Vec<(Vec<(String, String)>, String)> = result
-            .packet_ins
-            .iter()
-            .map(|pi| {
-                let mut md: Vec<(String, String)> = pi
-                    .metadata
-                    .iter()
-                    .map(|(id, b)| {
-                        (
-                            testkit::packet_in_metadata_name(&program, *id)
-                                .unwrap_or("?")
-                                .to_string(),
-                            format!("0x{}", to_hex(b)),
-                        )
-                    })
-                    .collect();
-                md.sort();
-                (md, to_hex(&pi.payload))
-            })
-            .collect();
-        let exp_pins: Vec<(Vec<(String, String)>, String)> = c
-            .packet_ins
-            .iter()
-            .map(|pi| {
-                let mut md: Vec<(String, String)> = pi
-                    .metadata
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                md.sort();
-                (md, pi.payload.clone())
-            })
-            .collect();
-        if outputs == expected && pins == exp_pins {
-            passed += 1;
-        } else {
-            failures.push(format!(
-                "{name}/{}: outputs {outputs:?} expected {expected:?}; packet-ins {pins:?} expected {exp_pins:?}",
-                c.name
-            ));
-        }
-    }
-    // counters after the last case
-    for (cname, cells) in &vectors.counters {
-        let Some(c) = program.counters.iter().find(|c| &c.name == cname) else {
-            failures.push(format!("{name}: counter {cname} missing"));
-            continue;
-        };
-        let got = sw.read_counter(c.id, None).unwrap();
-        for (idx, v) in cells {
-            let i: u32 = idx.parse().unwrap();
-            let d = got[i as usize].1;
-            if d.packets != v.packets || d.bytes != v.bytes {
-                failures.push(format!(
-                    "{name}: counter {cname}[{i}] = {d:?}, expected {v:?}"
-                ));
-            }
-        }
-    }
-    for (cname, list) in &vectors.direct_counters {
-        for v in list.iter().filter(|v| !v.default) {
-            let matches = testkit::shell_matches(&program, &v.table, &v.r#match).unwrap();
-            let tid = program.tables[program.table_by_name(&v.table).unwrap() as usize].id;
-            match sw.read_direct_counter(tid, &matches, v.priority.unwrap_or(0)) {
-                Ok(d) if Some(d.packets) == v.packets && Some(d.bytes) == v.bytes => {}
-                other => failures.push(format!(
-                    "{name}: direct counter {cname} {:?}: {other:?}, expected {v:?}",
-                    v.r#match
-                )),
-            }
-        }
-    }
-    (passed, vectors.cases.len())
+    let report = testkit::replay(&program, &vectors);
+    failures.extend(report.failures);
+    (report.passed, report.total)
 }
 
 #[test]
