@@ -26,7 +26,11 @@ fn main() -> anyhow::Result<()> {
         .init();
     let args = Args::parse();
     let config = AnchorConfig::load(&args.config)?;
+    // Two runtime threads per core: a worker that waits for the authority's lock (held while a
+    // vote is signed) leaves its core to another thread instead of idling it.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2 * cores)
         .enable_all()
         .build()
         .context("starting the runtime")?;
