@@ -195,12 +195,9 @@ impl Shared {
     /// the current epoch. Used at start and whenever mastership is regained.
     async fn reconcile_node(&self, st: &mut State, node: &str) -> Result<(), P4rtError> {
         let sess = self.session(node)?;
-        let spec = self
-            .switches
-            .iter()
-            .find(|s| s.node == node)
-            .expect("driven node");
-        sess.ensure_pipeline(&spec.pipeline).await?;
+        if let Some(spec) = self.switches.iter().find(|s| s.node == node) {
+            sess.ensure_pipeline(&spec.pipeline).await?;
+        }
         let routes: Vec<EntrySpec> = routes_for(&st.topology, node)
             .iter()
             .map(fm::route_entry)
@@ -844,13 +841,13 @@ impl Controller {
     /// switch's cookie equals ours.
     pub async fn pipeline_in_sync(&self, node: &str) -> Result<bool, P4rtError> {
         let s = self.shared.session(node)?;
-        let spec = self
+        let cookie = self
             .shared
             .switches
             .iter()
             .find(|x| x.node == node)
-            .expect("driven node");
-        Ok(s.pipeline_cookie().await? == Some(spec.pipeline.cookie))
+            .map(|x| x.pipeline.cookie);
+        Ok(cookie.is_some() && s.pipeline_cookie().await? == cookie)
     }
 }
 
