@@ -60,8 +60,6 @@ pub struct TableState {
     /// The action run on a miss.
     pub default_action: ActionCall,
     len: usize,
-    seq: Vec<u64>,
-    next_seq: u64,
 }
 
 impl TableState {
@@ -90,8 +88,6 @@ impl TableState {
             widths: t.keys.iter().map(|k| k.width).collect(),
             default_action: t.default_action.clone(),
             len: 0,
-            seq: Vec::new(),
-            next_seq: 0,
         }
     }
 
@@ -123,27 +119,51 @@ impl TableState {
             .filter_map(|(i, e)| e.as_ref().map(|e| (i, e)))
     }
 
+    /// Exact and LPM tables find an entry through their lookup maps; the others (which
+    /// need priorities) through `by_key`.
+    fn uses_by_key(&self) -> bool {
+        matches!(self.index, Index::Keyless | Index::Scan(_))
+    }
+
+    /// The entry occupying the lookup-map position of `matches` (exact and LPM tables).
+    fn index_find(&self, matches: &[KeyMatch], priority: i32) -> Option<usize> {
+        match &self.index {
+            Index::Exact(map) => {
+                let k: Vec<u128> = matches.iter().map(exact_part).collect();
+                map.get(&k[..]).copied()
+            }
+            Index::Lpm { lpm, by_len } => {
+                let (k, len) = lpm_key(matches, *lpm, self.widths[*lpm]);
+                by_len
+                    .iter()
+                    .find(|(l, _)| *l == len)?
+                    .1
+                    .get(&k[..])
+                    .copied()
+            }
+            _ => self.by_key.get(&(matches.to_vec(), priority)).copied(),
+        }
+    }
+
     /// The entry id with exactly this match and priority.
     pub fn find(&self, matches: &[KeyMatch], priority: i32) -> Option<usize> {
-        self.by_key.get(&(matches.to_vec(), priority)).copied()
+        let id = self.index_find(matches, priority)?;
+        let e = self.slots.get(id)?.as_ref()?;
+        (e.matches == matches && e.priority == priority).then_some(id)
     }
 
     /// Adds an entry; `Err(existing id)` when one with the same key and priority exists.
     pub fn insert(&mut self, e: Entry) -> Result<usize, usize> {
-        let key = (e.matches.clone(), e.priority);
-        if let Some(&id) = self.by_key.get(&key) {
+        if let Some(id) = self.index_find(&e.matches, e.priority) {
             return Err(id);
         }
         let id = match self.free.pop() {
             Some(id) => id,
             None => {
                 self.slots.push(None);
-                self.seq.push(0);
                 self.slots.len() - 1
             }
         };
-        self.seq[id] = self.next_seq;
-        self.next_seq += 1;
         match &mut self.index {
             Index::Keyless => {}
             Index::Exact(map) => {
@@ -182,7 +202,9 @@ impl TableState {
                 order.insert(pos, id);
             }
         }
-        self.by_key.insert(key, id);
+        if self.uses_by_key() {
+            self.by_key.insert((e.matches.clone(), e.priority), id);
+        }
         self.slots[id] = Some(e);
         self.len += 1;
         Ok(id)
@@ -191,7 +213,9 @@ impl TableState {
     /// Removes an entry by id.
     pub fn remove(&mut self, id: usize) -> Option<Entry> {
         let e = self.slots.get_mut(id)?.take()?;
-        self.by_key.remove(&(e.matches.clone(), e.priority));
+        if self.uses_by_key() {
+            self.by_key.remove(&(e.matches.clone(), e.priority));
+        }
         match &mut self.index {
             Index::Keyless => {}
             Index::Exact(map) => {
