@@ -23,7 +23,7 @@ use serde::Serialize;
 
 use crate::control::Command;
 use crate::pipeline::{Effects, Pipeline};
-use crate::port::afpacket::{AfPacketError, AfPacketSocket, RxBatch};
+use crate::port::afpacket::{AfPacketError, AfPacketSocket};
 use crate::port::wake::{fine_timer_slack, poll_readable};
 use crate::port::{FrameSink, Injected, Injector, PortBinding};
 use crate::sched::Scheduler;
@@ -174,7 +174,7 @@ impl<P: Pipeline> Shared<P> {
 }
 
 enum PortIo {
-    Socket(AfPacketSocket),
+    Socket(Box<AfPacketSocket>),
     Sink(FrameSink),
 }
 
@@ -219,7 +219,9 @@ impl<P: Pipeline> Datapath<P> {
                 return Err(DatapathError::DuplicatePort(number));
             }
             let io = match binding {
-                PortBinding::Interface(name) => PortIo::Socket(AfPacketSocket::open(&name)?),
+                PortBinding::Interface(name) => {
+                    PortIo::Socket(Box::new(AfPacketSocket::open(&name)?))
+                }
                 PortBinding::InProcess(sink) => PortIo::Sink(sink),
             };
             ports.push(Port {
@@ -276,7 +278,7 @@ struct Worker<P: Pipeline, F> {
     shared: Arc<Shared<P>>,
     ports: Vec<Port>,
     index: BTreeMap<u32, usize>,
-    rx: RxBatch,
+    batch: usize,
     fx: Effects<P::Queued, P::Event>,
     injected: Vec<Injected<P::PacketOut>>,
     dequeued: Vec<Dequeued<P::Queued>>,
@@ -296,7 +298,7 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
             shared,
             ports,
             index,
-            rx: RxBatch::new(batch),
+            batch: batch.max(1),
             fx: Effects::default(),
             injected: Vec::new(),
             dequeued: Vec::new(),
@@ -358,12 +360,15 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
                 continue;
             };
             let before = sock.truncated;
-            let n = match sock.recv_batch(&mut self.rx) {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(port, error = %e, "receive failed");
-                    0
-                }
+            let fx = &mut self.fx;
+            let received = match pipe.as_mut() {
+                Some(p) => sock.recv_with(self.batch, |frame| p.ingress(port, frame, fx)),
+                None => sock.recv_with(self.batch, |_| {}).inspect(|n| {
+                    shared
+                        .counters
+                        .no_pipeline
+                        .fetch_add(*n as u64, Ordering::Relaxed);
+                }),
             };
             if sock.truncated != before {
                 shared
@@ -371,24 +376,15 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
                     .rx_truncated
                     .fetch_add(sock.truncated - before, Ordering::Relaxed);
             }
+            let n = received.unwrap_or_else(|e| {
+                tracing::warn!(port, error = %e, "receive failed");
+                0
+            });
             if n == 0 {
                 continue;
             }
             busy = true;
             lock(&shared.ports).entry(port).or_default().rx += n as u64;
-            match pipe.as_mut() {
-                Some(p) => {
-                    for k in 0..n {
-                        p.ingress(port, self.rx.frame(k), &mut self.fx);
-                    }
-                }
-                None => {
-                    shared
-                        .counters
-                        .no_pipeline
-                        .fetch_add(n as u64, Ordering::Relaxed);
-                }
-            }
             self.settle_effects();
         }
         shared.injector.take(&mut self.injected);
@@ -497,10 +493,12 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
                     }
                 },
                 PortIo::Sink(sink) => {
+                    // Count first: the sink may hand the frame to another switch at once.
+                    lock(&self.shared.ports).entry(port.number).or_default().tx += total;
                     for frame in port.tx.drain(..) {
                         sink(frame);
                     }
-                    total
+                    continue;
                 }
             };
             port.tx.clear();

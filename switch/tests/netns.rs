@@ -170,13 +170,10 @@ fn sender(ns: &Netns, port: u16, count: u32, pps: f64) -> JoinHandle<()> {
         let mut payload = [0u8; 64];
         for seq in 0..count {
             let due = start + Duration::from_secs_f64(f64::from(seq) / pps);
-            while Instant::now() < due {
-                let left = due - Instant::now();
-                if left > Duration::from_micros(200) {
-                    std::thread::sleep(left - Duration::from_micros(100));
-                } else {
-                    std::hint::spin_loop();
-                }
+            // Sleep (never spin) so that the senders leave the CPU to the switch.
+            let now = Instant::now();
+            if due > now {
+                std::thread::sleep(due - now);
             }
             payload[0..4].copy_from_slice(&seq.to_be_bytes());
             payload[4..12].copy_from_slice(&now_ns().to_be_bytes());

@@ -12,6 +12,8 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use super::ring::{RxRing, Slot};
+
 /// Largest frame received; longer ones (GRO aggregates) are counted and dropped.
 pub const MAX_FRAME: usize = 16 * 1024;
 
@@ -39,6 +41,8 @@ pub struct AfPacketSocket {
     iface: String,
     /// Frames that were too large for a receive buffer.
     pub truncated: u64,
+    ring: Option<RxRing>,
+    batch: Option<RxBatch>,
 }
 
 fn sys(what: &'static str, iface: &str, rc: libc::c_int) -> Result<libc::c_int, AfPacketError> {
@@ -80,8 +84,14 @@ pub fn ifindex(iface: &str) -> Result<u32, AfPacketError> {
 }
 
 impl AfPacketSocket {
-    /// Opens a packet socket on `iface` (needs CAP_NET_RAW).
+    /// Opens a packet socket on `iface` (needs CAP_NET_RAW), receiving through a
+    /// PACKET_MMAP ring when the kernel allows it.
     pub fn open(iface: &str) -> Result<Self, AfPacketError> {
+        Self::open_with(iface, true)
+    }
+
+    /// Opens a packet socket; `use_ring: false` receives with `recvmmsg` only.
+    pub fn open_with(iface: &str, use_ring: bool) -> Result<Self, AfPacketError> {
         let index = ifindex(iface)?;
         let proto = (libc::ETH_P_ALL as u16).to_be();
         // SAFETY: plain socket(2) call.
@@ -95,6 +105,17 @@ impl AfPacketSocket {
         let raw = sys("socket(AF_PACKET)", iface, raw)?;
         // SAFETY: `raw` is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        let ring = if use_ring {
+            match RxRing::new(raw) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::warn!(iface, error = %e, "no PACKET_MMAP receive ring; using recvmmsg");
+                    None
+                }
+            }
+        } else {
+            None
+        };
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid start.
         let mut addr: libc::sockaddr_ll = unsafe { zeroed() };
         addr.sll_family = libc::AF_PACKET as u16;
@@ -125,10 +146,13 @@ impl AfPacketSocket {
         let buf: libc::c_int = 8 << 20;
         setopt(raw, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &buf);
         setopt(raw, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &buf);
+        let batch = ring.is_none().then(|| RxBatch::new(64));
         let mut sock = Self {
             fd,
             iface: iface.to_string(),
             truncated: 0,
+            ring,
+            batch,
         };
         sock.drain();
         Ok(sock)
@@ -152,6 +176,38 @@ impl AfPacketSocket {
     /// The interface name.
     pub fn iface(&self) -> &str {
         &self.iface
+    }
+
+    /// Whether frames arrive through a PACKET_MMAP ring.
+    pub fn has_ring(&self) -> bool {
+        self.ring.is_some()
+    }
+
+    /// Calls `f` on up to `max` received frames without blocking (from the ring, or from one
+    /// `recvmmsg`). Returns how many frames `f` saw.
+    pub fn recv_with(&mut self, max: usize, mut f: impl FnMut(&[u8])) -> io::Result<usize> {
+        if let Some(ring) = &mut self.ring {
+            let mut seen = 0;
+            let mut truncated = 0;
+            ring.drain(max, |slot| match slot {
+                Slot::Frame(frame) => {
+                    seen += 1;
+                    f(frame);
+                }
+                Slot::Skip { truncated: t } => truncated += u64::from(t),
+            });
+            self.truncated += truncated;
+            return Ok(seen);
+        }
+        let mut batch = self.batch.take().unwrap_or_else(|| RxBatch::new(64));
+        let result = self.recv_batch(&mut batch);
+        if let Ok(n) = result {
+            for i in 0..n.min(max) {
+                f(batch.frame(i));
+            }
+        }
+        self.batch = Some(batch);
+        result
     }
 
     /// Receives up to `batch.capacity()` frames without blocking. Returns how many are in

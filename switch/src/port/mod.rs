@@ -7,6 +7,7 @@
 //! through an [`Injector`].
 
 pub mod afpacket;
+pub mod ring;
 pub mod wake;
 
 use std::sync::{Arc, Mutex};
