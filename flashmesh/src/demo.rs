@@ -97,6 +97,10 @@ pub struct DemoReport {
     pub rejections: BTreeMap<String, u64>,
     /// Undecodable datagrams counted by the authorities.
     pub malformed_datagrams: u64,
+    /// Mean duration of one durable group commit at the authorities, milliseconds.
+    pub store_commit_ms_mean: f64,
+    /// Mean number of state changes per group commit.
+    pub store_commit_batch_mean: f64,
     /// Why honest payments failed, by error, if any did.
     pub failures: BTreeMap<String, usize>,
     /// Whether every running authority still holds exactly the genesis supply.
@@ -369,9 +373,14 @@ pub async fn run_demo(opts: &DemoOptions) -> anyhow::Result<DemoReport> {
     }
     let mut rejections = BTreeMap::new();
     let mut malformed = 0;
+    let (mut commits, mut commit_us, mut records) = (0u64, 0u64, 0u64);
     for m in &metrics {
+        use merchant_anchor::metrics::get;
         add_rejections(&mut rejections, m);
-        malformed += merchant_anchor::metrics::get(&m.malformed);
+        malformed += get(&m.malformed);
+        commits += get(&m.store_commits);
+        commit_us += get(&m.store_commit_micros);
+        records += get(&m.store_records);
     }
     let genesis_supply = u128::from(init.balance) * init.accounts as u128;
     let mut supply_conserved = true;
@@ -407,6 +416,8 @@ pub async fn run_demo(opts: &DemoOptions) -> anyhow::Result<DemoReport> {
         killed_after_payments: killed.map(|k| k.1),
         rejections,
         malformed_datagrams: malformed,
+        store_commit_ms_mean: commit_us as f64 / 1000.0 / commits.max(1) as f64,
+        store_commit_batch_mean: records as f64 / commits.max(1) as f64,
         failures,
         supply_conserved,
         duration_s: duration.as_secs_f64(),
@@ -487,6 +498,14 @@ pub fn render_table(r: &DemoReport) -> String {
         },
     );
     row(&mut s, "supply conserved", r.supply_conserved.to_string());
+    row(
+        &mut s,
+        "durable commit mean (batch)",
+        format!(
+            "{:.2} ms ({:.1})",
+            r.store_commit_ms_mean, r.store_commit_batch_mean
+        ),
+    );
     for (reason, n) in &r.rejections {
         row(&mut s, &format!("rejections: {reason}"), n.to_string());
     }

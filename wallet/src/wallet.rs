@@ -269,7 +269,10 @@ impl Wallet {
         let mut state = self.dir.load()?;
         state.pending = None;
         state.next_nonce = Some(confirmed.next_sequence.max(o.nonce + 1));
-        self.dir.save(&state)?;
+        // Relaxed: if this is lost, the restarted wallet re-runs the finished order, which the
+        // authorities answer with receipts (certificate kept) or refuse everywhere as a past
+        // nonce (then the wallet drops it and asks for its nonce); it never signs anew for it.
+        self.dir.save_relaxed(&state)?;
         Ok(Payment {
             order,
             certificate,
