@@ -249,6 +249,15 @@ mod tests {
     }
 
     #[test]
+    fn example_file_is_valid() {
+        let cfg: LinkConfig = toml::from_str(include_str!("../examples/links.toml")).unwrap();
+        assert_eq!(cfg.seed, Some(42));
+        let cmds = cfg.commands().unwrap();
+        assert_eq!(cmds.len(), 3);
+        assert!(matches!(cmds[2], Command::SetLink { port: 2, .. }));
+    }
+
+    #[test]
     fn link_option_parses() {
         let cmd = parse_link_option("3:20:5:0.02:1000").unwrap();
         let Command::SetLink { port: 3, params } = cmd else {
