@@ -111,11 +111,20 @@ impl BitWriter {
     }
 
     /// Appends the low `w` bits of `v`.
-    #[inline]
+    #[inline(always)]
     pub fn push(&mut self, buf: &mut Vec<u8>, v: u128, w: u32) {
         if self.pending == 0 && w.is_multiple_of(8) {
             let n = (w / 8) as usize;
-            buf.extend_from_slice(&v.to_be_bytes()[16 - n..]);
+            // fixed-size copies compile to plain stores
+            match n {
+                1 => buf.push(v as u8),
+                2 => buf.extend_from_slice(&(v as u16).to_be_bytes()),
+                4 => buf.extend_from_slice(&(v as u32).to_be_bytes()),
+                6 => buf.extend_from_slice(&(v as u64).to_be_bytes()[2..]),
+                8 => buf.extend_from_slice(&(v as u64).to_be_bytes()),
+                16 => buf.extend_from_slice(&v.to_be_bytes()),
+                _ => buf.extend_from_slice(&v.to_be_bytes()[16 - n..]),
+            }
             self.bytes += n;
             return;
         }
