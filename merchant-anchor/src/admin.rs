@@ -1,16 +1,19 @@
-//! The admin HTTP API: `GET /healthz`, `GET /status` (JSON) and `GET /metrics` (Prometheus).
+//! The admin HTTP API: `GET /healthz`, `GET /status` (JSON), `GET /metrics` (Prometheus) and
+//! `POST /epoch` (JSON `{"epoch": N}`, bearer token required).
 //!
-//! Read-only routes are open; state-changing routes (added by later features) must pass
-//! [`authorised`], which checks the configured bearer token in constant time.
+//! Read-only routes are open; state-changing routes must pass [`authorised`], which checks the
+//! configured bearer token in constant time. Without a configured token they are refused.
+//! The epoch only moves forward.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::metrics::Metrics;
 
@@ -33,6 +36,15 @@ pub struct AdminContext {
     pub token: Option<String>,
     /// Whether the anchor is healthy (its store still commits).
     pub healthy: Arc<dyn Fn() -> bool + Send + Sync>,
+    /// The anchor's current epoch.
+    pub epoch: Arc<AtomicU32>,
+}
+
+/// Body of `POST /epoch`.
+#[derive(Debug, Clone, Copy, serde::Deserialize, serde::Serialize)]
+pub struct EpochUpdate {
+    /// The new epoch (not below the current one).
+    pub epoch: u32,
 }
 
 /// Builds the router.
@@ -41,6 +53,7 @@ pub fn router(ctx: AdminContext) -> Router {
         .route("/healthz", get(healthz))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
+        .route("/epoch", post(set_epoch))
         .with_state(ctx)
 }
 
@@ -73,6 +86,36 @@ pub fn authorised(headers: &HeaderMap, token: Option<&str>) -> bool {
     };
     let (a, b) = (given.as_bytes(), expected.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn set_epoch(
+    State(ctx): State<AdminContext>,
+    headers: HeaderMap,
+    axum::Json(update): axum::Json<EpochUpdate>,
+) -> impl IntoResponse {
+    if !authorised(&headers, ctx.token.as_deref()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "bearer token required\n".to_string(),
+        );
+    }
+    match ctx
+        .epoch
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+            (update.epoch >= cur).then_some(update.epoch)
+        }) {
+        Ok(previous) => {
+            tracing::info!(previous, epoch = update.epoch, "epoch changed");
+            (StatusCode::OK, format!("epoch {}\n", update.epoch))
+        }
+        Err(current) => (
+            StatusCode::CONFLICT,
+            format!(
+                "epoch {} is below the current epoch {current}\n",
+                update.epoch
+            ),
+        ),
+    }
 }
 
 async fn healthz(State(ctx): State<AdminContext>) -> impl IntoResponse {
@@ -114,32 +157,52 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn serves_health_status_and_metrics() {
+    async fn serves_health_status_metrics_and_guards_the_epoch() {
         let m = Arc::new(Metrics::default());
         crate::metrics::inc(&m.orders);
+        let epoch = Arc::new(AtomicU32::new(3));
         let ctx = AdminContext {
             metrics: m,
             status: Arc::new(|| serde_json::json!({"name": "a0"})),
             reason_name: |_| None,
-            token: None,
+            token: Some("secret".into()),
             healthy: Arc::new(|| true),
+            epoch: epoch.clone(),
         };
         let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), ctx).await.unwrap();
-        let get = |path: &'static str| async move {
+        let send = |request: String| async move {
             use tokio::io::{AsyncReadExt, AsyncWriteExt};
             let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-            s.write_all(
-                format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes(),
-            )
-            .await
-            .unwrap();
+            s.write_all(request.as_bytes()).await.unwrap();
             let mut out = String::new();
             s.read_to_string(&mut out).await.unwrap();
             out
         };
+        let get = |path: &str| {
+            send(format!(
+                "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            ))
+        };
+        let post_epoch = |token: &str, body: &str| {
+            send(format!(
+                "POST /epoch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                 Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                body.len()
+            ))
+        };
         assert!(get("/healthz").await.starts_with("HTTP/1.1 200"));
         assert!(get("/status").await.contains("\"name\":\"a0\""));
         assert!(get("/metrics").await.contains("flashmesh_orders_total 1"));
+        let r = post_epoch("wrong", r#"{"epoch":5}"#).await;
+        assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+        assert_eq!(epoch.load(Ordering::SeqCst), 3);
+        let r = post_epoch("secret", r#"{"epoch":5}"#).await;
+        assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+        assert_eq!(epoch.load(Ordering::SeqCst), 5);
+        let r = post_epoch("secret", r#"{"epoch":4}"#).await;
+        assert!(r.starts_with("HTTP/1.1 409"), "{r}");
+        assert_eq!(epoch.load(Ordering::SeqCst), 5);
         task.abort();
     }
 }

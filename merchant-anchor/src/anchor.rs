@@ -201,6 +201,7 @@ impl Anchor {
             let metrics = metrics.clone();
             let committee = committee.clone();
             let queue = queue.clone();
+            let epoch = epoch.clone();
             let workers = sockets.len();
             let since = Instant::now();
             Arc::new(move || {
@@ -247,6 +248,7 @@ impl Anchor {
             reason_name,
             token: config.admin_token.clone(),
             healthy,
+            epoch: epoch.clone(),
         };
         drop(queue);
         let (admin_addr, admin_task) =
