@@ -251,6 +251,27 @@ async fn bad_input_gets_typed_errors_and_is_counted() {
     }
     let status = http_get(admin, "/status");
     assert!(status.contains("\"store_healthy\":true"), "{status}");
+
+    // Move the anchor's epoch forward (bearer token from its config): an order whose window
+    // has closed is now stale.
+    let token = lc.anchors[0].admin_token.clone().unwrap();
+    let body = r#"{"epoch":10}"#;
+    let mut h = std::net::TcpStream::connect(admin).unwrap();
+    write!(
+        h,
+        "POST /epoch HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut resp = String::new();
+    h.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let stale = Envelope::order(order(alice, bob, 5, 0)).encode().unwrap();
+    let reply = tokio::task::spawn_blocking(move || request(&client(), to, &stale))
+        .await
+        .unwrap();
+    expect_error(reply, ErrorCode::StaleEpoch);
     anchor.shutdown().await;
 }
 
