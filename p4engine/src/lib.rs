@@ -60,8 +60,11 @@
 //! Left out, each a diagnostic at compile time: `clone`/`clone3`, `resubmit`, `recirculate`,
 //! `truncate`, `*_with_payload` checksums, custom CRC polynomials and `HashAlgorithm.random`,
 //! action profiles/selectors, header unions, `varbit`, value sets, more than one lpm key.
-//! At run time a non-zero `mcast_grp` drops the packet (no multicast groups exist), and
-//! `random` is a per-switch xorshift generator rather than BMv2's.
+//! Multicast: [`Switch::set_multicast_group`] configures groups; `process` and
+//! [`Switch::ingress_all`] replicate a packet whose `mcast_grp` is set (egress sees
+//! `egress_rid` and `instance_type` 5 as in BMv2), an unknown group drops it; the
+//! single-outcome `ingress` reports multicast packets as `Dropped(Multicast)`. `random` is a
+//! per-switch xorshift generator rather than BMv2's.
 //!
 //! Where BMv2 and the P4_16 specification differ the engine follows BMv2: `setValid()` on an
 //! invalid header zeroes its fields (BMv2's `add_header`) while other header storage keeps the

@@ -758,3 +758,44 @@ fn program_is_sync_and_switch_is_send() {
         s.spawn(|| sw.lock().unwrap().read_entries(None).unwrap());
     });
 }
+
+#[test]
+fn multicast_replicas() {
+    let p = program("mcast");
+    let mut sw = Switch::new(p, SwitchConfig::default());
+    let lldp = eth(0x0180_c200_000e, 1, 0x88cc);
+    let with_trailer = |rid: u16, inst: u8, port: u16| {
+        let mut f = lldp.clone();
+        f.extend(rid.to_be_bytes());
+        f.push(inst);
+        f.extend(port.to_be_bytes());
+        f
+    };
+    // no group configured: dropped, as BMv2 does
+    assert_eq!(sw.process(1, &lldp).drops, vec![DropReason::Multicast]);
+    sw.set_multicast_group(1, vec![(2, 7), (3, 9)]);
+    let r = sw.process(1, &lldp);
+    assert_eq!(
+        r.outputs,
+        vec![(2, with_trailer(7, 5, 2)), (3, with_trailer(9, 5, 3))]
+    );
+    // the single-outcome ingress reports multicast as a drop; ingress_all gives the replicas
+    assert!(matches!(
+        sw.ingress(1, &lldp),
+        flashmesh_p4::IngressOutcome::Dropped(DropReason::Multicast)
+    ));
+    let mut out = Vec::new();
+    sw.ingress_all(1, &lldp, &mut out);
+    assert_eq!(out.len(), 2);
+    // unicast is unaffected
+    let mut plain = eth(2, 1, 0x0800);
+    assert_eq!(
+        sw.process(3, &plain).outputs,
+        vec![(1, {
+            plain.extend([0, 0, 0, 0, 0x01]);
+            plain
+        })]
+    );
+    sw.set_multicast_group(1, vec![]);
+    assert_eq!(sw.multicast_group(1), None);
+}

@@ -274,6 +274,12 @@ impl Switch {
         if tab.entries_const {
             return Err(invalid(format!("table {} has const entries", tab.name)));
         }
+        if tab.keys.is_empty() {
+            return Err(invalid(format!(
+                "table {} has no key: only its default action can be set",
+                tab.name
+            )));
+        }
         check_priority(&p, t, e.priority)?;
         let matches = convert_matches(&p, t, &e.matches)?;
         let action = convert_action(&p, t, &e.action, false)?;

@@ -69,7 +69,34 @@ pub struct QueuedPacket {
     pub ingress_ts_us: u64,
 }
 
+/// v1model `instance_type` of a multicast replica (BMv2's PKT_INSTANCE_TYPE_REPLICATION).
+const INSTANCE_TYPE_REPLICATION: u128 = 5;
+
+/// Where ingress left a packet.
+enum Ingress {
+    Dropped(DropReason),
+    Unicast(QueuedPacket),
+    Multicast(QueuedPacket, u32),
+}
+
 impl QueuedPacket {
+    /// The scalar fields, with empty storage (for building replicas).
+    fn shallow(&self) -> QueuedPacket {
+        QueuedPacket {
+            phv: Phv {
+                slots: Vec::new(),
+                valid: Vec::new(),
+            },
+            data: Vec::new(),
+            payload_off: self.payload_off,
+            frame_len: self.frame_len,
+            in_port: self.in_port,
+            egress_port: self.egress_port,
+            priority: self.priority,
+            ingress_ts_us: self.ingress_ts_us,
+        }
+    }
+
     /// Length of the frame as received (bytes).
     pub fn frame_len(&self) -> usize {
         self.frame_len as usize
@@ -127,6 +154,8 @@ pub struct Switch {
     buf_pool: Vec<Vec<u8>>,
     start: Instant,
     manual_time_ns: Option<u64>,
+    mcast_groups: std::collections::BTreeMap<u32, Vec<(u32, u32)>>,
+    outcome_scratch: Vec<IngressOutcome>,
 }
 
 impl Switch {
@@ -142,6 +171,8 @@ impl Switch {
             buf_pool: Vec::new(),
             start: Instant::now(),
             manual_time_ns: None,
+            mcast_groups: Default::default(),
+            outcome_scratch: Vec::with_capacity(4),
         }
     }
 
@@ -159,6 +190,7 @@ impl Switch {
     /// counters, meters, digests and stale header storage).
     pub fn reset(&mut self) {
         self.rt = fresh_runtime(&self.program, &self.config);
+        self.mcast_groups.clear();
         self.phv_pool = vec![Phv::new(&self.program)];
     }
 
@@ -229,7 +261,20 @@ impl Switch {
         self.ingress_at(in_port, frame, now)
     }
 
+    /// Single-outcome form: a multicast packet is `Dropped(Multicast)` here; use
+    /// [`Switch::ingress_all`] to get its replicas.
     fn ingress_at(&mut self, in_port: u32, frame: &[u8], now: u64) -> IngressOutcome {
+        match self.ingress_core(in_port, frame, now) {
+            Ingress::Dropped(r) => IngressOutcome::Dropped(r),
+            Ingress::Unicast(q) => IngressOutcome::Queued(q),
+            Ingress::Multicast(q, _) => {
+                self.give_back(q.phv, q.data);
+                IngressOutcome::Dropped(DropReason::Multicast)
+            }
+        }
+    }
+
+    fn ingress_core(&mut self, in_port: u32, frame: &[u8], now: u64) -> Ingress {
         let program = self.program.clone();
         let p = &*program;
         let mut phv = self.take_phv();
@@ -250,22 +295,9 @@ impl Switch {
             cx.run_control(&p.ingress.body);
         }
         let spec = phv.slots[std.egress_spec as usize] as u32;
-        let mcast = phv.slots[std.mcast_grp as usize];
+        let mcast = phv.slots[std.mcast_grp as usize] as u32;
         let prio = phv.slots[std.priority as usize] as u32;
-        let reason = if spec == self.config.drop_port {
-            Some(DropReason::IngressDrop)
-        } else if mcast != 0 {
-            Some(DropReason::Multicast)
-        } else if prio >= self.config.priority_queues.max(1) as u32 {
-            Some(DropReason::PriorityOutOfRange)
-        } else {
-            None
-        };
-        if let Some(r) = reason {
-            self.give_back(phv, data);
-            return IngressOutcome::Dropped(r);
-        }
-        IngressOutcome::Queued(QueuedPacket {
+        let q = QueuedPacket {
             phv,
             data,
             payload_off,
@@ -274,7 +306,88 @@ impl Switch {
             egress_port: spec,
             priority: prio as u8,
             ingress_ts_us: now / 1000,
-        })
+        };
+        // As in BMv2, a multicast group takes precedence over egress_spec.
+        if mcast != 0 {
+            return Ingress::Multicast(q, mcast);
+        }
+        let reason = if spec == self.config.drop_port {
+            DropReason::IngressDrop
+        } else if prio >= self.priority_limit() {
+            DropReason::PriorityOutOfRange
+        } else {
+            return Ingress::Unicast(q);
+        };
+        self.give_back(q.phv, q.data);
+        Ingress::Dropped(reason)
+    }
+
+    fn priority_limit(&self) -> u32 {
+        self.config.priority_queues.max(1) as u32
+    }
+
+    /// Parser, checksum verification and ingress; a multicast packet gives one outcome per
+    /// replica of its group (`egress_rid` set, `instance_type` = replication), an unknown or
+    /// empty group one `Dropped(Multicast)`. Outcomes are appended to `out`.
+    pub fn ingress_all(&mut self, in_port: u32, frame: &[u8], out: &mut Vec<IngressOutcome>) {
+        let now = self.now_ns();
+        self.ingress_all_at(in_port, frame, now, out);
+    }
+
+    fn ingress_all_at(
+        &mut self,
+        in_port: u32,
+        frame: &[u8],
+        now: u64,
+        out: &mut Vec<IngressOutcome>,
+    ) {
+        match self.ingress_core(in_port, frame, now) {
+            Ingress::Dropped(r) => out.push(IngressOutcome::Dropped(r)),
+            Ingress::Unicast(q) => out.push(IngressOutcome::Queued(q)),
+            Ingress::Multicast(q, group) => {
+                let replicas = self.mcast_groups.get(&group).cloned().unwrap_or_default();
+                if replicas.is_empty() {
+                    out.push(IngressOutcome::Dropped(DropReason::Multicast));
+                }
+                let std = self.program.std.clone();
+                for (port, rid) in replicas {
+                    if q.priority as u32 >= self.priority_limit() {
+                        out.push(IngressOutcome::Dropped(DropReason::PriorityOutOfRange));
+                        continue;
+                    }
+                    let mut phv = self.take_phv();
+                    phv.slots.copy_from_slice(&q.phv.slots);
+                    phv.valid.copy_from_slice(&q.phv.valid);
+                    phv.slots[std.egress_rid as usize] = rid as u128;
+                    phv.slots[std.instance_type as usize] = INSTANCE_TYPE_REPLICATION;
+                    let mut data = self.buf_pool.pop().unwrap_or_default();
+                    data.clear();
+                    data.extend_from_slice(&q.data);
+                    out.push(IngressOutcome::Queued(QueuedPacket {
+                        phv,
+                        data,
+                        egress_port: port,
+                        ..q.shallow()
+                    }));
+                }
+                self.give_back(q.phv, q.data);
+            }
+        }
+    }
+
+    /// Sets the replicas `(port, egress_rid)` of a multicast group (the P4Runtime
+    /// `MulticastGroupEntry`); an empty list removes the group.
+    pub fn set_multicast_group(&mut self, group: u32, replicas: Vec<(u32, u32)>) {
+        if replicas.is_empty() {
+            self.mcast_groups.remove(&group);
+        } else {
+            self.mcast_groups.insert(group, replicas);
+        }
+    }
+
+    /// The replicas of a multicast group.
+    pub fn multicast_group(&self, group: u32) -> Option<&[(u32, u32)]> {
+        self.mcast_groups.get(&group).map(|v| v.as_slice())
     }
 
     /// Egress, checksum update and deparser for a packet leaving the queues.
@@ -361,14 +474,19 @@ impl Switch {
         let before = self.rt.digests.len();
         let mut r = ProcessResult::default();
         let now = self.now_ns();
-        match self.ingress_at(in_port, frame, now) {
-            IngressOutcome::Dropped(d) => r.drops.push(d),
-            IngressOutcome::Queued(q) => match self.egress_at(q, QueueMeta::default(), now) {
-                EgressOutcome::Output { port, frame } => r.outputs.push((port, frame)),
-                EgressOutcome::PacketIn(pi) => r.packet_ins.push(pi),
-                EgressOutcome::Dropped(d) => r.drops.push(d),
-            },
+        let mut outcomes = std::mem::take(&mut self.outcome_scratch);
+        self.ingress_all_at(in_port, frame, now, &mut outcomes);
+        for o in outcomes.drain(..) {
+            match o {
+                IngressOutcome::Dropped(d) => r.drops.push(d),
+                IngressOutcome::Queued(q) => match self.egress_at(q, QueueMeta::default(), now) {
+                    EgressOutcome::Output { port, frame } => r.outputs.push((port, frame)),
+                    EgressOutcome::PacketIn(pi) => r.packet_ins.push(pi),
+                    EgressOutcome::Dropped(d) => r.drops.push(d),
+                },
+            }
         }
+        self.outcome_scratch = outcomes;
         if self.rt.digests.len() > before {
             r.digests = self.rt.digests.drain(before..).collect();
         }
