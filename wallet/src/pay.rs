@@ -195,10 +195,10 @@ pub async fn collect_votes(
         let refused = weight_of(client, &answers, Answer::Refused);
         let now = Instant::now();
         if total - refused < quorum {
-            // The quorum is out of reach. Give the others one retry interval to answer too:
+            // The quorum is out of reach. Give the others a few retry intervals to answer too:
             // if everyone refused, nobody holds a lock and the order can be dropped.
             let since = *impossible_since.get_or_insert(now);
-            if refused == total || now >= since + opts.retry_interval || now >= deadline {
+            if refused == total || now >= since + 3 * opts.retry_interval || now >= deadline {
                 return Err(PayError::Refused {
                     by_all: refused == total,
                     refusals,
