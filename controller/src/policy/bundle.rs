@@ -217,6 +217,11 @@ impl PolicyBundle {
         }
     }
 
+    /// The body digest operators sign, hex.
+    pub fn digest_hex(&self) -> String {
+        hex::encode(super::digest::body_digest(&self.body))
+    }
+
     /// TOML text.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("policy bundle always serialises")

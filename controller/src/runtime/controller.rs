@@ -600,6 +600,16 @@ impl Controller {
         advance(&self.shared).await
     }
 
+    /// Sets the epoch (for example one restored by the authority) and writes it to every switch.
+    pub async fn set_epoch(&self, epoch: u32) {
+        let sh = &self.shared;
+        let allowance = sh.state.lock().await.settings.retry_allowance;
+        let epoch = epoch.max(1);
+        sh.write_epoch(epoch, allowance).await;
+        sh.epoch_tx.send_replace(epoch);
+        sh.emit(ControllerEvent::Epoch(epoch));
+    }
+
     /// A receiver of controller events.
     pub fn events(&self) -> broadcast::Receiver<ControllerEvent> {
         self.shared.events.subscribe()

@@ -109,7 +109,16 @@ impl LinkMonitor {
             Some((s, false)) if s == seq => st.outstanding = Some((s, true)),
             Some((s, _)) if seq > s => return None, // not sent by us: ignore
             Some((s, true)) if s == seq => return None, // duplicate reply
-            _ => {}
+            // the answer to the previous probe, late by less than one interval (a busy
+            // controller): still proof of life
+            Some((s, _)) if seq + 1 == s => {}
+            Some(_) => {
+                // a much older answer counts for loss, but says nothing about the link now:
+                // it neither clears misses nor brings the link up
+                st.received += 1;
+                return None;
+            }
+            None => return None,
         }
         st.received += 1;
         st.consecutive_misses = 0;
@@ -186,6 +195,24 @@ mod tests {
         assert_eq!(st.sent, 7);
         assert_eq!(st.received, 3);
         assert!((st.loss() - 4.0 / 7.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_late_reply_does_not_bring_a_down_link_up() {
+        let mut m = LinkMonitor::new(2);
+        m.on_send("a", 1, 1);
+        m.on_send("a", 1, 2);
+        assert!(matches!(m.on_send("a", 1, 3), Some(LinkEvent::Down { .. })));
+        m.on_send("a", 1, 4);
+        assert_eq!(m.on_reply("a", 1, 1, 10), None); // answer to probe 1, far too late
+        assert_eq!(m.on_reply("a", 1, 2, 10), None);
+        assert!(m.port("a", 1).unwrap().down);
+        assert!(m.port("a", 1).unwrap().down);
+        // the answer to the previous probe, one interval late, is proof of life
+        assert!(matches!(
+            m.on_reply("a", 1, 3, 10),
+            Some(LinkEvent::Up { .. })
+        ));
     }
 
     #[test]
