@@ -909,3 +909,33 @@ async fn penalty_expiry(sh: Arc<Shared>) {
         sh.expire_penalties().await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The anchor keeps the controller in shared state and calls it from request handlers on a
+    /// multi-threaded runtime: the handle must be Send + Sync and its futures Send.
+    #[allow(dead_code)]
+    fn handles_and_futures_are_send(c: &'static Controller, b: &'static PolicyBundle) {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>(_: T) {}
+        send_sync::<Controller>();
+        send_sync::<Session>();
+        send(c.apply_policy(b));
+        send(c.metrics());
+        send(c.penalize([0; 8], None));
+        send(c.policy());
+        send(c.links());
+        send(c.set_epoch(3));
+        send(c.set_classification(true));
+    }
+
+    #[test]
+    fn policy_tables_are_the_ones_policy_writes() {
+        let s = PolicySettings::default();
+        for e in fm::policy_entries(&s) {
+            assert!(POLICY_TABLES.contains(&e.table.as_str()), "{}", e.table);
+        }
+    }
+}
