@@ -88,6 +88,10 @@ const A: u32 = 0xc0a8_0101; // 192.168.1.1
 #[test]
 fn router_lpm_ttl_checksum_bloom_counters() {
     let p = program("router");
+    assert!(
+        !p.uses_clock,
+        "router.p4 reads no timestamp and has no meter"
+    );
     let mut sw = Switch::new(p.clone(), SwitchConfig::default());
     let routes = [
         ("10.0.0.0/8", "1", "0x0a0000000001"),
@@ -310,6 +314,7 @@ fn tunnel_encap_forward_decap() {
 #[test]
 fn qos_meters_priorities_direct_counter() {
     let p = program("qos");
+    assert!(p.uses_clock);
     let mut sw = Switch::new(
         p.clone(),
         SwitchConfig {

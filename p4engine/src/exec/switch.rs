@@ -200,8 +200,12 @@ impl Switch {
     }
 
     fn now_ns(&self) -> u64 {
-        self.manual_time_ns
-            .unwrap_or_else(|| self.start.elapsed().as_nanos() as u64)
+        match self.manual_time_ns {
+            Some(t) => t,
+            // programs that neither read timestamps nor meter save the clock read
+            None if !self.program.uses_clock => 0,
+            None => self.start.elapsed().as_nanos() as u64,
+        }
     }
 
     /// Approximate heap bytes used by this instance's own state (not the shared program).

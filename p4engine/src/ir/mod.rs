@@ -8,6 +8,7 @@
 //! locals, zeroed for each packet.
 
 pub mod lower;
+pub mod visit;
 
 use crate::exec::hash::HashAlgo;
 
@@ -606,6 +607,9 @@ pub struct Program {
     pub errors: Vec<String>,
     /// The P4Info derived from the program (as p4c would write it).
     pub p4info: crate::p4info::P4Info,
+    /// The program reads a global timestamp or uses meters (so the switch reads its clock
+    /// for every packet).
+    pub uses_clock: bool,
 }
 
 /// Error codes of the core errors, in the order `core.p4` declares them.

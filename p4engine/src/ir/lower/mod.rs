@@ -106,6 +106,7 @@ pub fn lower(c: &CheckedProgram) -> Result<Program, Diagnostics> {
     }
     let mut p = l.p;
     assign_ids(&mut p);
+    p.uses_clock = super::visit::uses_clock(&p);
     Ok(p)
 }
 
