@@ -14,7 +14,7 @@ use flashmesh_core::{
     Authority, AuthorityError, Committee, CommitteeError, Decode, ErrorCode, Genesis, GenesisError,
     KeyError, Keypair, RecoveryError, StateChange,
 };
-use flashmesh_transport::{TransportError, UdpTransport, bind_reuseport_group};
+use flashmesh_transport::{Transport, TransportError, bind_reuseport_group};
 use parking_lot::Mutex;
 
 use crate::admin::{self, AdminContext};
@@ -140,8 +140,36 @@ impl std::fmt::Debug for Anchor {
 
 impl Anchor {
     /// Loads the configured files, recovers the state and starts serving on the current tokio
-    /// runtime (which should be multi-threaded to use every core).
+    /// runtime (which should be multi-threaded to use every core). The BCB server listens on
+    /// `config.listen` with one `SO_REUSEPORT` UDP socket per worker.
     pub async fn start(config: &AnchorConfig) -> Result<Anchor, StartError> {
+        let sockets =
+            bind_reuseport_group(config.listen, config.worker_count()).map_err(|source| {
+                StartError::Bind {
+                    addr: config.listen,
+                    source,
+                }
+            })?;
+        let transports: Vec<Arc<dyn Transport>> = sockets
+            .into_iter()
+            .map(|s| Arc::new(s) as Arc<dyn Transport>)
+            .collect();
+        Self::start_on(config, transports).await
+    }
+
+    /// Like [`Anchor::start`], but serves BCB on the given transports (one worker each) instead
+    /// of binding UDP sockets, e.g. on an in-process mesh. Replies leave through the first one;
+    /// `config.listen` is ignored.
+    pub async fn start_on(
+        config: &AnchorConfig,
+        transports: Vec<Arc<dyn Transport>>,
+    ) -> Result<Anchor, StartError> {
+        let Some(first) = transports.first().cloned() else {
+            return Err(StartError::Bind {
+                addr: config.listen,
+                source: TransportError::Closed,
+            });
+        };
         let key_text = read(&config.key_file)?;
         let key = Keypair::from_hex(key_text.trim()).map_err(|source| StartError::Key {
             path: config.key_file.clone(),
@@ -160,25 +188,15 @@ impl Anchor {
         );
         let authority = Arc::new(Mutex::new(authority));
         let metrics = Arc::new(Metrics::default());
-        let sockets =
-            bind_reuseport_group(config.listen, config.worker_count()).map_err(|source| {
-                StartError::Bind {
-                    addr: config.listen,
-                    source,
-                }
-            })?;
-        let sockets: Vec<Arc<UdpTransport>> = sockets.into_iter().map(Arc::new).collect();
-        let bcb_addr = sockets[0]
-            .socket()
-            .local_addr()
-            .map_err(|e| StartError::Bind {
-                addr: config.listen,
-                source: e.into(),
-            })?;
+        let sockets = transports;
+        let bcb_addr = first.local_addr().map_err(|source| StartError::Bind {
+            addr: config.listen,
+            source,
+        })?;
         let (queue, committer) = commit::start(
             store,
             authority.clone(),
-            sockets[0].clone(),
+            first,
             metrics.clone(),
             tokio::runtime::Handle::current(),
         );

@@ -1,7 +1,8 @@
 //! The BCB UDP server: datagram in → decode → authority → group commit → reply out.
 //!
 //! Several workers (one per core by default) each own a socket bound to the same port with
-//! `SO_REUSEPORT`, so the kernel spreads clients across them. The expensive, stateless part of
+//! `SO_REUSEPORT`, so the kernel spreads clients across them (or any other [`Transport`], see
+//! `Anchor::start_on`). The expensive, stateless part of
 //! each request (decoding and signature verification, one batch verify per certificate) runs
 //! in the worker without any lock; only the state transition (which signs the vote or receipt)
 //! runs under the authority's mutex, and the resulting job is queued for the committer in the
@@ -20,7 +21,7 @@ use flashmesh_core::{
     Authority, Committee, Envelope, ErrorCode, ErrorMessage, HeaderRepr, MAX_DATAGRAM_LEN, Message,
     MsgType, Rejection,
 };
-use flashmesh_transport::{Transport, UdpTransport};
+use flashmesh_transport::Transport;
 use parking_lot::Mutex;
 
 use crate::commit::{CommitQueue, Job, Reply, ReplyKind};
@@ -42,14 +43,16 @@ pub struct ServerShared {
     pub queue: CommitQueue,
 }
 
-/// Runs one worker on `socket` until the socket fails.
-pub async fn run_worker(socket: Arc<UdpTransport>, shared: Arc<ServerShared>) {
+/// Runs one worker on `socket` until the transport is closed.
+pub async fn run_worker(socket: Arc<dyn Transport>, shared: Arc<ServerShared>) {
     let mut buf = vec![0u8; MAX_DATAGRAM_LEN + 1];
     loop {
         let (n, from) = match socket.recv_from(&mut buf).await {
             Ok(r) => r,
+            Err(flashmesh_transport::TransportError::Closed) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "BCB socket receive failed");
+                tokio::task::yield_now().await;
                 continue;
             }
         };

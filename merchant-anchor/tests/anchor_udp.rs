@@ -331,3 +331,66 @@ fn killed_anchor_recovers_its_locks() {
         ErrorCode::ConflictingOrder,
     );
 }
+
+/// A transport that counts what it carries, to show the anchor runs on any [`Transport`].
+struct Counting {
+    inner: flashmesh_transport::UdpTransport,
+    received: std::sync::atomic::AtomicUsize,
+    sent: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl flashmesh_transport::Transport for Counting {
+    async fn send_to(
+        &self,
+        datagram: &[u8],
+        to: SocketAddr,
+    ) -> Result<(), flashmesh_transport::TransportError> {
+        self.sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner.send_to(datagram, to).await
+    }
+
+    async fn recv_from(
+        &self,
+        buf: &mut [u8],
+    ) -> Result<(usize, SocketAddr), flashmesh_transport::TransportError> {
+        let r = self.inner.recv_from(buf).await?;
+        self.received
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(r)
+    }
+
+    fn local_addr(&self) -> Result<SocketAddr, flashmesh_transport::TransportError> {
+        self.inner.local_addr()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anchor_serves_over_any_transport() {
+    use std::sync::Arc;
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let lc = committee(dir.path(), 1);
+    let transport = Arc::new(Counting {
+        inner: flashmesh_transport::UdpTransport::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap(),
+        received: Default::default(),
+        sent: Default::default(),
+    });
+    let anchor = Anchor::start_on(&lc.anchors[0], vec![transport.clone()])
+        .await
+        .unwrap();
+    let to = anchor.bcb_addr();
+    let o = order(&lc.accounts[0], &lc.accounts[1], 3, 0);
+    let reply = tokio::task::spawn_blocking(move || {
+        request(&client(), to, &Envelope::order(o).encode().unwrap())
+    })
+    .await
+    .unwrap();
+    let vote = vote_of(reply);
+    assert_eq!(vote.order_digest, o.digest());
+    assert!(transport.received.load(Ordering::Relaxed) >= 1);
+    assert!(transport.sent.load(Ordering::Relaxed) >= 1);
+    anchor.shutdown().await;
+}
