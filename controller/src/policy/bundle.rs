@@ -1,5 +1,29 @@
 //! The policy bundle: what operators tell an anchor's controller, with a version, an expiry and
-//! operator signatures. Encoded as TOML or JSON.
+//! operator signatures. Encoded as TOML or JSON, for example:
+//!
+//! ```toml
+//! [body]
+//! version = 3
+//! expires_at = 1800000000          # unix seconds
+//! note = "spring tariffs"
+//!
+//! [body.settings]
+//! retry_allowance = 2              # retransmissions let through per window
+//! epoch_length_ms = 10000
+//! probe_interval_ms = 10
+//! probe_miss_count = 3             # misses before a link is down
+//! penalty_secs = 60                # how long a penalised sender stays blocked
+//! dedup_types = [1, 3]             # ORDER, CERTIFICATE through the duplicate filter
+//!
+//! [[body.settings.classes]]        # one per message type: class 0..2, queue priority 0..7
+//! msg_type = 1
+//! class = 0
+//! priority = 7
+//!
+//! [[signatures]]                   # ed25519 over the domain-separated body digest
+//! key = "8a88e3dd…"
+//! signature = "e5fcd2ad…"
+//! ```
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
