@@ -555,6 +555,7 @@ fn state_api_errors() {
     let read = sw.read_entries(None).unwrap();
     assert_eq!(read.len(), 1);
     assert!(read[0].action.params.contains(&(port_id, vec![5])));
+    assert_eq!(sw.read_entry(e.table_id, &e.matches, 0).unwrap(), read[0]);
     assert_eq!(read[0].matches, e.matches);
     sw.delete_entry(&e).unwrap();
     assert!(matches!(sw.delete_entry(&e), Err(StateError::NotFound(_))));

@@ -386,6 +386,50 @@ impl Switch {
         }
     }
 
+    /// The control-plane view of an installed entry.
+    fn entry_view(&self, t: TableId, e: &Entry) -> TableEntry {
+        let tab = &self.program.tables[t as usize];
+        let matches = tab
+            .keys
+            .iter()
+            .zip(&e.matches)
+            .filter(|(k, m)| !key_is_wildcard(m, k.width))
+            .map(|(k, m)| FieldMatch {
+                field_id: k.id,
+                value: match *m {
+                    KeyMatch::Exact(v) => MatchValue::Exact(canonical_bytes(v)),
+                    KeyMatch::Lpm { value, len } => MatchValue::Lpm {
+                        value: canonical_bytes(value),
+                        prefix_len: len,
+                    },
+                    KeyMatch::Ternary { value, mask } => MatchValue::Ternary {
+                        value: canonical_bytes(value),
+                        mask: canonical_bytes(mask),
+                    },
+                    KeyMatch::Range { lo, hi } => MatchValue::Range {
+                        low: canonical_bytes(lo),
+                        high: canonical_bytes(hi),
+                    },
+                    KeyMatch::Optional(v) => MatchValue::Optional(canonical_bytes(v.unwrap_or(0))),
+                },
+            })
+            .collect();
+        TableEntry {
+            table_id: tab.id,
+            matches,
+            action: self.spec_of(&e.action),
+            priority: if tab.needs_priority { e.priority } else { 0 },
+            idle_timeout_ns: e.idle_timeout_ns,
+            metadata: e.metadata.clone(),
+            is_default: false,
+            counter: tab.direct_counter.map(|_| e.counter),
+            meter_config: tab
+                .direct_meter
+                .and(e.meter.as_ref())
+                .and_then(|m| m.config()),
+        }
+    }
+
     /// The entries of one table (`Some(id)`) or of all tables, without default entries.
     pub fn read_entries(&self, table_id: Option<u32>) -> Result<Vec<TableEntry>> {
         let p = &self.program;
@@ -395,52 +439,23 @@ impl Switch {
         };
         let mut out = Vec::new();
         for t in tables {
-            let tab = &p.tables[t as usize];
             for (_, e) in self.rt.tables[t as usize].entries() {
-                let matches = tab
-                    .keys
-                    .iter()
-                    .zip(&e.matches)
-                    .filter(|(k, m)| !key_is_wildcard(m, k.width))
-                    .map(|(k, m)| FieldMatch {
-                        field_id: k.id,
-                        value: match *m {
-                            KeyMatch::Exact(v) => MatchValue::Exact(canonical_bytes(v)),
-                            KeyMatch::Lpm { value, len } => MatchValue::Lpm {
-                                value: canonical_bytes(value),
-                                prefix_len: len,
-                            },
-                            KeyMatch::Ternary { value, mask } => MatchValue::Ternary {
-                                value: canonical_bytes(value),
-                                mask: canonical_bytes(mask),
-                            },
-                            KeyMatch::Range { lo, hi } => MatchValue::Range {
-                                low: canonical_bytes(lo),
-                                high: canonical_bytes(hi),
-                            },
-                            KeyMatch::Optional(v) => {
-                                MatchValue::Optional(canonical_bytes(v.unwrap_or(0)))
-                            }
-                        },
-                    })
-                    .collect();
-                out.push(TableEntry {
-                    table_id: tab.id,
-                    matches,
-                    action: self.spec_of(&e.action),
-                    priority: if tab.needs_priority { e.priority } else { 0 },
-                    idle_timeout_ns: e.idle_timeout_ns,
-                    metadata: e.metadata.clone(),
-                    is_default: false,
-                    counter: tab.direct_counter.map(|_| e.counter),
-                    meter_config: tab
-                        .direct_meter
-                        .and(e.meter.as_ref())
-                        .and_then(|m| m.config()),
-                });
+                out.push(self.entry_view(t, e));
             }
         }
         Ok(out)
+    }
+
+    /// One entry, found by its match and priority.
+    pub fn read_entry(
+        &self,
+        table_id: u32,
+        matches: &[FieldMatch],
+        priority: i32,
+    ) -> Result<TableEntry> {
+        let (t, id) = self.locate(table_id, matches, priority)?;
+        let e = self.rt.tables[t as usize].entry(id).expect("located");
+        Ok(self.entry_view(t, e))
     }
 
     /// The default entry of a table.
