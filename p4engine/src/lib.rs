@@ -21,6 +21,8 @@
 //!   (an invalid header's fields read what the last packet left there).
 //!   `Switch` is `Send` but not internally synchronised: share it behind a `Mutex` (the
 //!   P4Runtime thread and the datapath thread lock it per operation / per packet).
+//! * Benchmark: `cargo bench -p flashmesh-p4 --bench pipeline` (packets/s through
+//!   `tests/programs/router.p4` and memory per instance).
 //! * Packets run in two phases so that a traffic manager can sit between them:
 //!   [`Switch::ingress`] (parser, checksum verification, ingress) gives an [`IngressOutcome`]:
 //!   dropped, or a [`QueuedPacket`] with its egress port and priority; [`Switch::egress`] with a
@@ -32,10 +34,11 @@
 //!   `(metadata id, bytes)` and runs the pipeline from the CPU port.
 //! * State API (ids are P4Info ids, values big-endian byte strings of any length whose value
 //!   fits the width; reads give the P4Runtime canonical form): `insert_entry`, `modify_entry`,
-//!   `delete_entry`, `set_default_action`, `reset_default_action`, `read_entries`,
+//!   `delete_entry`, `set_default_action`, `reset_default_action`, `read_entries`, `read_entry`,
 //!   `read_default_entry`, `read_direct_counter`/`write_direct_counter`,
 //!   `read_counter`/`write_counter`, `set_meter_config`/`read_meter_config`,
-//!   `set_direct_meter_config`, `read_register`/`write_register`, `take_digests`. Errors are
+//!   `set_direct_meter_config`, `read_register`/`write_register`, `take_digests`,
+//!   `set_multicast_group`/`multicast_group`. Errors are
 //!   [`StateError`]: `AlreadyExists`, `NotFound`, `InvalidArgument(why)`, `ResourceExhausted`.
 //! * BMv2 behaviours reproduced (see `exec::switch`): parser errors do not drop, explicit
 //!   `reject` is not an error, `mark_to_drop` only sets `egress_spec = 511`, `egress_spec`
