@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use flashmesh_core::{
     Authority, Committee, Envelope, ErrorCode, ErrorMessage, HeaderRepr, MAX_DATAGRAM_LEN, Message,
-    MsgType, Rejection,
+    Rejection,
 };
 use flashmesh_transport::Transport;
 use parking_lot::Mutex;
@@ -255,9 +255,4 @@ pub fn handle_datagram(shared: &ServerShared, bytes: &[u8], from: SocketAddr) ->
             None
         }
     }
-}
-
-/// Whether `t` is a request type this server answers.
-pub fn is_request(t: MsgType) -> bool {
-    matches!(t, MsgType::Order | MsgType::Certificate | MsgType::Query)
 }
