@@ -12,7 +12,7 @@ use std::io;
 use std::mem::{size_of, zeroed};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::ring::{RxRing, Slot};
+use super::ring::{RxRing, Slot, TxRing, rings};
 
 /// Largest frame received; longer ones (GRO aggregates) are counted and dropped.
 pub const MAX_FRAME: usize = 16 * 1024;
@@ -42,6 +42,7 @@ pub struct AfPacketSocket {
     /// Frames that were too large for a receive buffer.
     pub truncated: u64,
     ring: Option<RxRing>,
+    tx_ring: Option<TxRing>,
     batch: Option<RxBatch>,
 }
 
@@ -105,16 +106,16 @@ impl AfPacketSocket {
         let raw = sys("socket(AF_PACKET)", iface, raw)?;
         // SAFETY: `raw` is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let ring = if use_ring {
-            match RxRing::new(raw) {
-                Ok(r) => Some(r),
+        let (ring, tx_ring) = if use_ring {
+            match rings(raw, true) {
+                Ok((rx, tx)) => (Some(rx), tx),
                 Err(e) => {
-                    tracing::warn!(iface, error = %e, "no PACKET_MMAP receive ring; using recvmmsg");
-                    None
+                    tracing::warn!(iface, error = %e, "no PACKET_MMAP rings; using recvmmsg/sendmmsg");
+                    (None, None)
                 }
             }
         } else {
-            None
+            (None, None)
         };
         // SAFETY: sockaddr_ll is plain data; all-zero is a valid start.
         let mut addr: libc::sockaddr_ll = unsafe { zeroed() };
@@ -152,6 +153,7 @@ impl AfPacketSocket {
             iface: iface.to_string(),
             truncated: 0,
             ring,
+            tx_ring,
             batch,
         };
         sock.drain();
@@ -257,6 +259,9 @@ impl AfPacketSocket {
     /// Sends frames, one `sendmmsg` per up to 64 frames. Returns how many the kernel took;
     /// the rest are dropped (the port's transmit queue is full).
     pub fn send_batch<B: AsRef<[u8]>>(&mut self, frames: &[B]) -> io::Result<usize> {
+        if let Some(tx) = &mut self.tx_ring {
+            return tx.send_batch(frames);
+        }
         const CHUNK: usize = 64;
         let mut sent = 0;
         // SAFETY: mmsghdr/iovec are plain data; all-zero is a valid start.

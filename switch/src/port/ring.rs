@@ -10,6 +10,7 @@
 use std::io;
 use std::mem::size_of;
 use std::os::fd::RawFd;
+use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 
 /// Size of one slot: the header plus a frame of up to about 4000 bytes.
@@ -42,11 +43,11 @@ const TPACKET_V2: libc::c_int = 1;
 /// A mapped receive ring.
 pub struct RxRing {
     base: *mut u8,
-    len: usize,
     next: usize,
+    _map: Arc<Mapping>,
 }
 
-// SAFETY: the mapping is owned by this value and only touched through `&mut self`.
+// SAFETY: the ring's memory is owned through `_map` and only touched through `&mut self`.
 unsafe impl Send for RxRing {}
 
 /// What one slot held.
@@ -60,65 +61,99 @@ pub enum Slot<'a> {
     },
 }
 
-impl RxRing {
-    /// Sets up a ring on `fd` (must be done before the socket is bound for best results, but
-    /// works after).
-    pub fn new(fd: RawFd) -> io::Result<Self> {
-        let version = TPACKET_V2;
-        // SAFETY: PACKET_VERSION takes an int.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_PACKET,
-                libc::PACKET_VERSION,
-                (&version as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let req = libc::tpacket_req {
-            tp_block_size: (SLOT_SIZE * 16) as u32,
-            tp_block_nr: (SLOTS / 16) as u32,
-            tp_frame_size: SLOT_SIZE as u32,
-            tp_frame_nr: SLOTS as u32,
-        };
-        // SAFETY: PACKET_RX_RING takes a tpacket_req for TPACKET_V2.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_PACKET,
-                libc::PACKET_RX_RING,
-                (&req as *const libc::tpacket_req).cast(),
-                size_of::<libc::tpacket_req>() as libc::socklen_t,
-            )
-        };
-        if rc != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let len = SLOT_SIZE * SLOTS;
-        // SAFETY: maps the ring the kernel just allocated for this socket.
-        let base = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED,
-                fd,
-                0,
-            )
-        };
-        if base == libc::MAP_FAILED {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(Self {
-            base: base.cast(),
-            len,
-            next: 0,
-        })
-    }
+/// The memory shared with the kernel, unmapped when both rings are gone.
+struct Mapping {
+    base: *mut u8,
+    len: usize,
+}
 
+// SAFETY: plain memory; access is coordinated by the rings.
+unsafe impl Send for Mapping {}
+// SAFETY: as above.
+unsafe impl Sync for Mapping {}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: unmaps the mapping created in `rings`.
+        unsafe { libc::munmap(self.base.cast(), self.len) };
+    }
+}
+
+fn setopt<T>(fd: RawFd, name: libc::c_int, value: &T) -> io::Result<()> {
+    // SAFETY: `value` points to a live `T` whose size is passed.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_PACKET,
+            name,
+            (value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+fn request(slots: usize) -> libc::tpacket_req {
+    libc::tpacket_req {
+        tp_block_size: (SLOT_SIZE * 16) as u32,
+        tp_block_nr: (slots / 16) as u32,
+        tp_frame_size: SLOT_SIZE as u32,
+        tp_frame_nr: slots as u32,
+    }
+}
+
+/// Sets up a receive ring and, if `with_tx`, a transmit ring on `fd` (call before `bind`).
+pub fn rings(fd: RawFd, with_tx: bool) -> io::Result<(RxRing, Option<TxRing>)> {
+    setopt(fd, libc::PACKET_VERSION, &TPACKET_V2)?;
+    setopt(fd, libc::PACKET_RX_RING, &request(SLOTS))?;
+    let mut len = SLOT_SIZE * SLOTS;
+    let with_tx = with_tx && {
+        // Malformed frames are dropped instead of stopping the ring.
+        let one: libc::c_int = 1;
+        setopt(fd, libc::PACKET_LOSS, &one).is_ok()
+            && setopt(fd, libc::PACKET_TX_RING, &request(TX_SLOTS)).is_ok()
+    };
+    if with_tx {
+        len += SLOT_SIZE * TX_SLOTS;
+    }
+    // SAFETY: maps the rings the kernel just allocated for this socket (RX first, then TX).
+    let base = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_SHARED,
+            fd,
+            0,
+        )
+    };
+    if base == libc::MAP_FAILED {
+        return Err(io::Error::last_os_error());
+    }
+    let map = Arc::new(Mapping {
+        base: base.cast(),
+        len,
+    });
+    let rx = RxRing {
+        base: map.base,
+        next: 0,
+        _map: map.clone(),
+    };
+    // SAFETY: the TX ring follows the RX ring inside the mapping.
+    let tx = with_tx.then(|| TxRing {
+        base: unsafe { map.base.add(SLOT_SIZE * SLOTS) },
+        next: 0,
+        fd,
+        _map: map,
+    });
+    Ok((rx, tx))
+}
+
+impl RxRing {
     fn header(&self, i: usize) -> *mut Tpacket2Hdr {
         // SAFETY: i < SLOTS, so the slot lies inside the mapping.
         unsafe { self.base.add(i * SLOT_SIZE).cast() }
@@ -165,9 +200,82 @@ impl RxRing {
     }
 }
 
-impl Drop for RxRing {
-    fn drop(&mut self) {
-        // SAFETY: unmaps the mapping created in `new`.
-        unsafe { libc::munmap(self.base.cast(), self.len) };
+/// Slots in a transmit ring.
+pub const TX_SLOTS: usize = 1024;
+/// Where frame data starts in a transmit slot (`TPACKET2_HDRLEN - sizeof(sockaddr_ll)`).
+const TX_DATA: usize = ADDR_OFFSET;
+const TP_STATUS_AVAILABLE: u32 = 0;
+const TP_STATUS_SEND_REQUEST: u32 = 1;
+
+/// A mapped transmit ring: frames are copied into slots and one `send` hands them all over.
+pub struct TxRing {
+    base: *mut u8,
+    next: usize,
+    fd: RawFd,
+    _map: Arc<Mapping>,
+}
+
+// SAFETY: the ring's memory is owned through `_map` and only touched through `&mut self`.
+unsafe impl Send for TxRing {}
+
+impl TxRing {
+    /// Largest frame a slot carries.
+    pub const MAX_FRAME: usize = SLOT_SIZE - TX_DATA;
+
+    fn header(&self, i: usize) -> *mut Tpacket2Hdr {
+        // SAFETY: i < TX_SLOTS, so the slot lies inside the mapping.
+        unsafe { self.base.add(i * SLOT_SIZE).cast() }
+    }
+
+    fn flush(&self) -> io::Result<()> {
+        // SAFETY: a zero-length send on a socket with a TX ring transmits the queued slots.
+        let rc = unsafe { libc::send(self.fd, std::ptr::null(), 0, libc::MSG_DONTWAIT) };
+        if rc < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() != io::ErrorKind::WouldBlock && err.kind() != io::ErrorKind::Interrupted {
+                return Err(err);
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues `frames` and transmits them with one system call. Returns how many were queued;
+    /// the rest found the ring full (or were too long) and are dropped.
+    pub fn send_batch<B: AsRef<[u8]>>(&mut self, frames: &[B]) -> io::Result<usize> {
+        let mut queued = 0;
+        let mut flushed_once = false;
+        for frame in frames {
+            let frame = frame.as_ref();
+            if frame.len() > Self::MAX_FRAME {
+                continue;
+            }
+            let hdr = self.header(self.next);
+            // SAFETY: the status word is shared with the kernel.
+            let mut status = unsafe { std::ptr::read_volatile(&(*hdr).tp_status) };
+            if status != TP_STATUS_AVAILABLE && !flushed_once {
+                self.flush()?;
+                flushed_once = true;
+                // SAFETY: as above.
+                status = unsafe { std::ptr::read_volatile(&(*hdr).tp_status) };
+            }
+            if status != TP_STATUS_AVAILABLE {
+                break;
+            }
+            fence(Ordering::Acquire);
+            // SAFETY: the slot is ours while AVAILABLE; the frame fits (checked above).
+            unsafe {
+                let data = hdr.cast::<u8>().add(TX_DATA);
+                std::ptr::copy_nonoverlapping(frame.as_ptr(), data, frame.len());
+                (*hdr).tp_len = frame.len() as u32;
+                fence(Ordering::Release);
+                std::ptr::write_volatile(&mut (*hdr).tp_status, TP_STATUS_SEND_REQUEST);
+            }
+            self.next = (self.next + 1) % TX_SLOTS;
+            queued += 1;
+        }
+        if queued > 0 {
+            self.flush()?;
+        }
+        Ok(queued)
     }
 }
