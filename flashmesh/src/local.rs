@@ -9,9 +9,9 @@ use std::path::Path;
 use std::sync::Arc;
 
 use flashmesh_core::{Committee, Keypair};
-use flashmesh_transport::UdpTransport;
+use flashmesh_transport::{Transport, UdpTransport, bind_reuseport_group};
 use flashmesh_wallet::{CommitteeClient, PayOptions, Wallet, WalletDir};
-use merchant_anchor::{Anchor, InitOptions, LocalCommittee, init_committee};
+use merchant_anchor::{Anchor, InitOptions, LocalCommittee, Ports, init_committee};
 
 /// A running local committee.
 pub struct LocalNet {
@@ -21,11 +21,40 @@ pub struct LocalNet {
 
 impl LocalNet {
     /// Writes a committee into `dir` and starts every anchor.
+    ///
+    /// With [`Ports::Free`], each anchor's UDP sockets are bound (port 0) before the committee
+    /// file is written, so no other process can take or share a port in between.
     pub async fn start(dir: &Path, opts: &InitOptions) -> anyhow::Result<LocalNet> {
-        let layout = init_committee(dir, opts)?;
+        let mut bound: Vec<Vec<Arc<dyn Transport>>> = Vec::new();
+        let mut init = opts.clone();
+        if init.ports == Ports::Free {
+            let workers = if opts.workers == 0 {
+                std::thread::available_parallelism().map_or(1, |n| n.get())
+            } else {
+                opts.workers
+            };
+            let mut ports = Vec::new();
+            for _ in 0..opts.authorities {
+                let group = bind_reuseport_group(SocketAddr::new(opts.host, 0), workers)?;
+                ports.push(group[0].local_addr()?.port());
+                bound.push(
+                    group
+                        .into_iter()
+                        .map(|t| Arc::new(t) as Arc<dyn Transport>)
+                        .collect(),
+                );
+            }
+            init.ports = Ports::Given { bcb: ports };
+        }
+        let layout = init_committee(dir, &init)?;
         let mut anchors = Vec::new();
+        let mut bound = bound.into_iter();
         for cfg in &layout.anchors {
-            anchors.push(Some(Anchor::start(cfg).await?));
+            let anchor = match bound.next() {
+                Some(transports) => Anchor::start_on(cfg, transports).await?,
+                None => Anchor::start(cfg).await?,
+            };
+            anchors.push(Some(anchor));
         }
         Ok(LocalNet { layout, anchors })
     }

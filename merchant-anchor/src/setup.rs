@@ -41,7 +41,7 @@ pub enum SetupError {
 }
 
 /// How ports are chosen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ports {
     /// Anchor `i` gets BCB port `bcb + i` and admin port `admin + i`.
     Fixed {
@@ -52,6 +52,12 @@ pub enum Ports {
     },
     /// Ports the operating system reports free right now (for tests and demos).
     Free,
+    /// Anchor `i` gets BCB port `bcb[i]` (sockets the caller already bound, say) and an admin
+    /// port chosen when it starts (port 0).
+    Given {
+        /// One BCB port per anchor.
+        bcb: Vec<u16>,
+    },
 }
 
 impl Default for Ports {
@@ -164,9 +170,10 @@ pub fn init_committee(out: &Path, opts: &InitOptions) -> Result<LocalCommittee, 
     let mut anchors = Vec::new();
     let mut anchor_config_files = Vec::new();
     for (i, key) in anchor_keys.iter().enumerate() {
-        let (bcb, admin) = match opts.ports {
+        let (bcb, admin) = match &opts.ports {
             Ports::Fixed { bcb, admin } => (bcb + i as u16, admin + i as u16),
             Ports::Free => free_port_pair(opts.host)?,
+            Ports::Given { bcb } => (bcb.get(i).copied().unwrap_or(0), 0),
         };
         let name = format!("anchor-{i}");
         let listen = SocketAddr::new(opts.host, bcb);

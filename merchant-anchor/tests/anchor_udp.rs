@@ -13,19 +13,38 @@ use flashmesh_core::{
 };
 use merchant_anchor::{Anchor, InitOptions, LocalCommittee, Ports, init_committee};
 
-fn committee(dir: &std::path::Path, authorities: usize) -> LocalCommittee {
+fn committee_on(dir: &std::path::Path, authorities: usize, ports: Ports) -> LocalCommittee {
     init_committee(
         dir,
         &InitOptions {
             authorities,
             accounts: 2,
             balance: 1000,
-            ports: Ports::Free,
+            ports,
             workers: 2,
             ..InitOptions::default()
         },
     )
     .unwrap()
+}
+
+fn committee(dir: &std::path::Path, authorities: usize) -> LocalCommittee {
+    committee_on(dir, authorities, Ports::Free)
+}
+
+/// A one-anchor committee whose sockets are bound before the committee file is written, and
+/// the anchor serving on them.
+async fn single_anchor(dir: &std::path::Path) -> (LocalCommittee, Anchor) {
+    let group =
+        flashmesh_transport::bind_reuseport_group("127.0.0.1:0".parse().unwrap(), 2).unwrap();
+    let port = group[0].socket().local_addr().unwrap().port();
+    let lc = committee_on(dir, 1, Ports::Given { bcb: vec![port] });
+    let transports: Vec<std::sync::Arc<dyn flashmesh_transport::Transport>> = group
+        .into_iter()
+        .map(|t| std::sync::Arc::new(t) as std::sync::Arc<dyn flashmesh_transport::Transport>)
+        .collect();
+    let anchor = Anchor::start_on(&lc.anchors[0], transports).await.unwrap();
+    (lc, anchor)
 }
 
 fn client() -> UdpSocket {
@@ -97,8 +116,7 @@ fn metric(text: &str, line_prefix: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_gets_typed_errors_and_is_counted() {
     let dir = tempfile::tempdir().unwrap();
-    let lc = committee(dir.path(), 1);
-    let anchor = Anchor::start(&lc.anchors[0]).await.unwrap();
+    let (lc, anchor) = single_anchor(dir.path()).await;
     let to = anchor.bcb_addr();
     let (alice, bob) = (&lc.accounts[0], &lc.accounts[1]);
     let good = Envelope::order(order(alice, bob, 5, 0)).encode().unwrap();
