@@ -191,3 +191,77 @@ async fn refusal_matrix_and_an_accepted_bundle() {
         vec![4]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bundle_whose_writes_fail_is_rolled_back_everywhere() {
+    let mut t = triangle().await;
+    t.spec.settings.probe_miss_count = 50; // about policy writes, not links
+    let ctrl = Controller::start(t.spec.clone())
+        .await
+        .expect("controller starts");
+    let before: Vec<Vec<flashmesh_controller::p4rt::EntrySpec>> = {
+        let mut v = Vec::new();
+        for n in ["a", "b"] {
+            let mut e = ctrl
+                .session(n)
+                .unwrap()
+                .read_table(names::CLASSIFY)
+                .await
+                .unwrap();
+            e.sort_by_key(|x| x.key());
+            v.push(e);
+        }
+        v
+    };
+    // switch c stops accepting this controller's writes: its stream (and so its mastership)
+    // is gone, while the controller still believes it is primary there
+    let c = ctrl.session("c").unwrap();
+    c.close();
+    let same_epoch = flashmesh_controller::p4rt::EntryUpdate::modify(fm::epoch_entry(
+        ctrl.epoch(),
+        PolicySettings::default().retry_allowance,
+    ));
+    let mut refused = false;
+    for _ in 0..100 {
+        if c.write(std::slice::from_ref(&same_epoch)).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(refused, "switch c no longer takes this controller's writes");
+
+    let mut settings = PolicySettings::default();
+    settings.classes[0].priority = 5;
+    let mut b = PolicyBundle::new(7, now() + 3600, settings);
+    t.operators[0].sign(&mut b);
+    t.operators[1].sign(&mut b);
+    match ctrl.apply_policy(&b).await {
+        Err(PolicyError::WriteFailed(e)) => {
+            assert_eq!(e.node, "c");
+            assert!(e.rolled_back, "{e}");
+        }
+        other => panic!("expected a failed write, got {other:?}"),
+    }
+    // a and b hold their previous entries again
+    for (i, n) in ["a", "b"].iter().enumerate() {
+        let mut now_entries = ctrl
+            .session(n)
+            .unwrap()
+            .read_table(names::CLASSIFY)
+            .await
+            .unwrap();
+        now_entries.sort_by_key(|x| x.key());
+        assert_eq!(now_entries.len(), before[i].len());
+        for (x, y) in now_entries.iter().zip(&before[i]) {
+            assert_eq!(x.key(), y.key());
+            assert!(x.same_action(y), "{n}: {x:?} != {y:?}");
+        }
+    }
+    assert_eq!(ctrl.policy().await.0, None, "nothing came into force");
+    assert_eq!(ctrl.policy_counters().await.rolled_back, 1);
+    let (recs, _) = AuditLog::new(t.audit_dir.path().join("policy-audit.jsonl"))
+        .read_all()
+        .unwrap();
+    assert_eq!(recs.last().unwrap().outcome, "rolled_back");
+}
