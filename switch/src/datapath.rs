@@ -353,6 +353,9 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
         let mut busy = false;
         let shared = self.shared.clone();
         let mut pipe = shared.pipeline();
+        if let Some(p) = pipe.as_mut() {
+            p.begin_round(shared.clock.now());
+        }
         // (1)+(2) receive and run ingress.
         for i in 0..self.ports.len() {
             let port = self.ports[i].number;
@@ -415,6 +418,9 @@ impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
                 .dequeue_ready(now, self.budget, &mut self.dequeued);
             if self.dequeued.is_empty() {
                 break;
+            }
+            if let Some(p) = pipe.as_mut() {
+                p.begin_round(now);
             }
             busy = true;
             for d in self.dequeued.drain(..) {

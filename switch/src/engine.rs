@@ -58,6 +58,12 @@ impl Pipeline for Switch {
     /// The complete frame (controller header + payload) to inject on the CPU port.
     type PacketOut = Vec<u8>;
 
+    /// The engine's timestamps (`ingress_global_timestamp`, meters) follow the datapath clock,
+    /// set once per round.
+    fn begin_round(&mut self, now_ns: u64) {
+        self.set_time_ns(now_ns);
+    }
+
     fn ingress(&mut self, port: u32, frame: &[u8], fx: &mut Effects<QueuedPacket, DeviceEvent>) {
         run_ingress(self, port, frame, fx);
     }

@@ -60,6 +60,10 @@ pub trait Pipeline: Send + 'static {
     /// A packet-out from the controller.
     type PacketOut: Send + 'static;
 
+    /// Called once per datapath round before any packet, with the datapath clock (ns), so
+    /// that a pipeline can timestamp the round's packets without reading the clock per packet.
+    fn begin_round(&mut self, _now_ns: u64) {}
+
     /// Runs ingress on a frame that arrived on `port`.
     fn ingress(&mut self, port: u32, frame: &[u8], fx: &mut Effects<Self::Queued, Self::Event>);
 
