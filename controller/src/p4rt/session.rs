@@ -399,7 +399,8 @@ impl Session {
         Ok(s)
     }
 
-    /// Closes the stream (the switch then elects another primary).
+    /// Closes the stream: the switch then elects another primary. The session is finished; its
+    /// last known mastership is left as it was (the switch no longer honours it).
     pub fn close(&self) {
         let _ = self.inner.shutdown.send(true);
     }

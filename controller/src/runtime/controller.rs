@@ -15,7 +15,7 @@ use tokio::task::JoinHandle;
 use tracing::{info, warn};
 
 use crate::p4rt::spec::{EntrySpec, EntryUpdate, diff};
-use crate::p4rt::{Mastership, P4rtError, PushOutcome, Session};
+use crate::p4rt::{Mastership, P4rtError, Session};
 use crate::policy::{AuditRecord, PolicyBundle, PolicyRefusal, PolicySettings, VerifiedPolicy};
 use crate::sdn::flash_mesh::{self as fm, names};
 use crate::sdn::metrics::{self, Cell, CounterSnapshot, SwitchKpis};
@@ -859,14 +859,6 @@ impl Controller {
             .map(|x| x.pipeline.cookie);
         Ok(cookie.is_some() && s.pipeline_cookie().await? == cookie)
     }
-}
-
-/// Reconciles a pipeline on a fresh session (exposed for tools): push only if needed.
-pub async fn reconcile_pipeline(
-    s: &Session,
-    p: &crate::p4rt::Pipeline,
-) -> Result<PushOutcome, P4rtError> {
-    s.ensure_pipeline(p).await
 }
 
 async fn advance(sh: &Shared) -> u32 {
