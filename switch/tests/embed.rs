@@ -25,10 +25,14 @@ fn flow(dst_port: u16) -> UdpFlow {
     }
 }
 
-/// Three routers in a chain: h1 - [s0] - [s1] - [s2] - h2, every hop routing 10.0.2.0/24 on.
+/// Routers in a chain: h1 - [s0] - [s1] - [s2] - h2, every hop routing 10.0.2.0/24 on.
 fn chain() -> Vec<EmbeddedSwitch> {
+    chain_of(3)
+}
+
+fn chain_of(n: usize) -> Vec<EmbeddedSwitch> {
     let program = router_program().unwrap();
-    let switches: Vec<EmbeddedSwitch> = (0..3)
+    let switches: Vec<EmbeddedSwitch> = (0..n as u64)
         .map(|i| {
             let config = DeviceConfig {
                 device_id: i,
@@ -47,8 +51,9 @@ fn chain() -> Vec<EmbeddedSwitch> {
         s.device()
             .with_switch(|sw| install_route(sw.unwrap(), "10.0.2.0/24", 2, next_mac).unwrap());
     }
-    assert!(EmbeddedSwitch::connect(&switches[0], 2, &switches[1], 1));
-    assert!(EmbeddedSwitch::connect(&switches[1], 2, &switches[2], 1));
+    for w in switches.windows(2) {
+        assert!(EmbeddedSwitch::connect(&w[0], 2, &w[1], 1));
+    }
     switches
 }
 
@@ -71,6 +76,23 @@ fn frames_cross_a_chain_of_embedded_switches() {
         "connected ports deliver to the peer, not the handle"
     );
     assert_eq!(sw[1].device().port_counters(2).tx, 1);
+}
+
+#[test]
+fn sixteen_switches_share_one_program_in_one_process() {
+    let sw = chain_of(16);
+    for k in 0..10u8 {
+        assert!(sw[0].port(1).unwrap().send(udp_frame(&flow(7000), &[k])));
+    }
+    for k in 0..10u8 {
+        let out = sw[15]
+            .port(2)
+            .unwrap()
+            .recv_timeout(Duration::from_secs(5))
+            .expect("frame crossed 16 hops");
+        assert_eq!(out[14 + 8], 64 - 16);
+        assert_eq!(out[42], k, "order kept");
+    }
 }
 
 #[test]
