@@ -330,6 +330,7 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
         admin_token: None,
         workers: opts.sockets,
         epoch: 0,
+        controller: None,
     };
     let anchor = Anchor::start(&config).await?;
 

@@ -1,9 +1,13 @@
-//! The admin HTTP API: `GET /healthz`, `GET /status` (JSON), `GET /metrics` (Prometheus) and
-//! `POST /epoch` (JSON `{"epoch": N}`, bearer token required).
+//! The admin HTTP API: `GET /healthz` (JSON: store and controller health), `GET /status`
+//! (JSON), `GET /metrics` (Prometheus: the anchor's counters, then the controller's),
+//! `POST /epoch` (JSON `{"epoch": N}`), and `GET /policy` / `POST /policy` (see
+//! [`crate::policy_api`]).
 //!
-//! Read-only routes are open; state-changing routes must pass [`authorised`], which checks the
-//! configured bearer token in constant time. Without a configured token they are refused.
-//! The epoch only moves forward.
+//! Read-only routes are open; state-changing routes (`POST /epoch`, `POST /policy`) must pass
+//! [`authorised`], which checks the configured bearer token in constant time; without a
+//! configured token they are refused. Refusals are 401 and counted. The epoch only moves
+//! forward; with a controller it is the controller's epoch (written to every switch, and the
+//! authority's window follows it).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,7 +19,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 
-use crate::metrics::Metrics;
+use crate::control::AnchorController;
+use crate::metrics::{Metrics, inc};
 
 /// Produces the `/status` document.
 pub type StatusFn = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
@@ -38,6 +43,30 @@ pub struct AdminContext {
     pub healthy: Arc<dyn Fn() -> bool + Send + Sync>,
     /// The anchor's current epoch.
     pub epoch: Arc<AtomicU32>,
+    /// The anchor's controller, if it runs one.
+    pub controller: Option<Arc<AnchorController>>,
+}
+
+impl AdminContext {
+    /// Checks the bearer token of a state-changing request: `None` when authorised, else the
+    /// refusal to answer (401, counted).
+    pub fn refuse_unauthorised(&self, headers: &HeaderMap) -> Option<axum::response::Response> {
+        if authorised(headers, self.token.as_deref()) {
+            return None;
+        }
+        inc(&self.metrics.admin_unauthorised);
+        Some(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                axum::Json(serde_json::json!({
+                    "error": "unauthorised",
+                    "message": "a valid bearer token is required for this route",
+                })),
+            )
+                .into_response(),
+        )
+    }
 }
 
 /// Body of `POST /epoch`.
@@ -54,6 +83,10 @@ pub fn router(ctx: AdminContext) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/epoch", post(set_epoch))
+        .route(
+            "/policy",
+            get(crate::policy_api::get_policy).post(crate::policy_api::post_policy),
+        )
         .with_state(ctx)
 }
 
@@ -91,22 +124,34 @@ pub fn authorised(headers: &HeaderMap, token: Option<&str>) -> bool {
 async fn set_epoch(
     State(ctx): State<AdminContext>,
     headers: HeaderMap,
-    axum::Json(update): axum::Json<EpochUpdate>,
-) -> impl IntoResponse {
-    if !authorised(&headers, ctx.token.as_deref()) {
-        return (
-            StatusCode::UNAUTHORIZED,
-            "bearer token required\n".to_string(),
-        );
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    if let Some(refused) = ctx.refuse_unauthorised(&headers) {
+        return refused;
     }
-    match ctx
+    let update: EpochUpdate = match serde_json::from_slice(&body) {
+        Ok(u) => u,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"epoch\": N}}: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    let result = ctx
         .epoch
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
             (update.epoch >= cur).then_some(update.epoch)
-        }) {
+        });
+    match result {
         Ok(previous) => {
+            if let Some(c) = &ctx.controller {
+                // the switches get it too; the authority's window follows the controller
+                c.controller.set_epoch(update.epoch).await;
+            }
             tracing::info!(previous, epoch = update.epoch, "epoch changed");
-            (StatusCode::OK, format!("epoch {}\n", update.epoch))
+            (StatusCode::OK, format!("epoch {}\n", update.epoch)).into_response()
         }
         Err(current) => (
             StatusCode::CONFLICT,
@@ -114,16 +159,36 @@ async fn set_epoch(
                 "epoch {} is below the current epoch {current}\n",
                 update.epoch
             ),
-        ),
+        )
+            .into_response(),
     }
 }
 
 async fn healthz(State(ctx): State<AdminContext>) -> impl IntoResponse {
-    if (ctx.healthy)() {
-        (StatusCode::OK, "ok\n")
+    let store = (ctx.healthy)();
+    let controller = ctx.controller.as_ref().map(|c| c.health());
+    let control_ok = controller.as_ref().is_none_or(|c| c.healthy());
+    let ok = store && control_ok;
+    let status = if ok {
+        StatusCode::OK
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "store failed\n")
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let problem = match (store, control_ok) {
+        (true, true) => None,
+        (false, _) => Some("store failed"),
+        (true, false) => Some("not the primary controller of every switch"),
+    };
+    (
+        status,
+        axum::Json(serde_json::json!({
+            "status": if ok { "ok" } else { "unhealthy" },
+            "problem": problem,
+            "store_healthy": store,
+            "epoch": ctx.epoch.load(Ordering::Relaxed),
+            "controller": controller,
+        })),
+    )
 }
 
 async fn status(State(ctx): State<AdminContext>) -> impl IntoResponse {
@@ -131,10 +196,11 @@ async fn status(State(ctx): State<AdminContext>) -> impl IntoResponse {
 }
 
 async fn metrics(State(ctx): State<AdminContext>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        ctx.metrics.render(ctx.reason_name),
-    )
+    let mut text = ctx.metrics.render(ctx.reason_name);
+    if let Some(c) = &ctx.controller {
+        text.push_str(&c.controller.metrics().await);
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }
 
 #[cfg(test)]
@@ -168,6 +234,7 @@ mod tests {
             token: Some("secret".into()),
             healthy: Arc::new(|| true),
             epoch: epoch.clone(),
+            controller: None,
         };
         let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), ctx).await.unwrap();
         let send = |request: String| async move {
@@ -191,11 +258,20 @@ mod tests {
                 body.len()
             ))
         };
-        assert!(get("/healthz").await.starts_with("HTTP/1.1 200"));
+        let h = get("/healthz").await;
+        assert!(h.starts_with("HTTP/1.1 200"), "{h}");
+        assert!(
+            h.contains("\"status\":\"ok\"") && h.contains("\"controller\":null"),
+            "{h}"
+        );
         assert!(get("/status").await.contains("\"name\":\"a0\""));
         assert!(get("/metrics").await.contains("flashmesh_orders_total 1"));
         let r = post_epoch("wrong", r#"{"epoch":5}"#).await;
         assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+        let r = post_epoch("secret", "five").await;
+        assert!(r.starts_with("HTTP/1.1 400"), "{r}");
+        // no controller: the policy routes say so
+        assert!(get("/policy").await.starts_with("HTTP/1.1 404"));
         assert_eq!(epoch.load(Ordering::SeqCst), 3);
         let r = post_epoch("secret", r#"{"epoch":5}"#).await;
         assert!(r.starts_with("HTTP/1.1 200"), "{r}");

@@ -3,6 +3,12 @@
 //!
 //! [`Anchor::start`] is what the `merchant-anchor` binary runs, and what demos and tests use to
 //! run anchors in-process.
+//!
+//! With a `controller` entry in the configuration (or a [`ControllerSpec`] given to
+//! [`Anchor::start_with`]) the anchor is also the P4Runtime controller of its switches: it starts
+//! the [`Controller`] before serving, the authority's epoch window follows the controller's
+//! epoch, conflicting orders get their sender blocked in the switches, and the admin API gains
+//! the controller's health, metrics and the policy routes (see [`crate::control`]).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -10,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU32;
 use std::time::Instant;
 
+use flashmesh_controller::{Controller, ControllerSpec};
 use flashmesh_core::{
     Authority, AuthorityError, Committee, CommitteeError, Decode, ErrorCode, Genesis, GenesisError,
     KeyError, Keypair, RecoveryError, StateChange,
@@ -20,8 +27,9 @@ use parking_lot::Mutex;
 use crate::admin::{self, AdminContext};
 use crate::commit;
 use crate::config::AnchorConfig;
+use crate::control::{self, AnchorController, ControlConfigError};
 use crate::metrics::{Metrics, get};
-use crate::server::{ServerShared, run_worker};
+use crate::server::{ServerShared, run_worker_with};
 use crate::store::{Store, StoreError};
 
 /// Why an anchor could not start.
@@ -79,6 +87,12 @@ pub enum StartError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The controller configuration is invalid.
+    #[error(transparent)]
+    ControllerConfig(#[from] ControlConfigError),
+    /// The controller could not bring up its switches.
+    #[error("controller: {0}")]
+    Controller(#[from] flashmesh_controller::StartError),
 }
 
 fn read(path: &PathBuf) -> Result<String, StartError> {
@@ -124,6 +138,8 @@ pub struct Anchor {
     admin_addr: SocketAddr,
     metrics: Arc<Metrics>,
     authority: Arc<Mutex<Authority>>,
+    epoch: Arc<AtomicU32>,
+    controller: Option<Arc<AnchorController>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     committer: Option<std::thread::JoinHandle<()>>,
 }
@@ -164,6 +180,21 @@ impl Anchor {
         config: &AnchorConfig,
         transports: Vec<Arc<dyn Transport>>,
     ) -> Result<Anchor, StartError> {
+        let spec = match &config.controller {
+            Some(source) => Some(control::load_spec(source, &config.data_dir, config.epoch)?),
+            None => None,
+        };
+        Self::start_with(config, transports, spec).await
+    }
+
+    /// Like [`Anchor::start_on`], with the controller given as a spec (built in code, e.g. for
+    /// switches embedded in the same process) instead of `config.controller`, which is then
+    /// ignored. With `None` the anchor runs no controller.
+    pub async fn start_with(
+        config: &AnchorConfig,
+        transports: Vec<Arc<dyn Transport>>,
+        controller: Option<ControllerSpec>,
+    ) -> Result<Anchor, StartError> {
         let Some(first) = transports.first().cloned() else {
             return Err(StartError::Bind {
                 addr: config.listen,
@@ -201,6 +232,26 @@ impl Anchor {
             tokio::runtime::Handle::current(),
         );
         let epoch = Arc::new(AtomicU32::new(config.epoch));
+        let mut tasks = Vec::new();
+        let mut penalties = None;
+        let controller = match controller {
+            Some(spec) => {
+                let nodes = spec.switches.iter().map(|s| s.node.clone()).collect();
+                let audit = spec.audit.clone();
+                let ctrl = Arc::new(Controller::start(spec).await?);
+                tasks.push(control::follow_epoch(&ctrl, epoch.clone()));
+                let (sink, task) = control::start_penalties(ctrl.clone(), metrics.clone());
+                tasks.push(task);
+                penalties = Some(sink);
+                tracing::info!(name = %config.name, epoch = ctrl.epoch(), "controller running");
+                Some(Arc::new(AnchorController {
+                    controller: ctrl,
+                    nodes,
+                    audit,
+                }))
+            }
+            None => None,
+        };
         let shared = Arc::new(ServerShared {
             authority: authority.clone(),
             committee: committee.clone(),
@@ -209,10 +260,14 @@ impl Anchor {
             metrics: metrics.clone(),
             queue: queue.clone(),
         });
-        let mut tasks: Vec<_> = sockets
-            .iter()
-            .map(|s| tokio::spawn(run_worker(s.clone(), shared.clone())))
-            .collect();
+        tasks.extend(sockets.iter().map(|s| {
+            tokio::spawn(run_worker_with(
+                s.clone(),
+                shared.clone(),
+                penalties.clone(),
+            ))
+        }));
+        drop(penalties);
         let status = {
             let name = config.name.clone();
             let authority = authority.clone();
@@ -222,6 +277,7 @@ impl Anchor {
             let epoch = epoch.clone();
             let workers = sockets.len();
             let since = Instant::now();
+            let controller = controller.clone();
             Arc::new(move || {
                 let a = authority.lock();
                 let accounts = a.accounts().count();
@@ -253,6 +309,8 @@ impl Anchor {
                     "certificates": get(&metrics.certificates),
                     "receipts": get(&metrics.receipts),
                     "malformed_datagrams": get(&metrics.malformed),
+                    "penalties_applied": get(&metrics.penalties_applied),
+                    "controller": controller.as_ref().map(|c| c.health()),
                 })
             })
         };
@@ -267,6 +325,7 @@ impl Anchor {
             token: config.admin_token.clone(),
             healthy,
             epoch: epoch.clone(),
+            controller: controller.clone(),
         };
         drop(queue);
         let (admin_addr, admin_task) =
@@ -284,9 +343,21 @@ impl Anchor {
             admin_addr,
             metrics,
             authority,
+            epoch,
+            controller,
             tasks,
             committer: Some(committer),
         })
+    }
+
+    /// The controller this anchor runs, if any.
+    pub fn controller(&self) -> Option<&Arc<Controller>> {
+        self.controller.as_ref().map(|c| &c.controller)
+    }
+
+    /// The epoch the authority checks messages against (with a controller: the controller's).
+    pub fn epoch(&self) -> u32 {
+        self.epoch.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The BCB UDP address.
@@ -318,6 +389,9 @@ impl Anchor {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
+        // the last handle (the admin API's went with its task) stops the controller's tasks
+        // and closes its switch sessions
+        self.controller.take();
         if let Some(c) = self.committer.take() {
             let _ = tokio::task::spawn_blocking(move || c.join()).await;
         }

@@ -2,6 +2,12 @@
 //!
 //! Relative paths in the file are resolved against the directory that holds the file, so a
 //! committee directory written by `flashmesh committee init` can be moved as a whole.
+//!
+//! An optional `controller` entry makes the anchor the P4Runtime controller of its switches too:
+//! either a path to a controller TOML file (`controller = "controller.toml"`) or the controller
+//! configuration inline as a `[controller]` table (the schema of
+//! `flashmesh_controller::ControllerConfig`: switches, nodes, links, `[controller.operators]`
+//! with the pinned keys and threshold, and the initial `[controller.settings]`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -67,9 +73,23 @@ pub struct AnchorConfig {
     /// Number of UDP server workers (sockets sharing the port); 0 means one per core.
     #[serde(default)]
     pub workers: usize,
-    /// The authority's current epoch.
+    /// The authority's current epoch (with a controller: its first epoch, at least 1).
     #[serde(default)]
     pub epoch: u32,
+    /// The P4Runtime controller this anchor runs, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub controller: Option<ControllerSource>,
+}
+
+/// Where the anchor's controller configuration comes from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum ControllerSource {
+    /// A controller TOML file; relative paths inside it are resolved against its directory.
+    File(PathBuf),
+    /// The configuration inline; relative paths inside it are resolved against the directory
+    /// of the anchor's file.
+    Inline(toml::Table),
 }
 
 impl AnchorConfig {
@@ -100,6 +120,11 @@ impl AnchorConfig {
                 *p = base.join(&*p);
             }
         }
+        match &mut self.controller {
+            Some(ControllerSource::File(p)) if p.is_relative() => *p = base.join(&*p),
+            Some(ControllerSource::Inline(table)) => resolve_controller_paths(table, base),
+            _ => {}
+        }
     }
 
     /// The number of server workers to run.
@@ -114,6 +139,35 @@ impl AnchorConfig {
     /// Serialises the configuration as TOML.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("an anchor config always serialises")
+    }
+}
+
+/// Makes the file paths of an inline controller configuration (pipeline files of each switch
+/// target, the audit log) absolute with respect to `base`.
+pub fn resolve_controller_paths(table: &mut toml::Table, base: &Path) {
+    fn fix(v: &mut toml::Value, base: &Path) {
+        if let toml::Value::String(s) = v
+            && Path::new(s.as_str()).is_relative()
+        {
+            *s = base.join(s.as_str()).to_string_lossy().into_owned();
+        }
+    }
+    if let Some(toml::Value::Array(switches)) = table.get_mut("switches") {
+        for sw in switches {
+            if let Some(toml::Value::Table(target)) = sw.get_mut("target") {
+                for key in ["program", "p4info", "json"] {
+                    if let Some(v) = target.get_mut(key) {
+                        fix(v, base);
+                    }
+                }
+            }
+        }
+    }
+    if let Some(v) = table
+        .get_mut("operators")
+        .and_then(|o| o.get_mut("audit_log"))
+    {
+        fix(v, base);
     }
 }
 
@@ -151,9 +205,41 @@ mod tests {
             admin_token: Some("t".into()),
             workers: 2,
             epoch: 3,
+            controller: Some(ControllerSource::File("/tmp/ctl.toml".into())),
         };
         let back: AnchorConfig = toml::from_str(&cfg.to_toml()).unwrap();
         assert_eq!(back, cfg);
+    }
+
+    #[test]
+    fn controller_is_a_file_or_an_inline_table_with_resolved_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("anchor.toml");
+        let head =
+            "data_dir = \"d\"\nkey_file = \"k\"\ncommittee_file = \"c\"\ngenesis_file = \"g\"\n";
+        std::fs::write(&path, format!("{head}controller = \"ctl.toml\"\n")).unwrap();
+        let cfg = AnchorConfig::load(&path).unwrap();
+        assert_eq!(
+            cfg.controller,
+            Some(ControllerSource::File(dir.path().join("ctl.toml")))
+        );
+        std::fs::write(
+            &path,
+            format!(
+                "{head}[controller]\nname = \"m\"\n[[controller.switches]]\nnode = \"m\"\n\
+                 target = {{ kind = \"flash_switch\", program = \"p/fm.p4\" }}\n\
+                 [controller.operators]\nkeys = []\nthreshold = 1\naudit_log = \"/var/a.jsonl\"\n"
+            ),
+        )
+        .unwrap();
+        let cfg = AnchorConfig::load(&path).unwrap();
+        let Some(ControllerSource::Inline(t)) = &cfg.controller else {
+            panic!("inline expected: {:?}", cfg.controller)
+        };
+        let program = t["switches"][0]["target"]["program"].as_str().unwrap();
+        assert_eq!(program, dir.path().join("p/fm.p4").to_str().unwrap());
+        assert_eq!(t["operators"]["audit_log"].as_str(), Some("/var/a.jsonl"));
+        assert!(AnchorConfig::load(&path).unwrap().controller.is_some());
     }
 
     #[test]

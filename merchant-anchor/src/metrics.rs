@@ -33,6 +33,18 @@ pub struct Metrics {
     pub store_commit_micros: AtomicU64,
     /// Failed store commits (the affected replies were withheld).
     pub store_failures: AtomicU64,
+    /// Conflicting orders reported to the controller for a penalty.
+    pub penalties_requested: AtomicU64,
+    /// Penalty requests dropped because the queue to the controller was full.
+    pub penalties_dropped: AtomicU64,
+    /// Senders the controller blocked (or whose block it extended) in the switches.
+    pub penalties_applied: AtomicU64,
+    /// Penalties the controller could not write.
+    pub penalty_failures: AtomicU64,
+    /// Requests to state-changing admin routes refused for a missing or wrong bearer token.
+    pub admin_unauthorised: AtomicU64,
+    /// `POST /policy` bodies that were not a policy bundle at all.
+    pub policy_undecodable: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -50,6 +62,12 @@ impl Default for Metrics {
             store_records: AtomicU64::new(0),
             store_commit_micros: AtomicU64::new(0),
             store_failures: AtomicU64::new(0),
+            penalties_requested: AtomicU64::new(0),
+            penalties_dropped: AtomicU64::new(0),
+            penalties_applied: AtomicU64::new(0),
+            penalty_failures: AtomicU64::new(0),
+            admin_unauthorised: AtomicU64::new(0),
+            policy_undecodable: AtomicU64::new(0),
         }
     }
 }
@@ -89,7 +107,7 @@ impl Metrics {
     /// every code it names is exported (zero included) so dashboards see a stable label set.
     pub fn render(&self, reason_name: impl Fn(u8) -> Option<&'static str>) -> String {
         let mut out = String::with_capacity(4096);
-        let simple: [(&str, &str, &AtomicU64); 11] = [
+        let simple: [(&str, &str, &AtomicU64); 17] = [
             (
                 "flashmesh_orders_total",
                 "ORDER requests received",
@@ -140,6 +158,36 @@ impl Metrics {
                 "flashmesh_store_failures_total",
                 "failed store commits",
                 &self.store_failures,
+            ),
+            (
+                "flashmesh_penalties_requested_total",
+                "conflicting orders reported for a sender penalty",
+                &self.penalties_requested,
+            ),
+            (
+                "flashmesh_penalties_dropped_total",
+                "penalty requests dropped (queue full)",
+                &self.penalties_dropped,
+            ),
+            (
+                "flashmesh_penalties_applied_total",
+                "senders blocked in the switches",
+                &self.penalties_applied,
+            ),
+            (
+                "flashmesh_penalty_failures_total",
+                "sender blocks the controller could not write",
+                &self.penalty_failures,
+            ),
+            (
+                "flashmesh_admin_unauthorised_total",
+                "admin requests refused for a missing or wrong bearer token",
+                &self.admin_unauthorised,
+            ),
+            (
+                "flashmesh_policy_undecodable_total",
+                "policy pushes whose body was not a bundle",
+                &self.policy_undecodable,
             ),
         ];
         for (name, help, c) in simple {

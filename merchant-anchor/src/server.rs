@@ -12,6 +12,10 @@
 //! the state) leave through the committer, after everything queued before them is durable.
 //! Refusals that need no state (undecodable datagrams, bad signatures) are answered at once.
 //! Nothing a peer sends can panic a worker: every failure is a typed rejection, counted.
+//!
+//! With a controller, a worker also gets a [`PenaltySink`]: the tag of every account whose
+//! validly signed order conflicts with the one already locked for its nonce is reported there,
+//! so the controller can block that sender in the switches.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use flashmesh_transport::Transport;
 use parking_lot::Mutex;
 
 use crate::commit::{CommitQueue, Job, Reply, ReplyKind};
+use crate::control::PenaltySink;
 use crate::metrics::{Metrics, inc};
 
 /// Everything a worker shares with the others.
@@ -45,6 +50,15 @@ pub struct ServerShared {
 
 /// Runs one worker on `socket` until the transport is closed.
 pub async fn run_worker(socket: Arc<dyn Transport>, shared: Arc<ServerShared>) {
+    run_worker_with(socket, shared, None).await;
+}
+
+/// Like [`run_worker`], reporting the senders of conflicting orders to `penalties`.
+pub async fn run_worker_with(
+    socket: Arc<dyn Transport>,
+    shared: Arc<ServerShared>,
+    penalties: Option<PenaltySink>,
+) {
     let mut buf = vec![0u8; MAX_DATAGRAM_LEN + 1];
     loop {
         let (n, from) = match socket.recv_from(&mut buf).await {
@@ -56,7 +70,7 @@ pub async fn run_worker(socket: Arc<dyn Transport>, shared: Arc<ServerShared>) {
                 continue;
             }
         };
-        if let Some(reply) = handle_datagram(&shared, &buf[..n], from) {
+        if let Some(reply) = handle_datagram_with(&shared, &buf[..n], from, penalties.as_ref()) {
             if let Err(e) = socket.send_to(&reply, from).await {
                 tracing::debug!(error = %e, to = %from, "error reply not sent");
             } else {
@@ -125,6 +139,17 @@ fn order_job(
 /// Handles one datagram. Returns a datagram to send back at once (a refusal that needs no
 /// durability); everything else is queued for the committer.
 pub fn handle_datagram(shared: &ServerShared, bytes: &[u8], from: SocketAddr) -> Option<Vec<u8>> {
+    handle_datagram_with(shared, bytes, from, None)
+}
+
+/// Like [`handle_datagram`], reporting the sender of a refused conflicting order (verified
+/// signature, so the account holder really signed two orders for one nonce) to `penalties`.
+pub fn handle_datagram_with(
+    shared: &ServerShared,
+    bytes: &[u8],
+    from: SocketAddr,
+    penalties: Option<&PenaltySink>,
+) -> Option<Vec<u8>> {
     let metrics = &shared.metrics;
     let epoch = shared.epoch.load(Ordering::Relaxed);
     let env = match Envelope::decode(bytes) {
@@ -184,8 +209,12 @@ pub fn handle_datagram(shared: &ServerShared, bytes: &[u8], from: SocketAddr) ->
                     return error_datagram(shared, &header, &r, epoch);
                 }
             };
+            let sender = verified.order().sender.tag();
             let mut authority = shared.authority.lock();
             let result = authority.handle_verified_order(verified, epoch);
+            if let (Err(Rejection::ConflictingOrder { .. }), Some(sink)) = (&result, penalties) {
+                sink.report(sender.0);
+            }
             shared
                 .queue
                 .push(order_job(shared, result, &header, epoch, from));

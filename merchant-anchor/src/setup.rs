@@ -194,6 +194,7 @@ pub fn init_committee(out: &Path, opts: &InitOptions) -> Result<LocalCommittee, 
             admin_token: Some(hex_token()?),
             workers: opts.workers,
             epoch: 0,
+            controller: None,
         };
         let anchor_dir = out.join(&name);
         let cfg_path = anchor_dir.join("anchor.toml");
