@@ -4,7 +4,9 @@
 //!  ns A: fnXa1 10.201.1.1/24 <-> fnXa0 = port 1 [flash-switch, router.p4] port 2 = fnXb0 <-> fnXb1 10.201.2.2/24 :ns B
 //! ```
 //!
-//! Checks that UDP crosses the switch, that link emulation adds the delay and loss that were
+//! The switch starts without a program (`--no-p4`); a P4Runtime client pushes
+//! `examples/router.p4` and installs the routes and traffic classes over gRPC. Checks that UDP
+//! crosses the switch, that link emulation adds the delay and loss that were
 //! set, and that with a rate-limited port and two priorities the high class keeps its latency
 //! while the low class queues up and drops. Every loop is bounded in count and time; the
 //! namespaces and veth pairs are removed on drop, also when an assertion fails.
@@ -15,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use flash_switch::bench::{install_class, install_route, router_program};
+use flash_switch::bench::ROUTER_P4;
 use flash_switch::control::parse;
 use flash_switch::datapath::DatapathConfig;
 use flash_switch::device::{Device, DeviceConfig};
@@ -36,6 +38,11 @@ fn now_ns() -> u64 {
 }
 
 struct Net {
+    _grpc: (
+        tokio::runtime::Runtime,
+        flash_switch::p4rt::P4rtServer,
+        controller::Controller,
+    ),
     device: Arc<Device>,
     ns_a: Netns,
     ns_b: Netns,
@@ -83,25 +90,210 @@ fn setup() -> Net {
     };
     let device = Device::start(
         config,
-        Some(router_program().unwrap()),
+        None,
         vec![
             (1, PortBinding::Interface(a0.clone())),
             (2, PortBinding::Interface(b0.clone())),
         ],
     )
     .unwrap();
-    device.with_switch(|sw| {
-        let sw = sw.unwrap();
-        install_route(sw, "10.201.2.0/24", 2, mac_b).unwrap();
-        install_route(sw, "10.201.1.0/24", 1, mac_a).unwrap();
-        install_class(sw, HIGH_PORT, 1).unwrap();
-        install_class(sw, LOW_PORT, 0).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (server, controller) = rt.block_on(async {
+        let server =
+            flash_switch::p4rt::spawn(device.clone(), SocketAddr::from(([127, 0, 0, 1], 0)))
+                .await
+                .unwrap();
+        let mut c = controller::Controller::connect(server.local_addr(), ROUTER_P4).await;
+        let (lpm, fwd) = ("RouterIngress.ipv4_lpm", "RouterIngress.forward");
+        c.insert(
+            lpm,
+            controller::lpm([10, 201, 2, 0], 24),
+            fwd,
+            &[("port", vec![2]), ("dst_mac", mac_b.to_vec())],
+        )
+        .await;
+        c.insert(
+            lpm,
+            controller::lpm([10, 201, 1, 0], 24),
+            fwd,
+            &[("port", vec![1]), ("dst_mac", mac_a.to_vec())],
+        )
+        .await;
+        let (class, set) = ("RouterIngress.classify", "RouterIngress.set_class");
+        c.insert(
+            class,
+            controller::exact(&HIGH_PORT.to_be_bytes()),
+            set,
+            &[("class", vec![1])],
+        )
+        .await;
+        c.insert(
+            class,
+            controller::exact(&LOW_PORT.to_be_bytes()),
+            set,
+            &[("class", vec![0])],
+        )
+        .await;
+        (server, c)
     });
+    assert!(device.program().is_some(), "pipeline pushed over P4Runtime");
     Net {
+        _grpc: (rt, server, controller),
         device,
         ns_a,
         ns_b,
         _veths: (va, vb),
+    }
+}
+
+/// A minimal P4Runtime controller: primary by arbitration, pushes the router pipeline and
+/// installs the routes and classes with Write.
+mod controller {
+    use std::net::SocketAddr;
+
+    use flashmesh_proto::p4::config::v1::P4Info;
+    use flashmesh_proto::p4::v1::{
+        self as p4v1, MasterArbitrationUpdate, StreamMessageRequest, StreamMessageResponse,
+        Uint128, field_match::FieldMatchType, p4_runtime_client::P4RuntimeClient,
+        stream_message_request, stream_message_response,
+    };
+    use tokio::sync::mpsc;
+    use tonic::transport::Channel;
+
+    pub struct Controller {
+        client: P4RuntimeClient<Channel>,
+        p4info: P4Info,
+        _stream: (
+            mpsc::Sender<StreamMessageRequest>,
+            tonic::Streaming<StreamMessageResponse>,
+        ),
+    }
+
+    const ELECTION: Uint128 = Uint128 { high: 0, low: 1 };
+
+    impl Controller {
+        /// Connects, becomes primary and pushes `source` with its derived P4Info.
+        pub async fn connect(addr: SocketAddr, source: &str) -> Controller {
+            let mut client = P4RuntimeClient::connect(format!("http://{addr}"))
+                .await
+                .unwrap();
+            let (tx, rx) = mpsc::channel(16);
+            let mut inbound = client
+                .stream_channel(tokio_stream::wrappers::ReceiverStream::new(rx))
+                .await
+                .unwrap()
+                .into_inner();
+            let arbitration = MasterArbitrationUpdate {
+                device_id: 0,
+                election_id: Some(ELECTION),
+                ..Default::default()
+            };
+            tx.send(StreamMessageRequest {
+                update: Some(stream_message_request::Update::Arbitration(arbitration)),
+            })
+            .await
+            .unwrap();
+            loop {
+                let msg =
+                    tokio::time::timeout(std::time::Duration::from_secs(5), inbound.message())
+                        .await
+                        .expect("arbitration answer in time")
+                        .unwrap()
+                        .expect("stream open");
+                if let Some(stream_message_response::Update::Arbitration(a)) = msg.update {
+                    assert_eq!(a.status.map(|s| s.code), Some(0), "primary");
+                    break;
+                }
+            }
+            let p4info = flashmesh_p4::p4info_source("router.p4", source).unwrap();
+            let push = p4v1::SetForwardingPipelineConfigRequest {
+                device_id: 0,
+                election_id: Some(ELECTION),
+                action: p4v1::set_forwarding_pipeline_config_request::Action::VerifyAndCommit
+                    as i32,
+                config: Some(p4v1::ForwardingPipelineConfig {
+                    p4info: Some(p4info.clone()),
+                    p4_device_config: source.as_bytes().to_vec(),
+                    cookie: None,
+                }),
+                ..Default::default()
+            };
+            client.set_forwarding_pipeline_config(push).await.unwrap();
+            Controller {
+                client,
+                p4info,
+                _stream: (tx, inbound),
+            }
+        }
+
+        /// Inserts an entry with one key field and named action parameters.
+        pub async fn insert(
+            &mut self,
+            table: &str,
+            key: FieldMatchType,
+            action: &str,
+            params: &[(&str, Vec<u8>)],
+        ) {
+            let t = self
+                .p4info
+                .tables
+                .iter()
+                .find(|t| t.preamble.as_ref().unwrap().name == table)
+                .expect(table);
+            let a = self
+                .p4info
+                .actions
+                .iter()
+                .find(|a| a.preamble.as_ref().unwrap().name == action)
+                .expect(action);
+            let entry = p4v1::TableEntry {
+                table_id: t.preamble.as_ref().unwrap().id,
+                r#match: vec![p4v1::FieldMatch {
+                    field_id: t.match_fields[0].id,
+                    field_match_type: Some(key),
+                }],
+                action: Some(p4v1::TableAction {
+                    r#type: Some(p4v1::table_action::Type::Action(p4v1::Action {
+                        action_id: a.preamble.as_ref().unwrap().id,
+                        params: params
+                            .iter()
+                            .map(|(name, value)| p4v1::action::Param {
+                                param_id: a.params.iter().find(|p| p.name == *name).expect(name).id,
+                                value: value.clone(),
+                            })
+                            .collect(),
+                    })),
+                }),
+                ..Default::default()
+            };
+            let req = p4v1::WriteRequest {
+                device_id: 0,
+                election_id: Some(ELECTION),
+                updates: vec![p4v1::Update {
+                    r#type: p4v1::update::Type::Insert as i32,
+                    entity: Some(p4v1::Entity {
+                        entity: Some(p4v1::entity::Entity::TableEntry(entry)),
+                    }),
+                }],
+                ..Default::default()
+            };
+            self.client.write(req).await.unwrap();
+        }
+    }
+
+    pub fn lpm(addr: [u8; 4], len: i32) -> FieldMatchType {
+        FieldMatchType::Lpm(p4v1::field_match::Lpm {
+            value: addr.to_vec(),
+            prefix_len: len,
+        })
+    }
+
+    pub fn exact(v: &[u8]) -> FieldMatchType {
+        FieldMatchType::Exact(p4v1::field_match::Exact { value: v.to_vec() })
     }
 }
 
