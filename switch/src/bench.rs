@@ -290,7 +290,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     );
     let (packets, sleeps) = ((rx1 - rx0).max(1) as f64, (sleeps1 - sleeps0) as f64);
     println!(
-        "syscalls per packet  : about {:.3} (receive: none, PACKET_MMAP ring; one sendmmsg per round; one ppoll per sleep)",
+        "syscalls per packet  : about {:.3} (receive: none, PACKET_MMAP ring; transmit: PACKET_MMAP ring, one send per round; one ppoll per sleep)",
         (rounds + sleeps) / packets
     );
     drop((va, vb, ns_a, ns_b));

@@ -13,10 +13,11 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::sync::atomic::{Ordering, fence};
 
-/// Size of one slot: the header plus a frame of up to about 4000 bytes.
-pub const SLOT_SIZE: usize = 4096;
+/// Size of one slot: the header plus a frame of up to about 1990 bytes (an Ethernet MTU of
+/// 1500 fits with room to spare).
+pub const SLOT_SIZE: usize = 2048;
 /// Slots per ring.
-pub const SLOTS: usize = 2048;
+pub const SLOTS: usize = 1024;
 
 /// Header of a slot (`struct tpacket2_hdr`).
 #[repr(C)]
@@ -201,7 +202,7 @@ impl RxRing {
 }
 
 /// Slots in a transmit ring.
-pub const TX_SLOTS: usize = 1024;
+pub const TX_SLOTS: usize = 512;
 /// Where frame data starts in a transmit slot (`TPACKET2_HDRLEN - sizeof(sockaddr_ll)`).
 const TX_DATA: usize = ADDR_OFFSET;
 const TP_STATUS_AVAILABLE: u32 = 0;
