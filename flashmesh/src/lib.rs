@@ -1,8 +1,11 @@
-//! flashmesh: committee set-up, the demo and benchmarks, as a library behind the `flashmesh`
-//! command line (so tests and later tools can run them in-process).
+//! flashmesh: committee set-up, the demo, benchmarks and the operators' policy tools, as a
+//! library behind the `flashmesh` command line (so tests and later tools can run them
+//! in-process).
 
+pub mod admin_client;
 pub mod bench;
 pub mod demo;
 pub mod init;
 pub mod local;
+pub mod policy;
 pub mod stats;

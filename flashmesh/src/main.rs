@@ -1,4 +1,4 @@
-//! flashmesh: committee set-up, the demo and benchmarks.
+//! flashmesh: committee set-up, the demo, benchmarks, and signed policy bundles.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -9,9 +9,10 @@ use clap::{Parser, Subcommand};
 use flashmesh::bench::{BenchOptions, render, run_authority_bench};
 use flashmesh::demo::{DemoOptions, render_table, run_demo};
 use flashmesh::init::committee_init;
+use flashmesh::policy::{self as pol, NewOptions};
 use merchant_anchor::{InitOptions, Ports};
 
-/// Flash-Mesh: set up a committee, run the demo, run benchmarks.
+/// Flash-Mesh: set up a committee, run the demo, run benchmarks, manage signed policy.
 #[derive(Debug, Parser)]
 #[command(name = "flashmesh", version)]
 struct Args {
@@ -48,6 +49,118 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+    /// Signed policy bundles: write, sign, check and push them to an anchor.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+    /// Operator keys (ed25519) that sign policy bundles.
+    Operator {
+        #[command(subcommand)]
+        command: OperatorCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OperatorCommand {
+    /// Writes a new operator key (seed hex, mode 0600) and prints its public key.
+    Keygen {
+        /// The key file to write (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also add the public key to this operators file (created if missing).
+        #[arg(long)]
+        operators: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Writes an unsigned bundle: the default settings changed by the flags.
+    New {
+        /// Bundle version; an anchor accepts only versions above the one in force.
+        #[arg(long = "bundle-version", default_value_t = 1)]
+        version: u64,
+        /// Validity from now: 90s, 15m, 12h, 30d.
+        #[arg(long, default_value = "30d", value_parser = pol::parse_duration_secs)]
+        expires_in: u64,
+        /// Expiry as unix seconds (instead of --expires-in).
+        #[arg(long, conflicts_with = "expires_in")]
+        expires_at: Option<u64>,
+        /// Free-form note.
+        #[arg(long, default_value = "")]
+        note: String,
+        /// Class and queue priority of a message type: TYPE=CLASS:PRIORITY (e.g. vote=0:6,
+        /// payment_data=1:3); repeatable; replaces that type's default rule.
+        #[arg(long = "class", value_parser = pol::parse_class_rule)]
+        classes: Vec<flashmesh_controller::policy::ClassRule>,
+        /// Retransmissions of one message let through per epoch window.
+        #[arg(long)]
+        retry_allowance: Option<u8>,
+        /// Epoch length in milliseconds.
+        #[arg(long)]
+        epoch_length_ms: Option<u64>,
+        /// Link probe interval in milliseconds.
+        #[arg(long)]
+        probe_interval_ms: Option<u64>,
+        /// Missed probes before a link is declared down.
+        #[arg(long)]
+        probe_miss_count: Option<u32>,
+        /// How long a double-spender stays blocked in the switches, seconds.
+        #[arg(long)]
+        penalty_secs: Option<u64>,
+        /// Message types through the in-switch duplicate filter (comma separated).
+        #[arg(long, value_delimiter = ',', value_parser = pol::parse_msg_type)]
+        dedup_types: Option<Vec<u8>>,
+        /// Write JSON instead of TOML.
+        #[arg(long)]
+        json: bool,
+        /// Output file [default: standard output].
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Adds this operator's signature to a bundle (in place unless --out).
+    Sign {
+        /// The operator's key file.
+        #[arg(long)]
+        key: PathBuf,
+        /// The bundle file.
+        bundle: PathBuf,
+        /// Write the signed bundle here instead.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Checks a bundle offline against pinned operators, and says why it would be refused.
+    Verify {
+        /// Operators file: keys = [...] (and optionally threshold = k).
+        #[arg(long)]
+        operators: PathBuf,
+        /// Signatures required [default: the operators file's threshold].
+        #[arg(long)]
+        threshold: Option<usize>,
+        /// The version in force at the anchor (to check for a replay).
+        #[arg(long)]
+        current_version: Option<u64>,
+        /// The bundle file.
+        bundle: PathBuf,
+    },
+    /// POSTs a bundle to an anchor's admin API.
+    Push {
+        /// The anchor's admin address.
+        #[arg(long, default_value = "http://127.0.0.1:8474")]
+        admin: String,
+        /// The anchor's admin bearer token.
+        #[arg(long, env = "FLASHMESH_ADMIN_TOKEN", hide_env_values = true)]
+        token: String,
+        /// The bundle file.
+        bundle: PathBuf,
+    },
+    /// Shows the policy in force at an anchor.
+    Show {
+        /// The anchor's admin address.
+        #[arg(long, default_value = "http://127.0.0.1:8474")]
+        admin: String,
     },
 }
 
@@ -201,6 +314,139 @@ fn main() -> anyhow::Result<()> {
                 print!("{}", render(&report));
             }
         }
+        Command::Operator {
+            command: OperatorCommand::Keygen { out, operators },
+        } => {
+            let key = pol::keygen(&out, operators.as_deref())?;
+            println!("{}", key.public_hex());
+            eprintln!("wrote operator key {}", out.display());
+            if let Some(o) = operators {
+                eprintln!("added its public key to {}", o.display());
+            }
+        }
+        Command::Policy { command } => policy_command(command)?,
     }
     Ok(())
+}
+
+fn policy_command(command: PolicyCommand) -> anyhow::Result<()> {
+    match command {
+        PolicyCommand::New {
+            version,
+            expires_in,
+            expires_at,
+            note,
+            classes,
+            retry_allowance,
+            epoch_length_ms,
+            probe_interval_ms,
+            probe_miss_count,
+            penalty_secs,
+            dedup_types,
+            json,
+            out,
+        } => {
+            let bundle = pol::new_bundle(&NewOptions {
+                version,
+                expires_at: expires_at.unwrap_or_else(|| pol::unix_now() + expires_in),
+                note,
+                classes,
+                retry_allowance,
+                epoch_length_ms,
+                probe_interval_ms,
+                probe_miss_count,
+                penalty_secs,
+                dedup_types,
+            })?;
+            let format = if json {
+                pol::Format::Json
+            } else {
+                pol::Format::Toml
+            };
+            let text = format.render(&bundle);
+            match out {
+                Some(path) => {
+                    pol::write_file(&path, &text, false)?;
+                    eprintln!(
+                        "wrote unsigned bundle version {} to {} (digest {})",
+                        bundle.body.version,
+                        path.display(),
+                        bundle.digest_hex()
+                    );
+                }
+                None => print!("{text}"),
+            }
+        }
+        PolicyCommand::Sign { key, bundle, out } => {
+            let operator = pol::read_operator_key(&key)?;
+            let (mut b, format) = pol::read_bundle(&bundle)?;
+            operator.sign(&mut b);
+            let target = out.unwrap_or(bundle);
+            pol::write_file(&target, &format.render(&b), false)?;
+            println!(
+                "signed version {} as {} ({} signature(s)) -> {}",
+                b.body.version,
+                operator.public_hex(),
+                b.signatures.len(),
+                target.display()
+            );
+        }
+        PolicyCommand::Verify {
+            operators,
+            threshold,
+            current_version,
+            bundle,
+        } => {
+            let ops = pol::Operators::load(&operators)?;
+            let k = threshold
+                .or(ops.threshold)
+                .ok_or(pol::PolicyToolError::NoThreshold)?;
+            let (b, _) = pol::read_bundle(&bundle)?;
+            match pol::verify(&b, &ops.keys, k, current_version, pol::unix_now())? {
+                Ok(v) => println!(
+                    "ok: version {} signed by {} of {} pinned operator(s) (threshold {k}), digest {}",
+                    v.bundle.body.version,
+                    v.signers.len(),
+                    ops.keys.len(),
+                    v.digest
+                ),
+                Err(r) => anyhow::bail!("{} ({})", r, r.kind()),
+            }
+        }
+        PolicyCommand::Push {
+            admin,
+            token,
+            bundle,
+        } => {
+            let text = std::fs::read_to_string(&bundle)
+                .with_context(|| format!("reading {}", bundle.display()))?;
+            let answer = block_on(pol::push(&admin, &token, &text))??;
+            println!("{}", answer.body.trim_end());
+            if answer.status != 200 {
+                anyhow::bail!("{admin} answered HTTP {}", answer.status);
+            }
+        }
+        PolicyCommand::Show { admin } => {
+            let answer = block_on(flashmesh::admin_client::request(
+                &admin,
+                "GET",
+                "/policy",
+                None,
+                "text/plain",
+                Vec::new(),
+            ))??;
+            println!("{}", answer.body.trim_end());
+            if answer.status != 200 {
+                anyhow::bail!("{admin} answered HTTP {}", answer.status);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(f))
 }
