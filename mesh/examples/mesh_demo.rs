@@ -1,0 +1,38 @@
+//! Runs the mesh demo and prints its KPI table (and the JSON report with `--json`).
+//! `cargo run --release -p flashmesh-mesh --example mesh_demo [-- --json] [-- --phase NAME]...`
+
+use flashmesh_mesh::{DemoOptions, ProgressEvent, run_demo};
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut opts = DemoOptions::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--phase" => opts.phases.extend(it.next().cloned()),
+            "--secs" => {
+                if let Some(s) = it.next() {
+                    opts.phase_secs = s.parse()?;
+                }
+            }
+            _ => {}
+        }
+    }
+    let report = run_demo(opts, |e| match e {
+        ProgressEvent::Setup(s) => eprintln!("set-up: {s}"),
+        ProgressEvent::PhaseStarted { name, .. } => eprintln!("phase {name} ..."),
+        ProgressEvent::PhaseFinished { report, .. } => eprintln!(
+            "  {} payments, p95 {:.1} ms",
+            report.payments, report.finality_ms_p95
+        ),
+        ProgressEvent::PhaseProgress { .. } => {}
+    })
+    .await?;
+    if args.iter().any(|a| a == "--json") {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.render_table());
+    }
+    Ok(())
+}

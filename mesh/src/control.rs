@@ -1,0 +1,200 @@
+//! The mesh's control plane: one P4Runtime controller per merchant anchor, driving the
+//! merchant's switch and its cluster's phones over gRPC on loopback, all sharing one topology.
+//! Policy changes (withholding the priority flows for the control experiment) go through
+//! bundles signed by the mesh's operator key, as on a real deployment.
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use flashmesh_controller::p4rt::{Backoff, Pipeline, SessionConfig};
+use flashmesh_controller::policy::bundle::msg_type;
+use flashmesh_controller::policy::{
+    ClassRule, OperatorKey, PolicyBody, PolicyBundle, PolicySettings, PolicyVerifier,
+};
+use flashmesh_controller::runtime::SwitchSpec;
+use flashmesh_controller::runtime::config::sender_tag;
+use flashmesh_controller::sdn::flash_mesh::names;
+use flashmesh_controller::{Controller, ControllerSpec};
+
+use crate::error::MeshError;
+use crate::fabric::Fabric;
+
+/// The classification rule that keeps link probes in the strict-priority class, so that a
+/// congested link is not mistaken for a dead one.
+pub fn probe_rule() -> ClassRule {
+    ClassRule {
+        msg_type: msg_type::PROBE,
+        class: 0,
+        priority: 7,
+    }
+}
+
+/// The settings the anchors start with: the default classes (BCB strict priority) plus the
+/// probe rule, an epoch that does not roll during a run, probes every `probe_ms`.
+pub fn initial_settings(probe_ms: u64, miss_count: u32) -> PolicySettings {
+    let mut s = PolicySettings::default();
+    if !s.classes.iter().any(|r| r.msg_type == msg_type::PROBE) {
+        s.classes.push(probe_rule());
+    }
+    s.epoch_length_ms = 3_600_000;
+    s.probe_interval_ms = probe_ms;
+    s.probe_miss_count = miss_count;
+    s
+}
+
+/// `base` with the priority flows withheld: no classification entry for any BCB message type
+/// (they fall to the best-effort default); only the probe rule stays.
+pub fn withheld(base: &PolicySettings) -> PolicySettings {
+    PolicySettings {
+        classes: vec![probe_rule()],
+        ..base.clone()
+    }
+}
+
+/// The running controllers of a mesh.
+pub struct MeshControl {
+    controllers: Vec<Controller>,
+    driven: Vec<Vec<String>>,
+    operator: OperatorKey,
+    version: std::sync::atomic::AtomicU64,
+}
+
+impl MeshControl {
+    /// Starts a controller per merchant. Each claims mastership of its switches, pushes the
+    /// pipeline (reconciled by cookie), writes the epoch, the policy entries and the routes, and
+    /// starts probing every link port of its switches.
+    pub async fn start(
+        fabric: &Fabric,
+        pipeline: &Pipeline,
+        settings: &PolicySettings,
+        operator: OperatorKey,
+    ) -> Result<MeshControl, MeshError> {
+        let plan = fabric.plan();
+        let topology = plan.topology();
+        let verifier = PolicyVerifier::new(vec![operator.public()], 1);
+        let mut controllers = Vec::new();
+        let mut driven = Vec::new();
+        for m in plan.merchants() {
+            let name = format!("anchor-{}", m.name);
+            let switches = plan
+                .driven_by(m.index)
+                .into_iter()
+                .map(|n| SwitchSpec {
+                    node: plan.nodes[n].name.clone(),
+                    session: SessionConfig {
+                        addr: fabric.grpc_addr(n).to_string(),
+                        device_id: n as u64,
+                        election_id: 10,
+                        election_id_high: 0,
+                        role: String::new(),
+                        backoff: Backoff::default(),
+                    },
+                    pipeline: pipeline.clone(),
+                    probe_ip: plan.nodes[n].host_ip(),
+                })
+                .collect::<Vec<SwitchSpec>>();
+            driven.push(switches.iter().map(|s| s.node.clone()).collect());
+            let spec = ControllerSpec {
+                sender_tag: sender_tag(&name),
+                name: name.clone(),
+                switches,
+                topology: topology.clone(),
+                settings: settings.clone(),
+                verifier: verifier.clone(),
+                audit: None,
+                initial_epoch: 1,
+            };
+            let c = Controller::start(spec)
+                .await
+                .map_err(|e| MeshError::Controller(name.clone(), e.to_string()))?;
+            controllers.push(c);
+        }
+        Ok(MeshControl {
+            controllers,
+            driven,
+            operator,
+            version: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// The controllers, one per merchant in merchant order.
+    pub fn controllers(&self) -> &[Controller] {
+        &self.controllers
+    }
+
+    /// Signs `settings` as the next policy version and puts it in force on every controller.
+    pub async fn apply(&self, settings: &PolicySettings, note: &str) -> Result<(), MeshError> {
+        let version = self
+            .version
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut bundle = PolicyBundle {
+            body: PolicyBody {
+                version,
+                expires_at: now + 3600,
+                note: note.to_string(),
+                settings: settings.clone(),
+            },
+            signatures: Vec::new(),
+        };
+        self.operator.sign(&mut bundle);
+        for c in &self.controllers {
+            c.apply_policy(&bundle)
+                .await
+                .map_err(|e| MeshError::Controller(c.name().to_string(), e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the probes of every controller have confirmed each of its link ports and
+    /// none is down (or `timeout` passes). Returns whether they all were.
+    pub async fn wait_links_up(&self, timeout: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let mut all = true;
+            for c in &self.controllers {
+                for l in c.links().await {
+                    for end in [&l.a, &l.b].into_iter().flatten() {
+                        all &= end.confirmed && !end.down;
+                    }
+                }
+            }
+            if all {
+                // and stay so for a few probe rounds
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The in-switch drop counters of every switch, summed by reason, read over P4Runtime.
+    pub async fn drops(&self) -> BTreeMap<u32, u64> {
+        let mut out = BTreeMap::new();
+        for (c, nodes) in self.controllers.iter().zip(&self.driven) {
+            for node in nodes {
+                if let Some(s) = c.session(node)
+                    && let Ok(cells) = s.read_counter(names::DROPS).await
+                {
+                    for (i, packets, _) in cells {
+                        if packets > 0 {
+                            *out.entry(i as u32).or_insert(0) += packets;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Stops every controller.
+    pub fn shutdown(self) {
+        drop(self.controllers);
+    }
+}
