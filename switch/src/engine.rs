@@ -41,15 +41,28 @@ fn run_ingress(
     frame: &[u8],
     fx: &mut Effects<QueuedPacket, DeviceEvent>,
 ) {
-    if let IngressOutcome::Queued(q) = Switch::ingress(sw, port, frame) {
-        fx.queued.push(ToQueue {
-            port: q.egress_port,
-            priority: q.priority,
-            len: q.frame_len(),
-            packet: q,
-        });
-    }
+    // `ingress_all` also yields the replicas of a multicast packet; the scratch list is
+    // reused between packets so the hot path does not allocate.
+    INGRESS_OUTCOMES.with_borrow_mut(|outcomes| {
+        outcomes.clear();
+        sw.ingress_all(port, frame, outcomes);
+        for outcome in outcomes.drain(..) {
+            if let IngressOutcome::Queued(q) = outcome {
+                fx.queued.push(ToQueue {
+                    port: q.egress_port,
+                    priority: q.priority,
+                    len: q.frame_len(),
+                    packet: q,
+                });
+            }
+        }
+    });
     collect_digests(sw, fx);
+}
+
+thread_local! {
+    static INGRESS_OUTCOMES: std::cell::RefCell<Vec<IngressOutcome>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl Pipeline for Switch {

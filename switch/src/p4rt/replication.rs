@@ -109,6 +109,26 @@ impl Replication {
     }
 }
 
+/// The engine's form of a multicast group: `(egress port, instance)` per replica.
+#[allow(deprecated)] // the deprecated `egress_port` form is still accepted
+pub fn engine_replicas(group: &MulticastGroupEntry) -> Vec<(u32, u32)> {
+    use flashmesh_proto::p4::v1::replica::PortKind;
+    group
+        .replicas
+        .iter()
+        .filter_map(|r| {
+            let port = match &r.port_kind {
+                Some(PortKind::EgressPort(p)) => *p,
+                Some(PortKind::Port(p)) if p.len() <= 4 => {
+                    p.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b))
+                }
+                _ => return None,
+            };
+            Some((port, r.instance))
+        })
+        .collect()
+}
+
 #[allow(deprecated)] // the deprecated `egress_port` form is still accepted
 fn check_replicas(
     replicas: impl Iterator<Item = (Option<flashmesh_proto::p4::v1::replica::PortKind>, u32)>,

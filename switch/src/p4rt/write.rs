@@ -7,6 +7,8 @@ use flashmesh_proto::p4::v1::{
     self as p4v1, entity::Entity as E, p4_data, update::Type as UpdateType,
 };
 
+use flashmesh_proto::p4::v1::packet_replication_engine_entry::Type as PreType;
+
 use super::digest::Digests;
 use super::index::P4InfoIndex;
 use super::replication::Replication;
@@ -159,7 +161,22 @@ pub fn apply(t: &mut WriteTarget<'_>, update: &p4v1::Update) -> Result<(), P4rtE
                     .map_err(state_error)
             })
         }
-        E::PacketReplicationEngineEntry(p) => t.replication.write(kind, p),
+        E::PacketReplicationEngineEntry(p) => {
+            t.replication.write(kind, p)?;
+            // Multicast groups take effect in the engine; clone sessions are only stored
+            // (the engine refuses programs that clone).
+            if let Some(PreType::MulticastGroupEntry(g)) = &p.r#type {
+                let replicas = match kind {
+                    UpdateType::Delete => Vec::new(),
+                    _ => super::replication::engine_replicas(g),
+                };
+                on_switch(t.device, |sw| {
+                    sw.set_multicast_group(g.multicast_group_id, replicas);
+                    Ok(())
+                })?;
+            }
+            Ok(())
+        }
         E::DigestEntry(d) => {
             let known = t.index.digests.contains_key(&d.digest_id);
             t.digests.write(kind, d, known)
