@@ -235,11 +235,19 @@ impl Anchor {
         let mut tasks = Vec::new();
         let mut penalties = None;
         let controller = match controller {
-            Some(spec) => {
+            Some(mut spec) => {
+                // never restart into an epoch before the last one in force
+                if let Some(saved) = control::load_epoch(&config.data_dir) {
+                    spec.initial_epoch = spec.initial_epoch.max(saved);
+                }
                 let nodes = spec.switches.iter().map(|s| s.node.clone()).collect();
                 let audit = spec.audit.clone();
                 let ctrl = Arc::new(Controller::start(spec).await?);
-                tasks.push(control::follow_epoch(&ctrl, epoch.clone()));
+                tasks.push(control::follow_epoch(
+                    &ctrl,
+                    epoch.clone(),
+                    config.data_dir.clone(),
+                ));
                 let (sink, task) = control::start_penalties(ctrl.clone(), metrics.clone());
                 tasks.push(task);
                 penalties = Some(sink);

@@ -4,6 +4,9 @@
 //! The controller owns the epoch: its ticker (and `POST /epoch`) moves it, every switch's
 //! `epoch_window` gets it, and a follower task copies each new value into the authority's
 //! window, so the authority and the switches always check messages against the same epoch.
+//! The follower also keeps the last epoch in the data directory ([`EPOCH_FILE`]), so that a
+//! restarted anchor never goes back to an earlier epoch (which would reopen the window to
+//! replays the switches and the authority had already left behind).
 //!
 //! The penalty path: when the authority refuses a conflicting order (a second, different order
 //! for a nonce it already voted on, signed by the account holder: a double-spend attempt), the
@@ -26,6 +29,25 @@ use crate::metrics::{Metrics, inc};
 
 /// File name of the policy audit log in the data directory, unless the configuration names one.
 pub const AUDIT_LOG_FILE: &str = "policy-audit.jsonl";
+
+/// File in the data directory holding the last epoch (decimal).
+pub const EPOCH_FILE: &str = "epoch";
+
+/// The epoch saved in `data_dir`, if there is a readable one.
+pub fn load_epoch(data_dir: &Path) -> Option<u32> {
+    std::fs::read_to_string(data_dir.join(EPOCH_FILE))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Saves `epoch` in `data_dir` atomically (write a temporary file, then rename it).
+pub async fn save_epoch(data_dir: &Path, epoch: u32) -> std::io::Result<()> {
+    let tmp = data_dir.join(format!("{EPOCH_FILE}.tmp"));
+    tokio::fs::write(&tmp, format!("{epoch}\n")).await?;
+    tokio::fs::rename(&tmp, data_dir.join(EPOCH_FILE)).await
+}
 
 /// Penalty requests that may wait for the controller; more are dropped (and counted).
 pub const PENALTY_QUEUE: usize = 1024;
@@ -148,15 +170,27 @@ pub fn start_penalties(
 }
 
 /// Copies every epoch the controller moves to into the authority's window `epoch` (now, and
-/// then on every change) until the controller stops.
-pub fn follow_epoch(controller: &Controller, epoch: Arc<AtomicU32>) -> tokio::task::JoinHandle<()> {
+/// then on every change) until the controller stops, saving each in `data_dir`.
+pub fn follow_epoch(
+    controller: &Controller,
+    epoch: Arc<AtomicU32>,
+    data_dir: PathBuf,
+) -> tokio::task::JoinHandle<()> {
     let mut rx = controller.watch_epoch();
-    epoch.store(*rx.borrow_and_update(), Ordering::SeqCst);
+    let first = *rx.borrow_and_update();
+    epoch.store(first, Ordering::SeqCst);
     tokio::spawn(async move {
-        while rx.changed().await.is_ok() {
-            let e = *rx.borrow_and_update();
-            epoch.store(e, Ordering::SeqCst);
-            tracing::debug!(epoch = e, "authority epoch follows the controller");
+        let mut current = first;
+        loop {
+            if let Err(e) = save_epoch(&data_dir, current).await {
+                tracing::warn!(dir = %data_dir.display(), "saving the epoch failed: {e}");
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+            current = *rx.borrow_and_update();
+            epoch.store(current, Ordering::SeqCst);
+            tracing::debug!(epoch = current, "authority epoch follows the controller");
         }
     })
 }
@@ -269,6 +303,16 @@ mod tests {
         ));
         let bad: toml::Table = toml::from_str("name = 3").unwrap();
         assert!(load_spec(&ControllerSource::Inline(bad), &data, 0).is_err());
+    }
+
+    #[tokio::test]
+    async fn the_epoch_file_round_trips_and_bad_content_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load_epoch(dir.path()), None);
+        save_epoch(dir.path(), 42).await.unwrap();
+        assert_eq!(load_epoch(dir.path()), Some(42));
+        std::fs::write(dir.path().join(EPOCH_FILE), "soon").unwrap();
+        assert_eq!(load_epoch(dir.path()), None);
     }
 
     #[tokio::test]

@@ -30,12 +30,28 @@ const HOSTS: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 0);
 
 struct Rig {
     sw: EmbeddedSwitch,
-    _server: P4rtServer,
+    server: P4rtServer,
     lc: LocalCommittee,
+    cfg: merchant_anchor::AnchorConfig,
     anchor: Anchor,
     operators: Vec<OperatorKey>,
     token: String,
     _dir: tempfile::TempDir,
+}
+
+fn session_config(server: &P4rtServer, election_id: u64) -> SessionConfig {
+    SessionConfig {
+        addr: server.local_addr().to_string(),
+        device_id: 0,
+        election_id,
+        election_id_high: 0,
+        role: String::new(),
+        backoff: Backoff {
+            initial_ms: 10,
+            max_ms: 200,
+            attempts: 20,
+        },
+    }
 }
 
 fn p4_program() -> std::path::PathBuf {
@@ -83,18 +99,7 @@ async fn rig(penalty_secs: u64) -> Rig {
         name: "anchor-0".into(),
         switches: vec![SwitchConfig {
             node: NODE.into(),
-            session: SessionConfig {
-                addr: server.local_addr().to_string(),
-                device_id: 0,
-                election_id: 10,
-                election_id_high: 0,
-                role: String::new(),
-                backoff: Backoff {
-                    initial_ms: 10,
-                    max_ms: 200,
-                    attempts: 20,
-                },
-            },
+            session: session_config(&server, 10),
             target: TargetConfig::FlashSwitch {
                 program: p4_program(),
                 p4info: None,
@@ -138,8 +143,9 @@ async fn rig(penalty_secs: u64) -> Rig {
         .expect("anchor with controller starts");
     Rig {
         sw,
-        _server: server,
+        server,
         lc,
+        cfg,
         anchor,
         operators,
         token,
@@ -429,6 +435,86 @@ async fn one_epoch_for_authority_and_switch_and_double_spenders_are_blocked() {
         .encode()
         .unwrap();
     assert!(forwarded(&r.sw, frame(&next)).await);
+
+    // a restarted anchor carries on from the last epoch, in the authority and the switch
+    let Rig {
+        anchor,
+        cfg,
+        sw,
+        server,
+        ..
+    } = r;
+    anchor.shutdown().await;
+    let anchor = Anchor::start(&cfg).await.expect("anchor restarts");
+    assert_eq!(anchor.epoch(), 6);
+    let c = anchor.controller().unwrap();
+    assert_eq!(c.epoch(), 6);
+    let e = c
+        .session(NODE)
+        .unwrap()
+        .read_default(names::EPOCH_WINDOW)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(e.params[0], ("current_epoch".to_string(), vec![6]));
+    anchor.shutdown().await;
+    drop((sw, server));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_shows_a_lost_mastership_and_penalties_then_fail_counted() {
+    let r = rig(60).await;
+    let admin = r.anchor.admin_addr();
+    let (status, _) = http(admin, "GET", "/healthz", None, "").await;
+    assert_eq!(status, 200);
+    // another controller with a higher election id takes the switch over
+    let other = flashmesh_controller::p4rt::Session::connect(session_config(&r.server, 99))
+        .await
+        .unwrap();
+    assert!(other.wait_primary(Duration::from_secs(2)).await);
+    let mut last = String::new();
+    wait_for(
+        "healthz to report the lost mastership",
+        Duration::from_secs(3),
+        async || {
+            let (status, body) = http(admin, "GET", "/healthz", None, "").await;
+            last = body;
+            status == 503
+        },
+    )
+    .await;
+    let h = json(&last);
+    assert_eq!(h["status"], "unhealthy");
+    assert_eq!(h["controller"]["switches"][0]["primary"], false);
+    assert_eq!(h["controller"]["switches"][0]["connected"], true);
+
+    // the penalty of a double-spender cannot be written now: counted as a failure
+    let (alice, bob) = (&r.lc.accounts[0], &r.lc.accounts[1]);
+    let epoch = r.anchor.epoch();
+    let first = Envelope::order(order(alice, bob, 5, 0, epoch))
+        .encode()
+        .unwrap();
+    assert!(matches!(
+        request(r.anchor.bcb_addr(), first).await,
+        Some(Message::Vote(_))
+    ));
+    let second = Envelope::order(order(alice, bob, 7, 0, epoch))
+        .encode()
+        .unwrap();
+    assert!(matches!(
+        request(r.anchor.bcb_addr(), second).await,
+        Some(Message::Error(_))
+    ));
+    wait_for(
+        "the failed penalty to be counted",
+        Duration::from_secs(3),
+        async || {
+            let (_, m) = http(admin, "GET", "/metrics", None, "").await;
+            metric(&m, "flashmesh_penalty_failures_total") == Some(1)
+        },
+    )
+    .await;
+    drop(other);
     r.anchor.shutdown().await;
 }
 
