@@ -363,6 +363,11 @@ impl Anchor {
         self.controller.as_ref().map(|c| &c.controller)
     }
 
+    /// Connection and mastership of the controller's switches, if the anchor runs a controller.
+    pub fn controller_health(&self) -> Option<crate::control::ControllerHealth> {
+        self.controller.as_ref().map(|c| c.health())
+    }
+
     /// The epoch the authority checks messages against (with a controller: the controller's).
     pub fn epoch(&self) -> u32 {
         self.epoch.load(std::sync::atomic::Ordering::SeqCst)

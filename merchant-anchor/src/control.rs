@@ -305,6 +305,24 @@ mod tests {
         assert!(load_spec(&ControllerSource::Inline(bad), &data, 0).is_err());
     }
 
+    #[test]
+    fn the_example_configuration_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let cfg = crate::AnchorConfig::load(&dir.join("anchor.example.toml")).unwrap();
+        let source = cfg.controller.as_ref().expect("a controller entry");
+        let spec = load_spec(source, &cfg.data_dir, cfg.epoch).unwrap();
+        assert_eq!(spec.switches[0].node, "m0");
+        assert_eq!(spec.verifier.threshold(), 2);
+        assert_eq!(
+            spec.settings,
+            flashmesh_controller::PolicySettings::default()
+        );
+        assert_eq!(
+            spec.audit.unwrap().path(),
+            dir.join("data").join(AUDIT_LOG_FILE)
+        );
+    }
+
     #[tokio::test]
     async fn the_epoch_file_round_trips_and_bad_content_is_ignored() {
         let dir = tempfile::tempdir().unwrap();

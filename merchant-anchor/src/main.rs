@@ -7,7 +7,8 @@ use clap::Parser;
 use merchant_anchor::{Anchor, AnchorConfig};
 
 /// Runs a Flash-Mesh merchant anchor: the FastPay authority, its durable store, the BCB UDP
-/// server and the admin HTTP API.
+/// server, the admin HTTP API and, with a `controller` entry in the configuration, the P4Runtime
+/// controller of its switches.
 #[derive(Debug, Parser)]
 #[command(name = "merchant-anchor", version)]
 struct Args {
@@ -44,6 +45,15 @@ fn main() -> anyhow::Result<()> {
             anchor.bcb_addr(),
             anchor.admin_addr()
         );
+        if let Some(h) = anchor.controller_health() {
+            let primary = h.switches.iter().filter(|s| s.primary).count();
+            println!(
+                "controller {} driving {} switch(es) ({primary} as primary), epoch {}",
+                h.name,
+                h.switches.len(),
+                h.epoch
+            );
+        }
         wait_for_stop_signal().await?;
         tracing::info!("shutting down");
         anchor.shutdown().await;

@@ -419,6 +419,20 @@ async fn one_epoch_for_authority_and_switch_and_double_spenders_are_blocked() {
         m.contains("flashmesh_epoch 6"),
         "controller metrics appended: {m}"
     );
+    // one exposition: no metric family declared twice
+    let mut families: Vec<&str> = m
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let declared = families.len();
+    families.sort_unstable();
+    families.dedup();
+    assert_eq!(
+        families.len(),
+        declared,
+        "a metric family is declared twice"
+    );
     assert!(
         m.contains("flashmesh_controller_primary{node=\"m0\"} 1"),
         "{m}"
