@@ -189,7 +189,8 @@ impl Anchor {
 
     /// Like [`Anchor::start_on`], with the controller given as a spec (built in code, e.g. for
     /// switches embedded in the same process) instead of `config.controller`, which is then
-    /// ignored. With `None` the anchor runs no controller.
+    /// ignored. With `None` the anchor runs no controller. A spec without an audit log gets
+    /// `data_dir/policy-audit.jsonl`; its first epoch is raised to the one saved in `data_dir`.
     pub async fn start_with(
         config: &AnchorConfig,
         transports: Vec<Arc<dyn Transport>>,
@@ -236,6 +237,12 @@ impl Anchor {
         let mut penalties = None;
         let controller = match controller {
             Some(mut spec) => {
+                // policy decisions are audited in the data directory unless told otherwise
+                if spec.audit.is_none() {
+                    spec.audit = Some(flashmesh_controller::policy::AuditLog::new(
+                        config.data_dir.join(control::AUDIT_LOG_FILE),
+                    ));
+                }
                 // never restart into an epoch before the last one in force
                 if let Some(saved) = control::load_epoch(&config.data_dir) {
                     spec.initial_epoch = spec.initial_epoch.max(saved);

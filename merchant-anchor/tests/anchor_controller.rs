@@ -58,9 +58,17 @@ fn p4_program() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../p4src/flash_mesh.p4")
 }
 
-/// A switch with ports 1 and 2, and a one-anchor committee whose anchor drives it: the
-/// controller configuration is a file next to `anchor.toml`, as an operator would write it.
-async fn rig(penalty_secs: u64) -> Rig {
+/// How the anchor gets its controller.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Via {
+    /// A controller file named in `anchor.toml`, as an operator would write it.
+    File,
+    /// A spec built in code, given to `Anchor::start_with` (as an in-process mesh does).
+    Spec,
+}
+
+/// A switch with ports 1 and 2, and a one-anchor committee whose anchor drives it.
+async fn rig(penalty_secs: u64, via: Via) -> Rig {
     let dir = tempfile::tempdir().unwrap();
     let cfg = DeviceConfig {
         priority_queues: 8,
@@ -138,9 +146,17 @@ async fn rig(penalty_secs: u64) -> Rig {
         .into_iter()
         .map(|t| Arc::new(t) as Arc<dyn Transport>)
         .collect();
-    let anchor = Anchor::start_on(&cfg, transports)
-        .await
-        .expect("anchor with controller starts");
+    let anchor = match via {
+        Via::File => Anchor::start_on(&cfg, transports).await,
+        Via::Spec => {
+            let spec = controller.into_spec().expect("valid controller config");
+            assert!(spec.audit.is_none(), "the anchor picks the audit log");
+            let mut plain = cfg.clone();
+            plain.controller = None;
+            Anchor::start_with(&plain, transports, Some(spec)).await
+        }
+    }
+    .expect("anchor with controller starts");
     Rig {
         sw,
         server,
@@ -318,7 +334,7 @@ async fn wait_for(what: &str, within: Duration, mut ok: impl AsyncFnMut() -> boo
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_epoch_for_authority_and_switch_and_double_spenders_are_blocked() {
-    let r = rig(1).await;
+    let r = rig(1, Via::File).await;
     let admin = r.anchor.admin_addr();
 
     // healthy, and primary of its switch
@@ -477,7 +493,7 @@ async fn one_epoch_for_authority_and_switch_and_double_spenders_are_blocked() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_shows_a_lost_mastership_and_penalties_then_fail_counted() {
-    let r = rig(60).await;
+    let r = rig(60, Via::File).await;
     let admin = r.anchor.admin_addr();
     let (status, _) = http(admin, "GET", "/healthz", None, "").await;
     assert_eq!(status, 200);
@@ -562,7 +578,7 @@ fn now() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_push_over_http_refusal_matrix_audit_and_switch_writes() {
-    let r = rig(60).await;
+    let r = rig(60, Via::Spec).await;
     let admin = r.anchor.admin_addr();
     let ops = &r.operators;
     let stranger = OperatorKey::from_seed([42; 32]);
