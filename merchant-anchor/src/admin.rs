@@ -139,17 +139,27 @@ async fn set_epoch(
                 .into_response();
         }
     };
-    let result = ctx
-        .epoch
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
-            (update.epoch >= cur).then_some(update.epoch)
-        });
+    let result = match &ctx.controller {
+        // the controller's epoch is the truth: the switches get the new one, and the
+        // authority's window follows through the controller's epoch channel
+        Some(c) => {
+            let current = c.controller.epoch();
+            if update.epoch >= current {
+                c.controller.set_epoch(update.epoch).await;
+                ctx.epoch.fetch_max(update.epoch, Ordering::SeqCst);
+                Ok(current)
+            } else {
+                Err(current)
+            }
+        }
+        None => ctx
+            .epoch
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |cur| {
+                (update.epoch >= cur).then_some(update.epoch)
+            }),
+    };
     match result {
         Ok(previous) => {
-            if let Some(c) = &ctx.controller {
-                // the switches get it too; the authority's window follows the controller
-                c.controller.set_epoch(update.epoch).await;
-            }
             tracing::info!(previous, epoch = update.epoch, "epoch changed");
             (StatusCode::OK, format!("epoch {}\n", update.epoch)).into_response()
         }

@@ -367,6 +367,9 @@ async fn one_epoch_for_authority_and_switch_and_double_spenders_are_blocked() {
         r.anchor.epoch() == 5
     })
     .await;
+    let (status, _) = http(admin, "POST", "/epoch", Some(&r.token), r#"{"epoch":4}"#).await;
+    assert_eq!(status, 409, "the epoch never goes back");
+    assert_eq!(r.switch_epoch().await.0, 5);
     // the controller's own epoch moves (its ticker does this every epoch length)
     let next = r.controller().advance_epoch().await;
     assert_eq!(next, 6);
