@@ -1,4 +1,5 @@
-//! The merchant anchor: FastPay authority, durable store, BCB UDP server and admin API.
+//! The merchant anchor: FastPay authority, durable store, BCB UDP server, P4Runtime controller
+//! and admin API.
 //!
 //! Embed an anchor with [`Anchor::start`] on a tokio runtime, given an [`AnchorConfig`]; the
 //! `merchant-anchor` binary does just that from `--config anchor.toml`. With a `controller`
