@@ -47,6 +47,10 @@ pub struct DemoOptions {
     pub think_ms: (u64, u64),
     /// Orders and certificates the attacker captures.
     pub replay_captures: usize,
+    /// Probe interval in force during the link-failure phase, ms (set by a signed policy
+    /// bundle just before it). The other phases use `mesh.probe_ms`, which can be longer so that
+    /// a loaded machine does not raise false link alarms while nothing is being cut.
+    pub failure_probe_ms: u64,
     /// Which phases to run (names as in [`PhaseReport::name`]); all if empty.
     pub phases: Vec<String>,
 }
@@ -54,7 +58,11 @@ pub struct DemoOptions {
 impl Default for DemoOptions {
     fn default() -> Self {
         Self {
-            mesh: MeshOptions::default(),
+            mesh: MeshOptions {
+                probe_ms: 50,
+                ..MeshOptions::default()
+            },
+            failure_probe_ms: 10,
             phase_secs: 5.0,
             flood_factor: 2.0,
             think_ms: (40, 120),
@@ -298,6 +306,7 @@ async fn run_phase(
     total: usize,
     name: &str,
     side: Side,
+    probe_interval_ms: u64,
     progress: &mut impl FnMut(ProgressEvent),
 ) -> Result<PhaseReport, MeshError> {
     let secs = opts.phase_secs;
@@ -459,6 +468,7 @@ async fn run_phase(
         },
         reroute_ms: side.reroute_ms.map(|r| r.0),
         reroute_first_arrival_ms: side.reroute_ms.map(|r| r.1),
+        probe_interval_ms,
         link_down_events,
         failures: log.failures.lock().clone(),
         switch_drops,
@@ -499,7 +509,7 @@ pub async fn run_demo(
         links: plan.links.len(),
         bottleneck_pps,
         flood_pps: bottleneck_pps * opts.flood_factor,
-        probe_interval_ms: opts.mesh.probe_ms,
+        probe_interval_ms: opts.failure_probe_ms,
         retry_allowance: mesh.settings.retry_allowance,
         setup_s: mesh.setup.as_secs_f64(),
         ..DemoReport::default()
@@ -507,12 +517,13 @@ pub async fn run_demo(
     // Let the probes confirm every link before measuring.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let total = wanted.len();
+    let mut base = mesh.settings.clone();
     let result = async {
         for (i, name) in wanted.iter().enumerate() {
             let side = match *name {
                 "congestion_priority" => Side::Flood,
                 "congestion_no_priority" => {
-                    let s = crate::control::withheld(&mesh.settings);
+                    let s = crate::control::withheld(&base);
                     // control-plane change through a signed bundle
                     mesh.control
                         .apply(&s, "withhold BCB priority flows")
@@ -520,13 +531,24 @@ pub async fn run_demo(
                     Side::Flood
                 }
                 "replay" => Side::Replay,
-                "link_failure" => Side::LinkFailure,
+                "link_failure" => {
+                    if base.probe_interval_ms != opts.failure_probe_ms {
+                        base.probe_interval_ms = opts.failure_probe_ms;
+                        mesh.control
+                            .apply(&base, "fast link probes for the failure experiment")
+                            .await?;
+                        mesh.control.wait_links_up(Duration::from_secs(2)).await;
+                    }
+                    Side::LinkFailure
+                }
                 _ => Side::None,
             };
-            let row = run_phase(&mesh, &opts, i, total, name, side, &mut progress).await?;
+            let probe_ms = base.probe_interval_ms;
+            let row =
+                run_phase(&mesh, &opts, i, total, name, side, probe_ms, &mut progress).await?;
             if *name == "congestion_no_priority" {
                 mesh.control
-                    .apply(&mesh.settings, "restore BCB priority flows")
+                    .apply(&base, "restore BCB priority flows")
                     .await?;
             }
             report.phases.push(row);

@@ -12,10 +12,12 @@ use flashmesh_controller::p4rt::Pipeline;
 use flashmesh_controller::p4rt::derive::p4info_from_source;
 use flashmesh_controller::policy::{OperatorKey, PolicySettings};
 use flashmesh_core::{
-    AuthorityInfo, BCB_UDP_PORT, Committee, DEFAULT_TOKEN, Genesis, Keypair, PublicKey,
-    SignedOrder, TransferOrder,
+    AuthorityInfo, BCB_UDP_PORT, Certificate, Committee, DEFAULT_TOKEN, Genesis, Keypair,
+    PublicKey, SignedOrder, TransferOrder,
 };
-use flashmesh_wallet::{CommitteeClient, PayError, PayOptions, collect_votes, confirm_certificate};
+use flashmesh_wallet::{
+    CommitteeClient, PayError, PayOptions, collect_votes, confirm_certificate, query_balance,
+};
 use parking_lot::Mutex;
 
 use crate::anchor::MeshAnchor;
@@ -101,7 +103,7 @@ pub struct Payer {
     client: CommitteeClient,
     transport: Arc<FrameTransport>,
     next_nonce: u64,
-    pending: Option<SignedOrder>,
+    pending: Option<(SignedOrder, Option<Certificate>)>,
 }
 
 /// How one payment went.
@@ -119,11 +121,17 @@ impl Payer {
         &self.transport
     }
 
-    /// Pays `amount` to the merchant in `epoch` (finishing a pending order first).
+    /// Pays `amount` to the merchant in `epoch`, finishing an unfinished payment first: an
+    /// order whose votes never came is sent again (never a new order for its nonce), and a
+    /// certificate whose receipts never came is sent again.
     pub async fn pay(&mut self, amount: u64, epoch: u32, opts: &PayOptions) -> PayOutcome {
         let started = Instant::now();
-        let order = match self.pending {
-            Some(o) => o,
+        let opts = PayOptions {
+            epoch,
+            ..opts.clone()
+        };
+        let (order, certificate) = match self.pending.take() {
+            Some(p) => p,
             None => {
                 let o = SignedOrder::sign(
                     TransferOrder {
@@ -137,30 +145,52 @@ impl Payer {
                     },
                     &self.key,
                 );
-                self.pending = Some(o);
-                o
+                (o, None)
             }
         };
-        let opts = PayOptions {
-            epoch,
-            ..opts.clone()
+        let certificate = match certificate {
+            Some(c) => c,
+            None => match collect_votes(&self.client, order, &opts).await {
+                Ok(c) => c.certificate,
+                Err(PayError::Refused { refusals, .. }) => {
+                    // The committee will not vote for it (typically: its nonce was already
+                    // used, because the receipts of an earlier attempt were lost). Learn the
+                    // account's sequence number from the committee and start over.
+                    self.resync(&opts).await;
+                    let why: Vec<String> = refusals.iter().map(|r| r.code.to_string()).collect();
+                    return PayOutcome::Failed(format!("refused ({})", why.join(", ")));
+                }
+                Err(e) => {
+                    self.pending = Some((order, None));
+                    return PayOutcome::Failed(e.to_string());
+                }
+            },
         };
-        let certified = match collect_votes(&self.client, order, &opts).await {
-            Ok(c) => c,
-            Err(PayError::Refused { by_all: true, .. }) => {
-                // Nobody holds a lock on it: drop it and start over at the same nonce.
-                self.pending = None;
-                return PayOutcome::Failed("refused".into());
-            }
-            Err(e) => return PayOutcome::Failed(e.to_string()),
-        };
-        match confirm_certificate(&self.client, &certified.certificate, &opts).await {
+        match confirm_certificate(&self.client, &certificate, &opts).await {
             Ok(c) => {
-                self.pending = None;
                 self.next_nonce = c.next_sequence.max(order.order().nonce + 1);
                 PayOutcome::Finished(started.elapsed())
             }
-            Err(e) => PayOutcome::Failed(e.to_string()),
+            Err(e) => {
+                self.pending = Some((order, Some(certificate)));
+                PayOutcome::Failed(e.to_string())
+            }
+        }
+    }
+
+    async fn resync(&mut self, opts: &PayOptions) {
+        if let Ok(report) = query_balance(
+            &self.client,
+            self.key.public(),
+            DEFAULT_TOKEN,
+            opts.epoch,
+            opts.retry_interval,
+            opts.phase_timeout,
+        )
+        .await
+            && let Some((next, _)) = report.agreed
+        {
+            self.next_nonce = next;
         }
     }
 }

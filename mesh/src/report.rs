@@ -64,6 +64,8 @@ pub struct PhaseReport {
     pub reroute_ms: Option<f64>,
     /// From the cut to that packet's arrival (adds the detour's one-way delay), ms.
     pub reroute_first_arrival_ms: Option<f64>,
+    /// Probe interval in force during the phase, ms.
+    pub probe_interval_ms: u64,
     /// Links the controllers' probes declared down during the phase (real cuts and false
     /// alarms of a loaded machine alike).
     pub link_down_events: u64,
@@ -110,7 +112,7 @@ pub struct DemoReport {
     pub bottleneck_pps: f64,
     /// Flood rate, packets/s.
     pub flood_pps: f64,
-    /// Probe interval, ms.
+    /// Probe interval of the link-failure phase, ms.
     pub probe_interval_ms: u64,
     /// In-switch retry allowance.
     pub retry_allowance: u8,
@@ -155,7 +157,7 @@ impl DemoReport {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "Flash-Mesh demo: {} switches ({} merchants, {} phones), {} links, bottleneck {:.0} pps, flood {:.0} pps, probes every {} ms, seed {}",
+            "Flash-Mesh demo: {} switches ({} merchants, {} phones), {} links, bottleneck {:.0} pps, flood {:.0} pps, probes every {} ms in the link-failure phase, seed {}",
             self.switches,
             self.merchants,
             self.phones,
