@@ -1,7 +1,7 @@
 //! Runs the mesh demo and prints its KPI table (and the JSON report with `--json`).
 //! `cargo run --release -p flashmesh-mesh --example mesh_demo [-- --json] [-- --phase NAME]...`
 
-use flashmesh_mesh::{DemoOptions, ProgressEvent, run_demo};
+use flashmesh_mesh::{DemoOptions, DemoProgress, run_demo};
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -19,16 +19,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             _ => {}
         }
     }
-    let report = run_demo(opts, |e| match e {
-        ProgressEvent::Setup(s) => eprintln!("set-up: {s}"),
-        ProgressEvent::PhaseStarted { name, .. } => eprintln!("phase {name} ..."),
-        ProgressEvent::PhaseFinished { report, .. } => eprintln!(
-            "  {} payments, p95 {:.1} ms",
-            report.payments, report.finality_ms_p95
-        ),
-        ProgressEvent::PhaseProgress { .. } => {}
-    })
-    .await?;
+    let progress = DemoProgress::new();
+    let report = run_demo(opts, progress.callback()).await;
+    progress.finish();
+    let report = report?;
     if args.iter().any(|a| a == "--json") {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -8,7 +8,7 @@
 //! * [`control`]: a P4Runtime controller per anchor, policy changes by signed bundles;
 //! * [`anchor`]: a merchant's authority (durable store, group commit) over a frame transport;
 //! * [`mesh`]: assembling all of it; [`demo`]: the phases and their KPIs; [`report`]: the KPI
-//!   rows, the goals, JSON and the human table.
+//!   rows, the goals, JSON and the human table; [`progress`]: a terminal progress bar.
 //!
 //! ```no_run
 //! # async fn f() -> Result<(), flashmesh_mesh::MeshError> {
@@ -25,11 +25,13 @@ pub mod fabric;
 pub mod frame;
 pub mod mesh;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod transport;
 
 pub use demo::{DemoOptions, PHASES, ProgressEvent, run_demo};
 pub use error::MeshError;
 pub use mesh::{Mesh, MeshOptions};
+pub use progress::DemoProgress;
 pub use report::{DemoReport, Goals, PhaseReport};
 pub use transport::FrameTransport;
