@@ -207,6 +207,26 @@ impl DemoReport {
                 fmt_opt(p.reroute_ms),
             );
         }
+        let flaps: Vec<String> = self
+            .phases
+            .iter()
+            .map(|p| {
+                format!(
+                    "{} {} ({} ms probes)",
+                    p.name, p.link_down_events, p.probe_interval_ms
+                )
+            })
+            .collect();
+        let _ = writeln!(s, "links declared down by probes: {}", flaps.join(", "));
+        for p in self.phases.iter().filter(|p| p.reroute_ms.is_some()) {
+            let _ = writeln!(
+                s,
+                "link cut in {}: first packet after the cut that got through was sent {} ms after it and arrived {} ms after it",
+                p.name,
+                fmt_opt(p.reroute_ms),
+                fmt_opt(p.reroute_first_arrival_ms)
+            );
+        }
         let g = &self.goals;
         let met = |m: Option<bool>| match m {
             Some(true) => "met",
