@@ -27,21 +27,38 @@ enum Command {
         #[command(subcommand)]
         command: CommitteeCommand,
     },
-    /// Runs a committee and wallets in this process on loopback and prints KPIs.
+    /// Runs the whole Flash-Mesh in this process (no root): flash-switches running
+    /// flash_mesh.p4 on emulated links, merchant anchors controlling them over P4Runtime,
+    /// wallets paying through the mesh; phases idle, congestion with and without priority
+    /// flows, replay injection, link failure; prints a KPI row per phase.
+    /// With --loopback: the settlement-only demo over UDP on loopback instead.
     Demo {
         /// Print one JSON object instead of the table.
         #[arg(long)]
         json: bool,
-        /// Honest payments in total.
+        /// Run the settlement-only demo over UDP loopback (authorities, wallets, a double
+        /// spend, an authority stopped mid-run) instead of the mesh.
+        #[arg(long)]
+        loopback: bool,
+        /// Mesh: seconds measured per phase.
+        #[arg(long, default_value_t = 5.0)]
+        phase_secs: f64,
+        /// Mesh: only these phases (comma-separated; default all).
+        #[arg(long, value_delimiter = ',')]
+        phases: Vec<String>,
+        /// Mesh: seed of keys and link randomness.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Loopback: honest payments in total.
         #[arg(long, default_value_t = 400)]
         payments: usize,
-        /// Authorities.
+        /// Loopback: authorities.
         #[arg(long, default_value_t = 4)]
         authorities: usize,
-        /// Wallets.
+        /// Loopback: wallets.
         #[arg(long, default_value_t = 8)]
         wallets: usize,
-        /// Milliseconds allowed for each phase of a payment.
+        /// Loopback: milliseconds allowed for each phase of a payment.
         #[arg(long, default_value_t = 3000)]
         phase_timeout_ms: u64,
     },
@@ -255,32 +272,57 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Demo {
             json,
+            loopback,
+            phase_secs,
+            phases,
+            seed,
             payments,
             authorities,
             wallets,
             phase_timeout_ms,
         } => {
-            let opts = DemoOptions {
-                authorities,
-                wallets,
-                payments,
-                kill_after: Some(payments * 3 / 8),
-                phase_timeout: Duration::from_millis(phase_timeout_ms),
-                ..DemoOptions::default()
-            };
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            let report = runtime
-                .block_on(run_demo(&opts))
-                .context("running the demo")?;
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
+            if loopback {
+                let opts = DemoOptions {
+                    authorities,
+                    wallets,
+                    payments,
+                    kill_after: Some(payments * 3 / 8),
+                    phase_timeout: Duration::from_millis(phase_timeout_ms),
+                    ..DemoOptions::default()
+                };
+                let report = runtime
+                    .block_on(run_demo(&opts))
+                    .context("running the demo")?;
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    print!("{}", render_table(&report));
+                }
+                if report.double_spend_certificates != 0 || !report.supply_conserved {
+                    anyhow::bail!("safety violated: see the report");
+                }
             } else {
-                print!("{}", render_table(&report));
-            }
-            if report.double_spend_certificates != 0 || !report.supply_conserved {
-                anyhow::bail!("safety violated: see the report");
+                let mut opts = flashmesh_mesh::DemoOptions {
+                    phase_secs,
+                    phases,
+                    ..flashmesh_mesh::DemoOptions::default()
+                };
+                if let Some(seed) = seed {
+                    opts.mesh.seed = seed;
+                }
+                let progress = flashmesh_mesh::DemoProgress::new();
+                let report = runtime
+                    .block_on(flashmesh_mesh::run_demo(opts, progress.callback()))
+                    .context("running the mesh demo")?;
+                progress.finish();
+                if json {
+                    println!("{}", serde_json::to_string(&report)?);
+                } else {
+                    print!("{}", report.render_table());
+                }
             }
         }
         Command::Bench {

@@ -262,6 +262,7 @@ fn demo_command_prints_json_that_says_safe() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashmesh"))
         .args([
             "demo",
+            "--loopback",
             "--json",
             "--payments",
             "16",
