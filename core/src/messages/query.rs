@@ -190,18 +190,11 @@ impl Decode for QueryReply {
 mod tests {
     use super::*;
     use crate::codec::Decode;
-    use crate::committee::AuthorityInfo;
 
     #[test]
     fn reply_roundtrip_verify_and_canonical_balances() {
         let a = Keypair::from_seed(&[5; 32]);
-        let c = Committee::new(vec![AuthorityInfo {
-            name: "a".into(),
-            public_key: a.public(),
-            weight: 1,
-            address: "127.0.0.1:1".into(),
-        }])
-        .unwrap();
+        let c = crate::committee::committee_of_one(&a);
         let acct = Keypair::from_seed(&[6; 32]).public();
         let r = QueryReply::sign(1, acct, 2, vec![(5, 50), (1, 10), (5, 7)], None, &a);
         assert_eq!(r.balances, vec![(1, 10), (5, 50)]);
