@@ -1,10 +1,19 @@
 //! Runs the mesh demo and prints its KPI table (and the JSON report with `--json`).
-//! `cargo run --release -p flashmesh-mesh --example mesh_demo [-- --json] [-- --phase NAME]...`
+//! `cargo run --release -p flashmesh-mesh --example mesh_demo -- [--json] [--phase NAME]...
+//! [--secs S] [--current-thread]`
 
 use flashmesh_mesh::{DemoOptions, DemoProgress, run_demo};
 
-#[tokio::main(flavor = "multi_thread")]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut rt = if std::env::args().any(|a| a == "--current-thread") {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    rt.enable_all().build()?.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut opts = DemoOptions::default();
     let mut it = args.iter();

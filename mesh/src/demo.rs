@@ -12,6 +12,18 @@
 //!
 //! Between phases every controller moves two epochs on, so nothing left over by one phase
 //! (duplicate-filter cells, half-finished orders) colours the next.
+//!
+//! What is measured, per phase:
+//! * finality: first ORDER to quorum of receipts, for payments that finished (failures are
+//!   counted apart); also for the phones whose orders cross the bottleneck link, the flows the
+//!   flood competes with (the goals compare those);
+//! * BCB delay and loss: every ORDER, VOTE, CERTIFICATE and RECEIPT between main hosts, paired
+//!   send to delivery by the transports' flight recorder;
+//! * best-effort throughput: flood frames reaching the sink host per second;
+//! * replays: what the attacker sent, the switches' duplicate and over-allowance drop counters
+//!   (read over P4Runtime) and the authorities' rejection counters, as deltas over the phase;
+//! * reroute: a 1 kHz stream of 32-byte QUERY headers crosses the link that is cut; the outage
+//!   is the time from the cut to the send time of the first later packet that arrived.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
