@@ -576,3 +576,28 @@ pub async fn run_demo(
     report.check_goals();
     Ok(report)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    #[test]
+    fn the_demo_future_can_be_spawned() {
+        let f = run_demo(DemoOptions::default(), |_| {});
+        assert_send(&f);
+        assert_eq!(PHASES.len(), 5);
+        assert_eq!(DemoOptions::default().failure_probe_ms, 10);
+    }
+
+    #[test]
+    fn stream_header_is_a_valid_fmh_query() {
+        let h = stream_datagram(7, 3);
+        let hdr = flashmesh_core::Header::new_checked(&h[..]).expect("valid FMH");
+        assert_eq!(hdr.msg_type(), Some(flashmesh_core::MsgType::Query));
+        assert_eq!(hdr.nonce(), 7);
+        assert_eq!(hdr.epoch(), 3);
+        assert_eq!(h[8..16], STREAM_SENDER);
+    }
+}
