@@ -91,9 +91,13 @@ const bit<32> DROP_NOT_IPV4      = 10;
 /* ------------------------------------------------------------------------------------------ */
 /* Duplicate filter sizing.                                                                   */
 /*                                                                                            */
-/* A Bloom filter over (sender, nonce, msg_type, retry) split into BLOOM_K partitions of      */
-/* BLOOM_PART_SIZE cells; hash i picks one cell in partition i. A cell holds the epoch in      */
-/* which it was last set (0 = never). A message is "seen" when its BLOOM_K cells all hold      */
+/* A Bloom filter over (sender, nonce, msg_type, retry, IPv4 destination) split into BLOOM_K  */
+/* partitions of BLOOM_PART_SIZE cells. The destination is part of the key because a wallet   */
+/* sends the same order (same sender, nonce, type, retry) to every authority of its committee */
+/* through the same first switch: without it, all copies but the first would be dropped as    */
+/* duplicates and no committee larger than one could settle. Each copy counts in the load.    */
+/* Hash i picks one cell in partition i. A cell holds the epoch in which it was last set     */
+/* (0 = never). A message is "seen" when its BLOOM_K cells all hold                           */
 /* current_epoch or current_epoch - 1; inserting stamps them with current_epoch, so entries   */
 /* age out after two epochs without any clearing.                                             */
 /*                                                                                            */
@@ -430,16 +434,20 @@ control FmIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadat
                 bit<32> cur = meta.current_epoch;
                 bit<32> prev = meta.current_epoch - 1;
                 hash(meta.h0, HashAlgorithm.crc32, 32w0,
-                     { hdr.fmh.sender, hdr.fmh.nonce, hdr.fmh.msg_type, hdr.fmh.retry },
+                     { hdr.fmh.sender, hdr.fmh.nonce, hdr.fmh.msg_type, hdr.fmh.retry,
+                       hdr.ipv4.dstAddr },
                      33w0x100000000);
                 hash(meta.h1, HashAlgorithm.crc32, 32w0,
-                     { hdr.fmh.nonce, hdr.fmh.retry, hdr.fmh.msg_type, hdr.fmh.sender },
+                     { hdr.fmh.nonce, hdr.ipv4.dstAddr, hdr.fmh.retry, hdr.fmh.msg_type,
+                       hdr.fmh.sender },
                      33w0x100000000);
                 hash(meta.h2, HashAlgorithm.crc32, 32w0,
-                     { hdr.fmh.retry, hdr.fmh.sender, hdr.fmh.msg_type, hdr.fmh.nonce },
+                     { hdr.ipv4.dstAddr, hdr.fmh.retry, hdr.fmh.sender, hdr.fmh.msg_type,
+                       hdr.fmh.nonce },
                      33w0x100000000);
                 hash(meta.h3, HashAlgorithm.crc32, 32w0,
-                     { hdr.fmh.msg_type, hdr.fmh.nonce, hdr.fmh.sender, hdr.fmh.retry },
+                     { hdr.fmh.msg_type, hdr.fmh.nonce, hdr.fmh.sender, hdr.ipv4.dstAddr,
+                       hdr.fmh.retry },
                      33w0x100000000);
                 bit<32> i0 = meta.h0 & BLOOM_PART_MASK;
                 bit<32> i1 = BLOOM_PART_SIZE + ((meta.h0 >> 16) & BLOOM_PART_MASK);
