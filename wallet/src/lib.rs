@@ -10,13 +10,18 @@ pub mod client;
 pub mod keyfile;
 pub mod pay;
 pub mod payee;
+pub mod retry;
 pub mod state;
 pub mod wallet;
 
 pub use balance::{AuthorityView, BalanceReport, query_balance};
 pub use client::{ClientError, CommitteeClient, Endpoint};
 pub use keyfile::{KeyFileError, read_key, write_key};
-pub use pay::{PayError, PayOptions, Refusal, collect_votes, confirm_certificate};
+pub use pay::{
+    PayError, PayOptions, Refusal, collect_votes, collect_votes_with, confirm_certificate,
+    confirm_certificate_with,
+};
 pub use payee::{Received, accept, next_payment};
+pub use retry::{LedgerError, Retries, RetryCount, RetryLedger};
 pub use state::{HistoryEntry, Pending, WalletDir, WalletState};
 pub use wallet::{Payment, Wallet, WalletError};

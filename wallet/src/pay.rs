@@ -3,7 +3,9 @@
 //!
 //! Only votes that verify against the committee count toward the quorum; ERROR replies, votes
 //! for another order and garbage never do. Silent authorities get the same message again with
-//! `retry` + 1 every retry interval until the deadline.
+//! the next retry number every retry interval until the deadline. The numbers come from a
+//! [`RetryLedger`]: a payment attempted again for the same order continues its numbering (see
+//! [`crate::retry`]).
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -15,6 +17,7 @@ use flashmesh_core::messages::{Certificate, QuorumCollector, SignedOrder};
 use flashmesh_core::wire::MsgType;
 
 use crate::client::{ClientError, CommitteeClient};
+use crate::retry::{LedgerError, Retries, RetryLedger};
 
 /// Timing of the protocol.
 #[derive(Debug, Clone)]
@@ -80,6 +83,9 @@ pub enum PayError {
     /// The network failed.
     #[error(transparent)]
     Client(#[from] ClientError),
+    /// The retry count could not be recorded (nothing was sent with it).
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
 }
 
 fn summarise(refusals: &[Refusal]) -> String {
@@ -99,7 +105,7 @@ pub struct Certified {
     pub latency: Duration,
     /// Refusals seen on the way (not counted toward the quorum).
     pub refusals: Vec<Refusal>,
-    /// Retransmission rounds used.
+    /// Retry number of the last ORDER copies sent.
     pub retries: u8,
 }
 
@@ -166,11 +172,23 @@ fn error_source(
     (client.endpoints()[i].tag == *tag).then_some(i)
 }
 
-/// Sends `order` to every authority and gathers votes until their weight reaches the quorum.
+/// Sends `order` to every authority and gathers votes until their weight reaches the quorum,
+/// numbering its copies from 0 (a first attempt).
 pub async fn collect_votes(
     client: &CommitteeClient,
     order: SignedOrder,
     opts: &PayOptions,
+) -> Result<Certified, PayError> {
+    collect_votes_with(client, order, opts, &mut Retries::default()).await
+}
+
+/// [`collect_votes`] with the ORDER copies numbered by `ledger` (in epoch `opts.epoch`), so that
+/// another attempt for the same order continues the numbering of the earlier ones.
+pub async fn collect_votes_with<L: RetryLedger + ?Sized>(
+    client: &CommitteeClient,
+    order: SignedOrder,
+    opts: &PayOptions,
+    ledger: &mut L,
 ) -> Result<Certified, PayError> {
     let started = Instant::now();
     let deadline = started + opts.phase_timeout;
@@ -183,8 +201,8 @@ pub async fn collect_votes(
     let mut collector = QuorumCollector::new(order, committee);
     let digest = order.digest();
     let nonce = order.order().nonce;
-    let mut retry: u8 = 0;
-    let datagram = encode(&Envelope::order(order))?;
+    let mut retry = ledger.claim(MsgType::Order, opts.epoch)?;
+    let datagram = encode(&Envelope::order(order).with_retry(retry))?;
     client.send_to_each(&datagram, 0..n).await;
     let mut next_retry = started + opts.retry_interval;
     let mut impossible_since: Option<Instant> = None;
@@ -215,7 +233,7 @@ pub async fn collect_votes(
             });
         }
         if now >= next_retry {
-            retry = retry.saturating_add(1);
+            retry = ledger.claim(MsgType::Order, opts.epoch)?;
             let again = encode(&Envelope::order(order).with_retry(retry))?;
             let waiting: Vec<usize> = (0..n).filter(|&i| answers[i] == Answer::Waiting).collect();
             client.send_to_each(&again, waiting).await;
@@ -266,11 +284,22 @@ pub async fn collect_votes(
 }
 
 /// Sends `certificate` to every authority (and the payee) and gathers receipts until their
-/// weight reaches the quorum.
+/// weight reaches the quorum, numbering its copies from 0 (a first attempt).
 pub async fn confirm_certificate(
     client: &CommitteeClient,
     certificate: &Certificate,
     opts: &PayOptions,
+) -> Result<Confirmed, PayError> {
+    confirm_certificate_with(client, certificate, opts, &mut Retries::default()).await
+}
+
+/// [`confirm_certificate`] with the CERTIFICATE copies numbered by `ledger` (in epoch
+/// `opts.epoch`), so that another attempt continues the numbering of the earlier ones.
+pub async fn confirm_certificate_with<L: RetryLedger + ?Sized>(
+    client: &CommitteeClient,
+    certificate: &Certificate,
+    opts: &PayOptions,
+    ledger: &mut L,
 ) -> Result<Confirmed, PayError> {
     let started = Instant::now();
     let deadline = started + opts.phase_timeout;
@@ -283,9 +312,9 @@ pub async fn confirm_certificate(
     let digest: Digest = certificate.order_digest();
     let nonce = certificate.order.order().nonce;
     let mut next_sequence = nonce + 1;
-    let mut retry: u8 = 0;
     let envelope = Envelope::certificate(certificate.clone(), opts.epoch);
-    let datagram = encode(&envelope)?;
+    let first = ledger.claim(MsgType::Certificate, opts.epoch)?;
+    let datagram = encode(&envelope.clone().with_retry(first))?;
     client.send_to_each(&datagram, 0..n).await;
     if let Some(payee) = opts.payee
         && let Err(e) = client.send_to_addr(&datagram, payee).await
@@ -320,7 +349,7 @@ pub async fn confirm_certificate(
             });
         }
         if now >= next_retry {
-            retry = retry.saturating_add(1);
+            let retry = ledger.claim(MsgType::Certificate, opts.epoch)?;
             let again = encode(&envelope.clone().with_retry(retry))?;
             let waiting: Vec<usize> = (0..n).filter(|&i| answers[i] == Answer::Waiting).collect();
             client.send_to_each(&again, waiting).await;

@@ -2,8 +2,10 @@
 //!
 //! The pending order is written (atomically: temporary file, fsync, rename, fsync of the
 //! directory) before the order is first sent, and the certificate as soon as it is assembled.
-//! A wallet restarted mid-payment finds them and finishes that same payment; it never signs
-//! another order for a nonce it already signed.
+//! With them goes the payment's retry numbering, made durable before each copy of the order or
+//! the certificate is sent, so that any later attempt continues it. A wallet restarted
+//! mid-payment finds them and finishes that same payment; it never signs another order for a
+//! nonce it already signed.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,8 @@ use std::path::{Path, PathBuf};
 use flashmesh_core::codec::{Decode, Encode};
 use flashmesh_core::messages::{Certificate, SignedOrder};
 use serde::{Deserialize, Serialize};
+
+use crate::retry::Retries;
 
 const STATE_FILE: &str = "wallet.json";
 const HISTORY_FILE: &str = "history.jsonl";
@@ -44,6 +48,9 @@ pub struct Pending {
     /// The certificate once assembled, canonical encoding in hex.
     #[serde(default)]
     pub certificate: Option<String>,
+    /// Retry numbers used so far by the order's and the certificate's copies.
+    #[serde(default)]
+    pub retries: Retries,
 }
 
 impl Pending {
@@ -52,6 +59,7 @@ impl Pending {
         Self {
             order: hex::encode(order.to_bytes()),
             certificate: None,
+            retries: Retries::default(),
         }
     }
 
@@ -238,6 +246,16 @@ mod tests {
         let back = WalletDir::open(dir.path()).unwrap().load().unwrap();
         assert_eq!(back, state);
         assert_eq!(back.pending.unwrap().order().unwrap(), o);
+        // A file written before retry counts were kept reads with none used.
+        std::fs::write(
+            dir.path().join(STATE_FILE),
+            format!(
+                r#"{{"next_nonce":3,"pending":{{"order":"{}"}}}}"#,
+                hex::encode(o.to_bytes())
+            ),
+        )
+        .unwrap();
+        assert_eq!(w.load().unwrap(), state);
     }
 
     #[test]

@@ -9,8 +9,9 @@ use flashmesh_core::messages::{Certificate, SignedOrder, TokenId, TransferOrder}
 
 use crate::balance::{BalanceReport, query_balance};
 use crate::client::{ClientError, CommitteeClient};
-use crate::pay::{PayError, PayOptions, Refusal, collect_votes, confirm_certificate};
-use crate::state::{HistoryEntry, Pending, StateError, WalletDir};
+use crate::pay::{PayError, PayOptions, Refusal, collect_votes_with, confirm_certificate_with};
+use crate::retry::{LedgerError, RetryLedger};
+use crate::state::{HistoryEntry, Pending, StateError, WalletDir, WalletState};
 
 /// Default `ttl` (in epochs) of the orders this wallet signs.
 pub const DEFAULT_ORDER_TTL: u8 = 16;
@@ -61,6 +62,32 @@ pub struct Payment {
     pub refusals: Vec<Refusal>,
     /// Whether this payment was resumed from the pending file.
     pub resumed: bool,
+}
+
+/// The retry numbering of the pending payment, kept in the wallet's state file: each number is
+/// written durably (with the pending order and certificate) before the copy carrying it is sent.
+struct PendingLedger<'a> {
+    dir: &'a WalletDir,
+    state: &'a mut WalletState,
+}
+
+impl RetryLedger for PendingLedger<'_> {
+    fn claim(
+        &mut self,
+        kind: flashmesh_core::wire::MsgType,
+        epoch: u32,
+    ) -> Result<u8, LedgerError> {
+        let pending = self
+            .state
+            .pending
+            .as_mut()
+            .ok_or_else(|| LedgerError("no pending payment".into()))?;
+        let retry = pending.retries.of(kind).claim(epoch);
+        self.dir
+            .save(self.state)
+            .map_err(|e| LedgerError(e.to_string()))?;
+        Ok(retry)
+    }
 }
 
 /// A wallet: an account key, a committee and a data directory.
@@ -157,7 +184,9 @@ impl Wallet {
         };
         let order = pending.order().map_err(WalletError::Corrupt)?;
         let certificate = pending.certificate().map_err(WalletError::Corrupt)?;
-        self.complete(order, certificate, true).await.map(Some)
+        self.complete(state, order, certificate, true)
+            .await
+            .map(Some)
     }
 
     /// Pays `amount` of `token` to `recipient`. A pending payment is finished first; if it
@@ -188,8 +217,8 @@ impl Wallet {
         let mut state = self.dir.load()?;
         state.pending = Some(Pending::new(&order));
         state.next_nonce = Some(nonce);
-        self.dir.save(&state)?;
-        self.complete(order, None, false).await
+        // Written durably with the retry number of the first ORDER copy, before it is sent.
+        self.complete(state, order, None, false).await
     }
 
     async fn finish_pending_before_new(&mut self) -> Result<(), WalletError> {
@@ -206,8 +235,12 @@ impl Wallet {
         }
     }
 
+    /// Finishes `order` (whose pending entry is in `state`): votes unless `certificate` is
+    /// known, then receipts. Every copy sent is numbered through the pending entry's retry
+    /// counts, written before sending.
     async fn complete(
         &mut self,
+        mut state: WalletState,
         order: SignedOrder,
         certificate: Option<Certificate>,
         resumed: bool,
@@ -217,18 +250,26 @@ impl Wallet {
         let mut certificate_latency = Duration::ZERO;
         let certificate = match certificate {
             Some(c) => c,
-            None => match collect_votes(&self.client, order, &self.opts).await {
+            None => match collect_votes_with(
+                &self.client,
+                order,
+                &self.opts,
+                &mut PendingLedger {
+                    dir: &self.dir,
+                    state: &mut state,
+                },
+            )
+            .await
+            {
                 Ok(c) => {
                     certificate_latency = c.latency;
                     refusals.extend(c.refusals);
-                    let mut state = self.dir.load()?;
                     if let Some(p) = state.pending.as_mut() {
                         p.certificate = Some(hex::encode(flashmesh_core::codec::Encode::to_bytes(
                             &c.certificate,
                         )));
                     }
-                    // Losing this is harmless: the same votes can be gathered again.
-                    self.dir.save_relaxed(&state)?;
+                    // Written durably with the first CERTIFICATE copy's retry number below.
                     c.certificate
                 }
                 Err(PayError::Refused {
@@ -237,7 +278,6 @@ impl Wallet {
                 }) => {
                     // Nobody locked it: drop it, and ask the committee for the nonce next time
                     // (a refusal such as a wrong nonce means the local nonce is stale).
-                    let mut state = self.dir.load()?;
                     state.pending = None;
                     state.next_nonce = None;
                     self.dir.save(&state)?;
@@ -250,7 +290,16 @@ impl Wallet {
                 Err(e) => return Err(e.into()),
             },
         };
-        let confirmed = confirm_certificate(&self.client, &certificate, &self.opts).await?;
+        let confirmed = confirm_certificate_with(
+            &self.client,
+            &certificate,
+            &self.opts,
+            &mut PendingLedger {
+                dir: &self.dir,
+                state: &mut state,
+            },
+        )
+        .await?;
         let finality_latency = started.elapsed();
         refusals.extend(confirmed.refusals);
         let o = *order.order();
@@ -266,7 +315,6 @@ impl Wallet {
             certificate: certificate_digest.to_hex(),
             finality_ms: finality_latency.as_secs_f64() * 1000.0,
         })?;
-        let mut state = self.dir.load()?;
         state.pending = None;
         state.next_nonce = Some(confirmed.next_sequence.max(o.nonce + 1));
         // Relaxed: if this is lost, the restarted wallet re-runs the finished order, which the
