@@ -1,6 +1,6 @@
 //! Runs the mesh demo and prints its KPI table (and the JSON report with `--json`).
 //! `cargo run --release -p flashmesh-mesh --example mesh_demo -- [--json] [--phase NAME]...
-//! [--secs S] [--current-thread]`
+//! [--secs S] [--committee per-merchant|shared] [--current-thread]`
 
 use flashmesh_mesh::{DemoOptions, DemoProgress, run_demo};
 
@@ -20,6 +20,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--phase" => opts.phases.extend(it.next().cloned()),
+            "--committee" => {
+                if let Some(c) = it.next() {
+                    opts.mesh.committee = c.parse()?;
+                }
+            }
             "--secs" => {
                 if let Some(s) = it.next() {
                     opts.phase_secs = s.parse()?;

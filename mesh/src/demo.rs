@@ -15,8 +15,9 @@
 //!
 //! What is measured, per phase:
 //! * finality: first ORDER to quorum of receipts, for payments that finished (failures are
-//!   counted apart); also for the phones whose orders cross the bottleneck link, the flows the
-//!   flood competes with (the goals compare those);
+//!   counted apart); also for the bottleneck flows, the phones that cannot reach a quorum
+//!   without crossing the bottleneck link in the flood's direction (the goals compare those;
+//!   see [`crate::report`]);
 //! * BCB delay and loss: every ORDER, VOTE, CERTIFICATE and RECEIPT between main hosts, paired
 //!   send to delivery by the transports' flight recorder;
 //! * best-effort throughput: flood frames reaching the sink host per second;
@@ -515,6 +516,7 @@ pub async fn run_demo(
         .unwrap_or(0.0);
     let mut report = DemoReport {
         seed: opts.mesh.seed,
+        committee: opts.mesh.committee.name().to_string(),
         switches: plan.nodes.len(),
         merchants: plan.merchants,
         phones: plan.phones().count(),

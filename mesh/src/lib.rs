@@ -31,7 +31,7 @@ pub mod transport;
 
 pub use demo::{DemoOptions, PHASES, ProgressEvent, run_demo};
 pub use error::MeshError;
-pub use mesh::{Mesh, MeshOptions};
+pub use mesh::{CommitteeMode, Mesh, MeshOptions};
 pub use progress::DemoProgress;
 pub use report::{DemoReport, Goals, PhaseReport};
 pub use transport::FrameTransport;

@@ -1,6 +1,12 @@
 //! Assembling a whole mesh: the fabric of switches, a controller per anchor, an authority on
-//! every merchant host (a committee of one: the trusted single-merchant mode) and a payer on
-//! every phone host, all with deterministic keys from the seed.
+//! every merchant host and a payer on every phone host, all with deterministic keys from the
+//! seed.
+//!
+//! The authorities form committees in one of two ways ([`CommitteeMode`]): each merchant a
+//! committee of one (the trusted single-merchant mode: a phone's orders go to its payee's
+//! authority only), or one committee of every merchant (quorum: more than two thirds, 3 of 4),
+//! where every phone sends each order and certificate to all authorities across the mesh and
+//! settles on the first quorum of votes and receipts (the FastPay flow over several hops).
 
 use std::net::{SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
@@ -16,7 +22,8 @@ use flashmesh_core::{
     PublicKey, SignedOrder, TransferOrder,
 };
 use flashmesh_wallet::{
-    CommitteeClient, PayError, PayOptions, collect_votes, confirm_certificate, query_balance,
+    CommitteeClient, PayError, PayOptions, Retries, collect_votes_with, confirm_certificate_with,
+    query_balance,
 };
 use parking_lot::Mutex;
 
@@ -33,9 +40,44 @@ pub const FLASH_MESH_P4: &str = include_str!("../../p4src/flash_mesh.p4");
 /// UDP port of every wallet.
 pub const WALLET_PORT: u16 = 40_000;
 
+/// How the merchants' authorities form committees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitteeMode {
+    /// Each merchant is a committee of one; a phone pays through its payee's authority alone.
+    PerMerchant,
+    /// One committee of every merchant's authority (weight 1 each, quorum more than two thirds);
+    /// every phone sends its orders and certificates to all of them.
+    Shared,
+}
+
+impl CommitteeMode {
+    /// The name used on command lines and in reports: `per-merchant` or `shared`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CommitteeMode::PerMerchant => "per-merchant",
+            CommitteeMode::Shared => "shared",
+        }
+    }
+}
+
+impl std::str::FromStr for CommitteeMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "per-merchant" | "single" | "one" => Ok(CommitteeMode::PerMerchant),
+            "shared" | "all" => Ok(CommitteeMode::Shared),
+            other => Err(format!(
+                "unknown committee mode {other:?} (per-merchant or shared)"
+            )),
+        }
+    }
+}
+
 /// What the mesh is built from.
 #[derive(Debug, Clone)]
 pub struct MeshOptions {
+    /// How the authorities form committees.
+    pub committee: CommitteeMode,
     /// Merchants (anchors).
     pub merchants: usize,
     /// Phones per merchant.
@@ -61,6 +103,7 @@ pub struct MeshOptions {
 impl Default for MeshOptions {
     fn default() -> Self {
         Self {
+            committee: CommitteeMode::PerMerchant,
             merchants: 4,
             phones_per_cluster: 3,
             links: LinkProfile::default(),
@@ -89,21 +132,32 @@ fn key_from(seed: u64, label: u64) -> Keypair {
     Keypair::from_seed(&bytes)
 }
 
-/// A payer on a phone: its account, the committee of the merchant it pays, its next nonce and
-/// an order whose payment did not finish (it is finished before any new one is signed).
+/// A payment that did not finish: its order, its certificate once assembled, and the retry
+/// numbers its copies used (another attempt continues them, so that the switches' duplicate
+/// filters do not drop its copies as already seen).
+struct Unfinished {
+    order: SignedOrder,
+    certificate: Option<Certificate>,
+    retries: Retries,
+}
+
+/// A payer on a phone: its account, the committee it pays through, its next nonce and a payment
+/// that did not finish (it is finished before any new order is signed).
 pub struct Payer {
     /// Phone node index.
     pub node: usize,
     /// Merchant node index it pays.
     pub payee: usize,
-    /// Whether its orders cross the bottleneck link.
+    /// Whether its payments depend on the bottleneck link's loaded direction (no quorum can
+    /// form without a message crossing it; see [`MeshPlan::bottleneck_bound`]).
     pub crosses_bottleneck: bool,
     key: Keypair,
     recipient: PublicKey,
     client: CommitteeClient,
     transport: Arc<FrameTransport>,
     next_nonce: u64,
-    pending: Option<(SignedOrder, Option<Certificate>)>,
+    pending: Option<Unfinished>,
+    last_certificate: Option<Certificate>,
 }
 
 /// How one payment went.
@@ -121,16 +175,31 @@ impl Payer {
         &self.transport
     }
 
+    /// The committee it pays through.
+    pub fn committee(&self) -> &Committee {
+        self.client.committee()
+    }
+
+    /// The certificate of its last finished payment.
+    pub fn last_certificate(&self) -> Option<&Certificate> {
+        self.last_certificate.as_ref()
+    }
+
     /// Pays `amount` to the merchant in `epoch`, finishing an unfinished payment first: an
     /// order whose votes never came is sent again (never a new order for its nonce), and a
-    /// certificate whose receipts never came is sent again.
+    /// certificate whose receipts never came is sent again. The copies of another attempt
+    /// carry the retry numbers after those already used (until two epochs have passed).
     pub async fn pay(&mut self, amount: u64, epoch: u32, opts: &PayOptions) -> PayOutcome {
         let started = Instant::now();
         let opts = PayOptions {
             epoch,
             ..opts.clone()
         };
-        let (order, certificate) = match self.pending.take() {
+        let Unfinished {
+            order,
+            certificate,
+            mut retries,
+        } = match self.pending.take() {
             Some(p) => p,
             None => {
                 let o = SignedOrder::sign(
@@ -145,12 +214,16 @@ impl Payer {
                     },
                     &self.key,
                 );
-                (o, None)
+                Unfinished {
+                    order: o,
+                    certificate: None,
+                    retries: Retries::default(),
+                }
             }
         };
         let certificate = match certificate {
             Some(c) => c,
-            None => match collect_votes(&self.client, order, &opts).await {
+            None => match collect_votes_with(&self.client, order, &opts, &mut retries).await {
                 Ok(c) => c.certificate,
                 Err(PayError::Refused { refusals, .. }) => {
                     // The committee will not vote for it (typically: its nonce was already
@@ -161,18 +234,27 @@ impl Payer {
                     return PayOutcome::Failed(format!("refused ({})", why.join(", ")));
                 }
                 Err(e) => {
-                    self.pending = Some((order, None));
+                    self.pending = Some(Unfinished {
+                        order,
+                        certificate: None,
+                        retries,
+                    });
                     return PayOutcome::Failed(e.to_string());
                 }
             },
         };
-        match confirm_certificate(&self.client, &certificate, &opts).await {
+        match confirm_certificate_with(&self.client, &certificate, &opts, &mut retries).await {
             Ok(c) => {
                 self.next_nonce = c.next_sequence.max(order.order().nonce + 1);
+                self.last_certificate = Some(certificate);
                 PayOutcome::Finished(started.elapsed())
             }
             Err(e) => {
-                self.pending = Some((order, Some(certificate)));
+                self.pending = Some(Unfinished {
+                    order,
+                    certificate: Some(certificate),
+                    retries,
+                });
                 PayOutcome::Failed(e.to_string())
             }
         }
@@ -246,31 +328,46 @@ impl Mesh {
             }
         };
         let mut anchors = Vec::new();
-        let mut committees = Vec::new();
         let merchant_account = |m: usize| key_from(opts.seed, 0x2000 + m as u64).public();
+        let merchant_key = |m: usize| key_from(opts.seed, 0x1000 + m as u64);
         let phone_key = |p: usize| key_from(opts.seed, 0x3000 + p as u64);
-        for m in plan.merchants() {
-            let key = key_from(opts.seed, 0x1000 + m.index as u64);
-            let committee = Committee::new(vec![AuthorityInfo {
-                name: format!("anchor-{}", m.name),
-                public_key: key.public(),
+        let authority = |m: usize| {
+            let node = &plan.nodes[m];
+            AuthorityInfo {
+                name: format!("anchor-{}", node.name),
+                public_key: merchant_key(m).public(),
                 weight: 1,
-                address: SocketAddrV4::new(m.host_ip(), BCB_UDP_PORT).to_string(),
-            }])
-            .map_err(|e| MeshError::Setup(e.to_string()))?;
-            let payers: Vec<PublicKey> = plan
-                .phones()
-                .filter(|p| plan.payee_of(p.index) == m.index)
-                .map(|p| phone_key(p.index).public())
-                .collect();
+                address: SocketAddrV4::new(node.host_ip(), BCB_UDP_PORT).to_string(),
+            }
+        };
+        let setup = |e: flashmesh_core::CommitteeError| MeshError::Setup(e.to_string());
+        let merchants: Vec<usize> = plan.merchants().map(|m| m.index).collect();
+        // The committee each merchant's authority serves, and the accounts it knows.
+        let mut committees = Vec::new();
+        for &m in &merchants {
+            let (committee, payers): (Committee, Vec<PublicKey>) = match opts.committee {
+                CommitteeMode::PerMerchant => (
+                    Committee::new(vec![authority(m)]).map_err(setup)?,
+                    plan.phones()
+                        .filter(|p| plan.payee_of(p.index) == m)
+                        .map(|p| phone_key(p.index).public())
+                        .collect(),
+                ),
+                CommitteeMode::Shared => (
+                    Committee::new(merchants.iter().map(|&i| authority(i)).collect())
+                        .map_err(setup)?,
+                    plan.phones().map(|p| phone_key(p.index).public()).collect(),
+                ),
+            };
             let genesis = Genesis::uniform(payers, opts.balance);
-            let transport = Arc::new(fabric.host_transport(m.index, BCB_UDP_PORT)?);
-            let dir = data_root.join(format!("anchor-{}", m.name));
+            let name = &plan.nodes[m].name;
+            let transport = Arc::new(fabric.host_transport(m, BCB_UDP_PORT)?);
+            let dir = data_root.join(format!("anchor-{name}"));
             std::fs::create_dir_all(&dir)?;
-            let epoch = control.controllers()[m.index].watch_epoch();
+            let epoch = control.controllers()[m].watch_epoch();
             anchors.push(MeshAnchor::start(
-                &format!("anchor-{}", m.name),
-                key,
+                &format!("anchor-{name}"),
+                merchant_key(m),
                 Arc::new(committee.clone()),
                 &genesis,
                 &dir,
@@ -285,18 +382,26 @@ impl Mesh {
             let payee = plan.payee_of(p.index);
             let transport = Arc::new(fabric.host_transport(p.index, WALLET_PORT)?);
             payer_transports.push(transport.clone());
-            let client = CommitteeClient::new(committees[payee].clone(), transport.clone())
+            let committee = committees[payee].clone();
+            let crosses_bottleneck = match opts.committee {
+                CommitteeMode::PerMerchant => plan.crosses_bottleneck(p.index),
+                CommitteeMode::Shared => {
+                    plan.bottleneck_bound(p.index, &merchants, committee.quorum())
+                }
+            };
+            let client = CommitteeClient::new(committee, transport.clone())
                 .map_err(|e| MeshError::Setup(e.to_string()))?;
             payers.push(Arc::new(tokio::sync::Mutex::new(Payer {
                 node: p.index,
                 payee,
-                crosses_bottleneck: plan.crosses_bottleneck(p.index),
+                crosses_bottleneck,
                 key: phone_key(p.index),
                 recipient: merchant_account(payee),
                 client,
                 transport,
                 next_nonce: 0,
                 pending: None,
+                last_certificate: None,
             })));
         }
         let pay_options = PayOptions {

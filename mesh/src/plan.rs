@@ -345,12 +345,32 @@ impl MeshPlan {
         out
     }
 
-    /// Whether a phone's orders to its payee cross the bottleneck in its loaded direction.
-    pub fn crosses_bottleneck(&self, phone: usize) -> bool {
-        self.bottleneck().is_some_and(|b| {
-            self.path_links(phone, self.payee_of(phone))
-                .contains(&(b, true))
+    /// Whether messages between `a` and `b`, either way, cross the bottleneck in its loaded
+    /// direction (`a` to `b` of the bottleneck link, the way the demo's flood goes).
+    pub fn loaded_between(&self, a: usize, b: usize) -> bool {
+        self.bottleneck().is_some_and(|l| {
+            self.path_links(a, b).contains(&(l, true)) || self.path_links(b, a).contains(&(l, true))
         })
+    }
+
+    /// Whether a phone's payments to a committee of `authorities` (merchant node indices, each
+    /// of weight 1) with quorum `quorum` depend on the bottleneck's loaded direction: the
+    /// authorities it reaches (ORDER and CERTIFICATE out, VOTE and RECEIPT back) without
+    /// crossing it weigh less than the quorum, so no quorum of votes or receipts can form
+    /// without a message that queues behind the flood. For a committee of one (the payee) this
+    /// is "its orders or their answers cross the loaded direction".
+    pub fn bottleneck_bound(&self, phone: usize, authorities: &[usize], quorum: u64) -> bool {
+        let clear = authorities
+            .iter()
+            .filter(|&&m| !self.loaded_between(phone, m))
+            .count() as u64;
+        clear < quorum
+    }
+
+    /// Whether a phone's payments to its payee alone (a committee of one) depend on the
+    /// bottleneck's loaded direction.
+    pub fn crosses_bottleneck(&self, phone: usize) -> bool {
+        self.bottleneck_bound(phone, &[self.payee_of(phone)], 1)
     }
 
     /// The controller's view: nodes with their attached hosts, links with costs.
@@ -456,6 +476,37 @@ mod tests {
             "cluster 0's A and B go through m0 to m1"
         );
         assert_eq!(p.path_links(4, 1), vec![(4, false), (0, true)]);
+    }
+
+    #[test]
+    fn phones_bound_to_the_bottleneck_with_a_shared_committee() {
+        let p = MeshPlan::new(4, 3, &LinkProfile::default()).unwrap();
+        let all: Vec<usize> = (0..4).collect();
+        let behind = |ph: usize| -> Vec<usize> {
+            all.iter()
+                .copied()
+                .filter(|&m| p.loaded_between(ph, m))
+                .collect()
+        };
+        // Cluster 0's A and B reach m1 and m2 through m0 -> m1: no quorum of 3 without them.
+        assert_eq!(behind(4), vec![1, 2]);
+        assert_eq!(behind(5), vec![1, 2]);
+        // Cluster 1's phones hear m0 back through m0 -> m1, but m1, m2, m3 make a quorum.
+        assert_eq!(behind(7), vec![0]);
+        assert!(!p.bottleneck_bound(7, &all, 3));
+        let bound: Vec<usize> = p
+            .phones()
+            .filter(|n| p.bottleneck_bound(n.index, &all, 3))
+            .map(|n| n.index)
+            .collect();
+        assert_eq!(bound, vec![4, 5]);
+        // With committees of one the same phones are bound.
+        let single: Vec<usize> = p
+            .phones()
+            .filter(|n| p.crosses_bottleneck(n.index))
+            .map(|n| n.index)
+            .collect();
+        assert_eq!(single, bound);
     }
 
     #[test]

@@ -1,5 +1,17 @@
 //! The demo's results: one KPI row per phase, the goals checked against them, JSON (serde) and
 //! a human table.
+//!
+//! The congestion goals compare the finality of the *bottleneck flows*: the payments of the
+//! phones that cannot settle without a message crossing the bottleneck link `m0–m1` in its
+//! loaded direction (`m0` to `m1`, the way the best-effort flood goes), either an ORDER or
+//! CERTIFICATE on its way to an authority or a VOTE or RECEIPT on its way back. With committees
+//! of one that is "the phone's messages to its payee, or the answers, cross it". With the shared
+//! committee a phone sends to every authority and settles on the first quorum, so it counts only
+//! when the authorities it reaches without the loaded direction weigh less than the quorum
+//! (`MeshPlan::bottleneck_bound`): a phone that has one authority behind the flood still
+//! settles at full speed on the other three and is not a bottleneck flow, while one with two
+//! behind it (cluster 0's `A` and `B` in the standard mesh, the same phones as with committees
+//! of one) must wait for one of them.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -33,8 +45,9 @@ pub struct PhaseReport {
     pub finality_ms_p50: f64,
     /// 95th percentile of finality, ms.
     pub finality_ms_p95: f64,
-    /// Payments finished by phones whose orders cross the bottleneck link (the flows the
-    /// flood competes with).
+    /// Payments finished by the bottleneck flows: phones that cannot settle without crossing the
+    /// bottleneck link in the flood's direction (the flows the flood competes with; see the
+    /// module documentation).
     pub bottleneck_payments: usize,
     /// Those phones' failed payments.
     pub bottleneck_payments_failed: usize,
@@ -100,6 +113,10 @@ pub struct Goals {
 pub struct DemoReport {
     /// RNG seed.
     pub seed: u64,
+    /// Committee mode: `per-merchant` (committees of one) or `shared` (every merchant's
+    /// authority in one committee).
+    #[serde(default)]
+    pub committee: String,
     /// Switches (one per node).
     pub switches: usize,
     /// Merchant nodes (anchors).
@@ -157,10 +174,15 @@ impl DemoReport {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "Flash-Mesh demo: {} switches ({} merchants, {} phones), {} links, bottleneck {:.0} pps, flood {:.0} pps, probes every {} ms in the link-failure phase, seed {}",
+            "Flash-Mesh demo: {} switches ({} merchants, {} phones), committee {}, {} links, bottleneck {:.0} pps, flood {:.0} pps, probes every {} ms in the link-failure phase, seed {}",
             self.switches,
             self.merchants,
             self.phones,
+            match self.committee.as_str() {
+                "shared" => format!("shared by all {} anchors", self.merchants),
+                "" => "?".into(),
+                _ => "of one per merchant".into(),
+            },
             self.links,
             self.bottleneck_pps,
             self.flood_pps,
@@ -235,7 +257,7 @@ impl DemoReport {
         };
         let _ = writeln!(
             s,
-            "columns: fin = finality of all payments (ms); bn = payments crossing the bottleneck (finished/failed) and their p95 finality; bcb = one-way BCB delay p95 and loss; rp = replays sent / beyond the allowance / dropped in switches / rejected by authorities"
+            "columns: fin = finality of all payments (ms); bn = bottleneck flows, the payments that cannot reach a quorum without crossing the bottleneck in the flood's direction (finished/failed) and their p95 finality; bcb = one-way BCB delay p95 and loss; rp = replays sent / beyond the allowance / dropped in switches / rejected by authorities"
         );
         let _ = writeln!(
             s,
