@@ -19,7 +19,8 @@
 //!   without crossing the bottleneck link in the flood's direction (the goals compare those;
 //!   see [`crate::report`]);
 //! * BCB delay and loss: every ORDER, VOTE, CERTIFICATE and RECEIPT between main hosts, paired
-//!   send to delivery by the transports' flight recorder;
+//!   send to delivery at the receiving host's switch port by the flight recorder (so a late
+//!   answer that a payer with its quorum reads only later still counts when it arrived);
 //! * best-effort throughput: flood frames reaching the sink host per second;
 //! * replays: what the attacker sent, the switches' duplicate and over-allowance drop counters
 //!   (read over P4Runtime) and the authorities' rejection counters, as deltas over the phase;

@@ -76,7 +76,9 @@ impl std::str::FromStr for CommitteeMode {
 /// What the mesh is built from.
 #[derive(Debug, Clone)]
 pub struct MeshOptions {
-    /// How the authorities form committees.
+    /// How the authorities form committees. The default is the shared committee: with it the
+    /// demo meets all four of its goals (as with committees of one) while every payment is
+    /// certified by a quorum of independent merchants.
     pub committee: CommitteeMode,
     /// Merchants (anchors).
     pub merchants: usize,
@@ -103,7 +105,7 @@ pub struct MeshOptions {
 impl Default for MeshOptions {
     fn default() -> Self {
         Self {
-            committee: CommitteeMode::PerMerchant,
+            committee: CommitteeMode::Shared,
             merchants: 4,
             phones_per_cluster: 3,
             links: LinkProfile::default(),

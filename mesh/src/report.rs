@@ -55,9 +55,10 @@ pub struct PhaseReport {
     pub bottleneck_finality_ms_p50: f64,
     /// Their finality, 95th percentile, ms.
     pub bottleneck_finality_ms_p95: f64,
-    /// One-way delay of BCB messages (ORDER, VOTE, CERTIFICATE, RECEIPT) host to host, p95, ms.
+    /// One-way delay of BCB messages (ORDER, VOTE, CERTIFICATE, RECEIPT) host to host (from the
+    /// send to the receiver's switch handing the frame to the receiver's host), p95, ms.
     pub bcb_delay_ms_p95: f64,
-    /// Fraction of BCB messages sent that never reached their host.
+    /// Fraction of BCB messages sent that never reached their host's port.
     pub bcb_loss: f64,
     /// Best-effort frames delivered to the flood sink per second.
     pub best_effort_throughput_pps: f64,

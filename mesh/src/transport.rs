@@ -3,8 +3,9 @@
 //! that port are unwrapped and handed to `recv_from`.
 //!
 //! Every transport of one mesh shares a [`FlightRecorder`] that notes when each BCB message
-//! (ORDER, VOTE, CERTIFICATE, RECEIPT) left its sender and when it reached its receiver, keyed
-//! by the FMH fields the switches never rewrite. That gives the one-way BCB delay and loss of a
+//! (ORDER, VOTE, CERTIFICATE, RECEIPT) left its sender and when the receiver's switch handed it
+//! to the receiver's host port (the fabric notes that), keyed by the FMH fields the switches
+//! never rewrite. That gives the one-way BCB delay and loss of a
 //! phase without touching the messages.
 
 use std::collections::HashMap;
@@ -256,7 +257,6 @@ impl Transport for FrameTransport {
                 self.counters.foreign.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            self.recorder.on_receive(u.src, u.dst, u.payload);
             self.counters.received.fetch_add(1, Ordering::Relaxed);
             let n = u.payload.len().min(buf.len());
             buf[..n].copy_from_slice(&u.payload[..n]);
