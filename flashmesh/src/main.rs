@@ -49,6 +49,10 @@ enum Command {
         /// Mesh: seed of keys and link randomness.
         #[arg(long)]
         seed: Option<u64>,
+        /// Mesh: `shared` (one committee of all merchant authorities, quorum 3 of 4) or
+        /// `per-merchant` (each merchant a committee of one).
+        #[arg(long, default_value = "shared")]
+        committee: flashmesh_mesh::CommitteeMode,
         /// Loopback: honest payments in total.
         #[arg(long, default_value_t = 400)]
         payments: usize,
@@ -276,6 +280,7 @@ fn main() -> anyhow::Result<()> {
             phase_secs,
             phases,
             seed,
+            committee,
             payments,
             authorities,
             wallets,
@@ -313,6 +318,7 @@ fn main() -> anyhow::Result<()> {
                 if let Some(seed) = seed {
                     opts.mesh.seed = seed;
                 }
+                opts.mesh.committee = committee;
                 let progress = flashmesh_mesh::DemoProgress::new();
                 let report = runtime
                     .block_on(flashmesh_mesh::run_demo(opts, progress.callback()))

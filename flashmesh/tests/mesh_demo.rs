@@ -1,19 +1,62 @@
 //! The README's main command, `flashmesh demo --json`, shortened: the mesh comes up, the
 //! chosen phases run, and the JSON carries the KPI fields per phase.
 
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the binary, killing it (and failing) if it outlives `limit`.
+fn run_bounded(args: &[&str], limit: Duration) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_flashmesh"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut stderr = child.stderr.take().unwrap();
+    let out_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stdout.read_to_end(&mut b);
+        b
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut b = Vec::new();
+        let _ = stderr.read_to_end(&mut b);
+        b
+    });
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("flashmesh {args:?} did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::process::Output {
+        status,
+        stdout: out_reader.join().unwrap(),
+        stderr: err_reader.join().unwrap(),
+    }
+}
+
 #[test]
 fn mesh_demo_command_prints_phase_kpis() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flashmesh"))
-        .args([
+    let out = run_bounded(
+        &[
             "demo",
             "--json",
             "--phase-secs",
             "1",
             "--phases",
             "idle,replay",
-        ])
-        .output()
-        .unwrap();
+        ],
+        Duration::from_secs(240),
+    );
     assert!(
         out.status.success(),
         "{}",
