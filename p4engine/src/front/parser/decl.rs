@@ -10,6 +10,20 @@ use crate::front::ast::{
 };
 use crate::front::lexer::Tok;
 
+/// The head of a parser or control declaration (see `Parser::block_head`).
+enum BlockHead {
+    /// `parser P(...);` / `control C(...);`: a type declaration.
+    Prototype(FunctionProto),
+    /// A declaration with a body, positioned after its opening `{`.
+    Body {
+        annotations: Vec<Annotation>,
+        name: Ident,
+        type_params: Vec<Ident>,
+        params: Vec<Param>,
+        ctor_params: Vec<Param>,
+    },
+}
+
 impl Parser<'_> {
     pub(super) fn top_decl(&mut self) -> PResult<Decl> {
         let annotations = self.annotations()?;
@@ -335,19 +349,22 @@ impl Parser<'_> {
         })
     }
 
-    fn parser_decl(&mut self, annotations: Vec<Annotation>, span: Span) -> PResult<Decl> {
+    /// What a parser and a control declaration share: the keyword, name, type parameters and
+    /// parameters, then either `;` (a type declaration) or constructor parameters and the `{`
+    /// that opens the body.
+    fn block_head(&mut self, annotations: Vec<Annotation>, span: Span) -> PResult<BlockHead> {
         self.bump();
         let name = self.ident()?;
-        let tps = self.type_params()?;
+        let type_params = self.type_params()?;
         let params = self.params()?;
         if self.eat_punct(";") {
-            self.drop_type_params(&tps, &[]);
+            self.drop_type_params(&type_params, &[]);
             self.type_names.insert(name.name.clone());
-            return Ok(Decl::ParserType(FunctionProto {
+            return Ok(BlockHead::Prototype(FunctionProto {
                 annotations,
                 ret: None,
                 name,
-                type_params: tps,
+                type_params,
                 params,
                 span,
             }));
@@ -358,6 +375,27 @@ impl Parser<'_> {
             Vec::new()
         };
         self.expect_punct("{")?;
+        Ok(BlockHead::Body {
+            annotations,
+            name,
+            type_params,
+            params,
+            ctor_params,
+        })
+    }
+
+    fn parser_decl(&mut self, annotations: Vec<Annotation>, span: Span) -> PResult<Decl> {
+        let (annotations, name, tps, params, ctor_params) =
+            match self.block_head(annotations, span)? {
+                BlockHead::Prototype(proto) => return Ok(Decl::ParserType(proto)),
+                BlockHead::Body {
+                    annotations,
+                    name,
+                    type_params,
+                    params,
+                    ctor_params,
+                } => (annotations, name, type_params, params, ctor_params),
+            };
         let mut locals = Vec::new();
         let mut states = Vec::new();
         while !self.eat_punct("}") {
@@ -491,28 +529,17 @@ impl Parser<'_> {
     }
 
     fn control_decl(&mut self, annotations: Vec<Annotation>, span: Span) -> PResult<Decl> {
-        self.bump();
-        let name = self.ident()?;
-        let tps = self.type_params()?;
-        let params = self.params()?;
-        if self.eat_punct(";") {
-            self.drop_type_params(&tps, &[]);
-            self.type_names.insert(name.name.clone());
-            return Ok(Decl::ControlType(FunctionProto {
-                annotations,
-                ret: None,
-                name,
-                type_params: tps,
-                params,
-                span,
-            }));
-        }
-        let ctor_params = if self.is_punct("(") {
-            self.params()?
-        } else {
-            Vec::new()
-        };
-        self.expect_punct("{")?;
+        let (annotations, name, tps, params, ctor_params) =
+            match self.block_head(annotations, span)? {
+                BlockHead::Prototype(proto) => return Ok(Decl::ControlType(proto)),
+                BlockHead::Body {
+                    annotations,
+                    name,
+                    type_params,
+                    params,
+                    ctor_params,
+                } => (annotations, name, type_params, params, ctor_params),
+            };
         let mut locals = Vec::new();
         loop {
             let la = self.annotations()?;
