@@ -15,13 +15,16 @@ enum BlockHead {
     /// `parser P(...);` / `control C(...);`: a type declaration.
     Prototype(FunctionProto),
     /// A declaration with a body, positioned after its opening `{`.
-    Body {
-        annotations: Vec<Annotation>,
-        name: Ident,
-        type_params: Vec<Ident>,
-        params: Vec<Param>,
-        ctor_params: Vec<Param>,
-    },
+    Body(BodyHead),
+}
+
+/// The head of a parser or control declaration that has a body.
+struct BodyHead {
+    annotations: Vec<Annotation>,
+    name: Ident,
+    type_params: Vec<Ident>,
+    params: Vec<Param>,
+    ctor_params: Vec<Param>,
 }
 
 impl Parser<'_> {
@@ -375,27 +378,20 @@ impl Parser<'_> {
             Vec::new()
         };
         self.expect_punct("{")?;
-        Ok(BlockHead::Body {
+        Ok(BlockHead::Body(BodyHead {
             annotations,
             name,
             type_params,
             params,
             ctor_params,
-        })
+        }))
     }
 
     fn parser_decl(&mut self, annotations: Vec<Annotation>, span: Span) -> PResult<Decl> {
-        let (annotations, name, tps, params, ctor_params) =
-            match self.block_head(annotations, span)? {
-                BlockHead::Prototype(proto) => return Ok(Decl::ParserType(proto)),
-                BlockHead::Body {
-                    annotations,
-                    name,
-                    type_params,
-                    params,
-                    ctor_params,
-                } => (annotations, name, type_params, params, ctor_params),
-            };
+        let head = match self.block_head(annotations, span)? {
+            BlockHead::Prototype(proto) => return Ok(Decl::ParserType(proto)),
+            BlockHead::Body(head) => head,
+        };
         let mut locals = Vec::new();
         let mut states = Vec::new();
         while !self.eat_punct("}") {
@@ -406,13 +402,13 @@ impl Parser<'_> {
                 locals.push(self.local(la)?);
             }
         }
-        self.drop_type_params(&tps, &[]);
+        self.drop_type_params(&head.type_params, &[]);
         Ok(Decl::Parser(ParserDecl {
-            annotations,
-            name,
-            type_params: tps,
-            params,
-            ctor_params,
+            annotations: head.annotations,
+            name: head.name,
+            type_params: head.type_params,
+            params: head.params,
+            ctor_params: head.ctor_params,
             locals,
             states,
             span,
@@ -529,17 +525,10 @@ impl Parser<'_> {
     }
 
     fn control_decl(&mut self, annotations: Vec<Annotation>, span: Span) -> PResult<Decl> {
-        let (annotations, name, tps, params, ctor_params) =
-            match self.block_head(annotations, span)? {
-                BlockHead::Prototype(proto) => return Ok(Decl::ControlType(proto)),
-                BlockHead::Body {
-                    annotations,
-                    name,
-                    type_params,
-                    params,
-                    ctor_params,
-                } => (annotations, name, type_params, params, ctor_params),
-            };
+        let head = match self.block_head(annotations, span)? {
+            BlockHead::Prototype(proto) => return Ok(Decl::ControlType(proto)),
+            BlockHead::Body(head) => head,
+        };
         let mut locals = Vec::new();
         loop {
             let la = self.annotations()?;
@@ -554,13 +543,13 @@ impl Parser<'_> {
         self.expect_kw("apply")?;
         let apply = self.block()?;
         self.expect_punct("}")?;
-        self.drop_type_params(&tps, &[]);
+        self.drop_type_params(&head.type_params, &[]);
         Ok(Decl::Control(ControlDecl {
-            annotations,
-            name,
-            type_params: tps,
-            params,
-            ctor_params,
+            annotations: head.annotations,
+            name: head.name,
+            type_params: head.type_params,
+            params: head.params,
+            ctor_params: head.ctor_params,
             locals,
             apply,
             span,
