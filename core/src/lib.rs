@@ -107,6 +107,7 @@ pub mod envelope;
 pub mod error;
 pub mod keys;
 pub mod messages;
+pub mod planted;
 pub mod wire;
 
 pub use authority::{

@@ -10,6 +10,7 @@ pub mod client;
 pub mod keyfile;
 pub mod pay;
 pub mod payee;
+pub mod quorum;
 pub mod retry;
 pub mod state;
 pub mod wallet;
@@ -21,7 +22,8 @@ pub use pay::{
     PayError, PayOptions, Refusal, collect_votes, collect_votes_with, confirm_certificate,
     confirm_certificate_with,
 };
-pub use payee::{Received, accept, next_payment};
+pub use payee::{Received, Refused, accept, accept_under, next_payment};
+pub use quorum::{Heard, PhaseKind, QuorumRound, Reached, RoundError, Step, Timing};
 pub use retry::{LedgerError, Retries, RetryCount, RetryLedger};
 pub use state::{HistoryEntry, Pending, WalletDir, WalletState};
 pub use wallet::{Payment, Wallet, WalletError};

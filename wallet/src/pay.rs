@@ -1,5 +1,6 @@
 //! The payment protocol, seen from the payer: ORDER to every authority, votes to a quorum,
-//! certificate to every authority (and the payee), receipts to a quorum.
+//! certificate to every authority (and the payee), receipts to a quorum. These are the async
+//! drivers of the sans-IO [`crate::quorum::QuorumRound`] over a [`CommitteeClient`].
 //!
 //! Only votes that verify against the committee count toward the quorum; ERROR replies, votes
 //! for another order and garbage never do. Silent authorities get the same message again with
@@ -10,13 +11,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use flashmesh_core::digest::Digest;
-use flashmesh_core::envelope::{Envelope, Message};
-use flashmesh_core::error::ErrorCode;
-use flashmesh_core::messages::{Certificate, QuorumCollector, SignedOrder};
+use flashmesh_core::envelope::Envelope;
+use flashmesh_core::messages::{Certificate, SignedOrder};
 use flashmesh_core::wire::MsgType;
 
 use crate::client::{ClientError, CommitteeClient};
+pub use crate::quorum::Refusal;
+use crate::quorum::{QuorumRound, Reached, RoundError, Step, Timing};
 use crate::retry::{LedgerError, Retries, RetryLedger};
 
 /// Timing of the protocol.
@@ -41,17 +42,6 @@ impl Default for PayOptions {
             payee: None,
         }
     }
-}
-
-/// One authority's refusal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Refusal {
-    /// The authority's name.
-    pub authority: String,
-    /// Why: the ERROR code, or `BadSignature` for a vote or receipt that did not verify.
-    pub code: ErrorCode,
-    /// The detail text of the ERROR (or a description of the bad reply).
-    pub detail: String,
 }
 
 /// Errors of a payment.
@@ -122,54 +112,75 @@ pub struct Confirmed {
     pub next_sequence: u64,
 }
 
-/// Per-authority progress of one phase.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Answer {
-    Waiting,
-    Accepted,
-    Refused,
-}
-
 fn encode(env: &Envelope) -> Result<Vec<u8>, PayError> {
     env.encode().map_err(|e| PayError::Encode(e.to_string()))
 }
 
-fn weight_of(client: &CommitteeClient, answers: &[Answer], which: Answer) -> u64 {
-    answers
-        .iter()
-        .zip(client.endpoints())
-        .filter(|(a, _)| **a == which)
-        .map(|(_, e)| e.weight)
-        .sum()
-}
-
-fn refuse(
-    client: &CommitteeClient,
-    answers: &mut [Answer],
-    refusals: &mut Vec<Refusal>,
-    i: usize,
-    code: ErrorCode,
-    detail: String,
-) {
-    if answers[i] == Answer::Waiting {
-        answers[i] = Answer::Refused;
-        refusals.push(Refusal {
-            authority: client.endpoints()[i].name.clone(),
-            code,
-            detail,
-        });
+impl PayOptions {
+    fn timing(&self) -> Timing {
+        Timing {
+            retry_interval: self.retry_interval,
+            phase_timeout: self.phase_timeout,
+        }
     }
 }
 
-/// The index of the authority that sent an ERROR: it must come from that authority's address
-/// (errors are unsigned, so the claimed tag alone is not trusted).
-fn error_source(
+/// Runs `round` over `client`: each send gets the next retry number of `ledger` (for
+/// `msg_type` in `epoch`) and the datagram `make` builds for it; the first send also goes to
+/// `payee`. Returns the round's result, its refusals and the last retry number used.
+async fn drive<L: RetryLedger + ?Sized>(
     client: &CommitteeClient,
-    from: SocketAddr,
-    tag: &flashmesh_core::keys::AuthorityTag,
-) -> Option<usize> {
-    let i = client.endpoint_by_addr(from)?;
-    (client.endpoints()[i].tag == *tag).then_some(i)
+    round: &mut QuorumRound,
+    ledger: &mut L,
+    msg_type: MsgType,
+    epoch: u32,
+    payee: Option<SocketAddr>,
+    make: impl Fn(u8) -> Envelope,
+) -> Result<(Result<Reached, RoundError>, u8), PayError> {
+    let origin = Instant::now() - round.started();
+    let mut retry = 0;
+    loop {
+        match round.poll(origin.elapsed()) {
+            Step::Send(to) => {
+                retry = ledger.claim(msg_type, epoch)?;
+                let datagram = encode(&make(retry))?;
+                let first = round.sends() == 1;
+                client.send_to_each(&datagram, to).await;
+                if first
+                    && let Some(payee) = payee
+                    && let Err(e) = client.send_to_addr(&datagram, payee).await
+                {
+                    tracing::debug!(%payee, error = %e, "certificate not delivered to payee");
+                }
+            }
+            Step::Wait(until) => {
+                let Some(inc) = client.recv_until(origin + until).await? else {
+                    continue;
+                };
+                let from = client.endpoint_by_addr(inc.from);
+                round.on_reply(client.committee(), from, &inc.envelope.message);
+            }
+            Step::Done => {
+                let r = round
+                    .outcome()
+                    .cloned()
+                    .ok_or(PayError::Encode("round ended without an outcome".into()))?;
+                return Ok((r, retry));
+            }
+        }
+    }
+}
+
+fn round_error(phase: &'static str, e: RoundError, refusals: Vec<Refusal>) -> PayError {
+    match e {
+        RoundError::Refused { by_all } => PayError::Refused { refusals, by_all },
+        RoundError::Timeout { weight, quorum } => PayError::Timeout {
+            phase,
+            weight,
+            quorum,
+            refusals,
+        },
+    }
 }
 
 /// Sends `order` to every authority and gathers votes until their weight reaches the quorum,
@@ -191,96 +202,30 @@ pub async fn collect_votes_with<L: RetryLedger + ?Sized>(
     ledger: &mut L,
 ) -> Result<Certified, PayError> {
     let started = Instant::now();
-    let deadline = started + opts.phase_timeout;
-    let committee = client.committee();
-    let quorum = committee.quorum();
-    let total = committee.total_weight();
-    let n = client.endpoints().len();
-    let mut answers = vec![Answer::Waiting; n];
-    let mut refusals = Vec::new();
-    let mut collector = QuorumCollector::new(order, committee);
-    let digest = order.digest();
-    let nonce = order.order().nonce;
-    let mut retry = ledger.claim(MsgType::Order, opts.epoch)?;
-    let datagram = encode(&Envelope::order(order).with_retry(retry))?;
-    client.send_to_each(&datagram, 0..n).await;
-    let mut next_retry = started + opts.retry_interval;
-    let mut impossible_since: Option<Instant> = None;
-    loop {
-        if collector.has_quorum() {
-            break;
+    let mut round = QuorumRound::votes(order, client.committee(), opts.timing(), Duration::ZERO);
+    let (r, retries) = drive(
+        client,
+        &mut round,
+        ledger,
+        MsgType::Order,
+        opts.epoch,
+        None,
+        |n| Envelope::order(order).with_retry(n),
+    )
+    .await?;
+    let refusals = round.refusals().to_vec();
+    match r {
+        Ok(Reached::Certificate(certificate)) => Ok(Certified {
+            certificate,
+            latency: started.elapsed(),
+            refusals,
+            retries,
+        }),
+        Ok(Reached::Receipts { .. }) => {
+            Err(PayError::Encode("vote round ended in receipts".into()))
         }
-        let refused = weight_of(client, &answers, Answer::Refused);
-        let now = Instant::now();
-        if total - refused < quorum {
-            // The quorum is out of reach. Give the others a few retry intervals to answer too:
-            // if everyone refused, nobody holds a lock and the order can be dropped.
-            let since = *impossible_since.get_or_insert(now);
-            if refused == total || now >= since + 3 * opts.retry_interval || now >= deadline {
-                return Err(PayError::Refused {
-                    by_all: refused == total,
-                    refusals,
-                });
-            }
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(PayError::Timeout {
-                phase: "votes",
-                weight: collector.weight(),
-                quorum,
-                refusals,
-            });
-        }
-        if now >= next_retry {
-            retry = ledger.claim(MsgType::Order, opts.epoch)?;
-            let again = encode(&Envelope::order(order).with_retry(retry))?;
-            let waiting: Vec<usize> = (0..n).filter(|&i| answers[i] == Answer::Waiting).collect();
-            client.send_to_each(&again, waiting).await;
-            next_retry = now + opts.retry_interval;
-        }
-        let Some(inc) = client.recv_until(next_retry.min(deadline)).await? else {
-            continue;
-        };
-        match inc.envelope.message {
-            Message::Vote(vote) if vote.order_digest == digest && vote.nonce == nonce => {
-                let Some(i) = client.endpoint_by_tag(&vote.authority) else {
-                    continue;
-                };
-                if answers[i] != Answer::Waiting {
-                    continue;
-                }
-                match collector.add(&vote, committee) {
-                    Ok(_) => answers[i] = Answer::Accepted,
-                    Err(e) => refuse(
-                        client,
-                        &mut answers,
-                        &mut refusals,
-                        i,
-                        e.code(),
-                        format!("invalid vote: {e}"),
-                    ),
-                }
-            }
-            Message::Error(err)
-                if err.nonce == nonce && err.request_type == MsgType::Order.to_u8() =>
-            {
-                if let Some(i) = error_source(client, inc.from, &err.authority) {
-                    refuse(client, &mut answers, &mut refusals, i, err.code, err.detail);
-                }
-            }
-            _ => {}
-        }
+        Err(e) => Err(round_error("votes", e, refusals)),
     }
-    let certificate = collector
-        .certificate()
-        .expect("the collector has reached its quorum");
-    Ok(Certified {
-        certificate,
-        latency: started.elapsed(),
-        refusals,
-        retries: retry,
-    })
 }
 
 /// Sends `certificate` to every authority (and the payee) and gathers receipts until their
@@ -302,93 +247,35 @@ pub async fn confirm_certificate_with<L: RetryLedger + ?Sized>(
     ledger: &mut L,
 ) -> Result<Confirmed, PayError> {
     let started = Instant::now();
-    let deadline = started + opts.phase_timeout;
-    let committee = client.committee();
-    let quorum = committee.quorum();
-    let total = committee.total_weight();
-    let n = client.endpoints().len();
-    let mut answers = vec![Answer::Waiting; n];
-    let mut refusals = Vec::new();
-    let digest: Digest = certificate.order_digest();
-    let nonce = certificate.order.order().nonce;
-    let mut next_sequence = nonce + 1;
+    let mut round = QuorumRound::receipts(
+        certificate,
+        client.committee(),
+        opts.timing(),
+        Duration::ZERO,
+    );
     let envelope = Envelope::certificate(certificate.clone(), opts.epoch);
-    let first = ledger.claim(MsgType::Certificate, opts.epoch)?;
-    let datagram = encode(&envelope.clone().with_retry(first))?;
-    client.send_to_each(&datagram, 0..n).await;
-    if let Some(payee) = opts.payee
-        && let Err(e) = client.send_to_addr(&datagram, payee).await
-    {
-        tracing::debug!(%payee, error = %e, "certificate not delivered to payee");
-    }
-    let mut next_retry = started + opts.retry_interval;
-    loop {
-        let accepted = weight_of(client, &answers, Answer::Accepted);
-        if accepted >= quorum {
-            return Ok(Confirmed {
-                weight: accepted,
-                latency: started.elapsed(),
-                refusals,
-                next_sequence,
-            });
-        }
-        let refused = weight_of(client, &answers, Answer::Refused);
-        if total - refused < quorum {
-            return Err(PayError::Refused {
-                by_all: refused == total,
-                refusals,
-            });
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(PayError::Timeout {
-                phase: "receipts",
-                weight: accepted,
-                quorum,
-                refusals,
-            });
-        }
-        if now >= next_retry {
-            let retry = ledger.claim(MsgType::Certificate, opts.epoch)?;
-            let again = encode(&envelope.clone().with_retry(retry))?;
-            let waiting: Vec<usize> = (0..n).filter(|&i| answers[i] == Answer::Waiting).collect();
-            client.send_to_each(&again, waiting).await;
-            next_retry = now + opts.retry_interval;
-        }
-        let Some(inc) = client.recv_until(next_retry.min(deadline)).await? else {
-            continue;
-        };
-        match inc.envelope.message {
-            Message::Receipt(r) if r.order_digest == digest && r.nonce == nonce => {
-                let Some(i) = client.endpoint_by_tag(&r.authority) else {
-                    continue;
-                };
-                if answers[i] != Answer::Waiting {
-                    continue;
-                }
-                match r.verify(committee) {
-                    Ok(()) => {
-                        answers[i] = Answer::Accepted;
-                        next_sequence = next_sequence.max(r.next_sequence);
-                    }
-                    Err(e) => refuse(
-                        client,
-                        &mut answers,
-                        &mut refusals,
-                        i,
-                        e.code(),
-                        format!("invalid receipt: {e}"),
-                    ),
-                }
-            }
-            Message::Error(err)
-                if err.nonce == nonce && err.request_type == MsgType::Certificate.to_u8() =>
-            {
-                if let Some(i) = error_source(client, inc.from, &err.authority) {
-                    refuse(client, &mut answers, &mut refusals, i, err.code, err.detail);
-                }
-            }
-            _ => {}
-        }
+    let (r, _) = drive(
+        client,
+        &mut round,
+        ledger,
+        MsgType::Certificate,
+        opts.epoch,
+        opts.payee,
+        |n| envelope.clone().with_retry(n),
+    )
+    .await?;
+    let refusals = round.refusals().to_vec();
+    match r {
+        Ok(Reached::Receipts {
+            weight,
+            next_sequence,
+        }) => Ok(Confirmed {
+            weight,
+            latency: started.elapsed(),
+            refusals,
+            next_sequence,
+        }),
+        Ok(Reached::Certificate(_)) => Err(PayError::Encode("receipt round ended in votes".into())),
+        Err(e) => Err(round_error("receipts", e, refusals)),
     }
 }

@@ -3,7 +3,7 @@
 
 use std::time::Instant;
 
-use flashmesh_core::{Certificate, Envelope, Message, PublicKey};
+use flashmesh_core::{Certificate, Committee, Envelope, Message, PublicKey};
 
 use crate::client::{ClientError, CommitteeClient};
 
@@ -35,12 +35,21 @@ pub fn accept(
     account: &PublicKey,
     certificate: Certificate,
 ) -> Result<Received, Refused> {
+    accept_under(client.committee(), account, certificate)
+}
+
+/// [`accept`] against `committee` itself (no client: the simulator's payees use it).
+pub fn accept_under(
+    committee: &Committee,
+    account: &PublicKey,
+    certificate: Certificate,
+) -> Result<Received, Refused> {
     let o = *certificate.order.order();
     if o.recipient != *account {
         return Err(Refused::NotForUs);
     }
     let verified = certificate
-        .verify(client.committee())
+        .verify(committee)
         .map_err(|e| Refused::Invalid(e.to_string()))?;
     Ok(Received {
         certificate: verified.into_inner(),
