@@ -1,4 +1,5 @@
-//! flashmesh: committee set-up, the demo, benchmarks and the operators' policy tools, as a
+//! flashmesh: committee set-up, the demo, the simulator, benchmarks and the operators' policy
+//! tools, as a
 //! library behind the `flashmesh` command line (so tests and later tools can run them
 //! in-process).
 
@@ -8,4 +9,5 @@ pub mod demo;
 pub mod init;
 pub mod local;
 pub mod policy;
+pub mod sim;
 pub mod stats;

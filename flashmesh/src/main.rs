@@ -66,6 +66,31 @@ enum Command {
         #[arg(long, default_value_t = 3000)]
         phase_timeout_ms: u64,
     },
+    /// Runs a scenario file on the deterministic simulator (virtual time, the real authority
+    /// and payment protocol, modelled network, store and data plane, faults from the seed,
+    /// invariants checked after every event). Exits 1 when an invariant broke.
+    Sim {
+        /// The scenario file (e.g. bmv2-testbed/scenarios/sim-faults.toml).
+        scenario: PathBuf,
+        /// Seed (first seed with --seeds) [default: the scenario's].
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Run this many seeds (from --seed) on every core.
+        #[arg(long)]
+        seeds: Option<u64>,
+        /// Print the event trace (of the shrunk run, when an invariant broke).
+        #[arg(long)]
+        trace: bool,
+        /// Payments to make instead of the scenario's workload.
+        #[arg(long)]
+        payments: Option<u64>,
+        /// Write kpis.json, payments.csv and events.csv here (single seed).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Worker threads for --seeds [default: one per core].
+        #[arg(long, default_value_t = 0)]
+        threads: usize,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -373,6 +398,30 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Policy { command } => policy_command(command)?,
+        Command::Sim {
+            scenario,
+            seed,
+            seeds,
+            trace,
+            payments,
+            out,
+            threads,
+        } => {
+            let opts = flashmesh::sim::SimOptions {
+                scenario,
+                seed,
+                seeds,
+                trace,
+                payments,
+                out,
+                threads,
+            };
+            let outcome = flashmesh::sim::run_sim(&opts)?;
+            print!("{}", flashmesh::sim::render(&opts, &outcome));
+            if !outcome.ok() {
+                std::process::exit(1);
+            }
+        }
     }
     Ok(())
 }

@@ -9,7 +9,11 @@ pub type Micros = u64;
 
 /// Milliseconds to [`Micros`].
 pub fn ms(v: f64) -> Micros {
-    if v <= 0.0 { 0 } else { (v * 1000.0).round() as Micros }
+    if v <= 0.0 {
+        0
+    } else {
+        (v * 1000.0).round() as Micros
+    }
 }
 
 /// [`Micros`] to milliseconds.

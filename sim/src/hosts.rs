@@ -97,7 +97,13 @@ impl AuthorityHost {
     }
 
     /// The certificates this host has made durable as applied: (sender, nonce, order digest).
-    pub fn applied(&self) -> Vec<(flashmesh_core::keys::PublicKey, u64, flashmesh_core::digest::Digest)> {
+    pub fn applied(
+        &self,
+    ) -> Vec<(
+        flashmesh_core::keys::PublicKey,
+        u64,
+        flashmesh_core::digest::Digest,
+    )> {
         let mut v: Vec<_> = self
             .store
             .durable()
@@ -111,7 +117,7 @@ impl AuthorityHost {
                 StateChange::Lock { .. } => None,
             })
             .collect();
-        v.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+        v.sort_by_key(|a| (a.0, a.1));
         v.dedup();
         v
     }
@@ -215,18 +221,15 @@ impl World {
         if host.byzantine.is_none()
             && let Message::Vote(v) = &env.message
         {
-            let account = host
-                .authority
-                .as_ref()
-                .and_then(|a| {
-                    a.accounts()
-                        .find(|(_, s)| {
-                            s.pending
-                                .as_ref()
-                                .is_some_and(|p| p.vote.order_digest == v.order_digest)
-                        })
-                        .map(|(k, _)| *k)
-                });
+            let account = host.authority.as_ref().and_then(|a| {
+                a.accounts()
+                    .find(|(_, s)| {
+                        s.pending
+                            .as_ref()
+                            .is_some_and(|p| p.vote.order_digest == v.order_digest)
+                    })
+                    .map(|(k, _)| *k)
+            });
             let (node, ci) = (host.node, host.committee);
             let now = self.agenda.now();
             match account {
@@ -319,7 +322,9 @@ impl World {
             _ => {
                 // Otherwise it behaves, so that it keeps an up-to-date state to lie from.
                 let host = &mut self.hosts[h];
-                let Some(a) = host.authority.as_mut() else { return };
+                let Some(a) = host.authority.as_mut() else {
+                    return;
+                };
                 let handled = a.handle_envelope(env, epoch);
                 if let Some(change) = handled.persist {
                     host.store.append(change);

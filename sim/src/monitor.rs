@@ -73,7 +73,10 @@ pub fn oracle_valid(cert: &Certificate, committee: &Committee) -> Result<(), Str
         }
     }
     if weight < committee.quorum() {
-        return Err(format!("weight {weight} below quorum {}", committee.quorum()));
+        return Err(format!(
+            "weight {weight} below quorum {}",
+            committee.quorum()
+        ));
     }
     if cert.order.check().is_err() {
         return Err("the order's signature does not verify".into());

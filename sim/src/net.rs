@@ -126,7 +126,7 @@ impl Network {
             .map(|l: &Link| LinkState {
                 a: l.a,
                 b: l.b,
-                params: l.params.clone(),
+                params: l.params,
                 cost: l.cost.max(1),
                 cut: l.down,
                 partitioned: false,
@@ -197,12 +197,20 @@ impl Network {
     pub fn lane_end(&self, lane: usize) -> (usize, usize) {
         let l = lane / 2;
         let link = &self.links[l];
-        let far = if lane % 2 == 0 { link.b } else { link.a };
+        let far = if lane.is_multiple_of(2) {
+            link.b
+        } else {
+            link.a
+        };
         (l, far)
     }
 
     fn class_of(&self, p: &Packet) -> usize {
-        if self.priority { p.class.min(2) as usize } else { 2 }
+        if self.priority {
+            p.class.min(2) as usize
+        } else {
+            2
+        }
     }
 
     /// Offers `p` to `lane`; returns what happened and the depth of its queue as it found it.
@@ -236,7 +244,10 @@ impl Network {
         ln.current = ln.queues.iter_mut().find_map(|q| q.pop_front());
         let next_len = ln.current.as_ref().map(|p| p.wire_len);
         let (l, _) = self.lane_end(lane);
-        (done, next_len.map(|len| service_time(&self.links[l].params, len)))
+        (
+            done,
+            next_len.map(|len| service_time(&self.links[l].params, len)),
+        )
     }
 
     /// Arrival time of a frame whose transmission on `lane` ended at `now`, with `jitter_draw`
@@ -278,11 +289,11 @@ pub fn lane_of(l: usize, from_a: bool) -> usize {
 /// Time to put `len` bytes on a link with `p`'s rates (the slower of pps and bps).
 pub fn service_time(p: &LinkParams, len: u32) -> Micros {
     let mut t = 0u64;
-    if p.rate_pps > 0 {
-        t = t.max(1_000_000 / p.rate_pps);
+    if let Some(v) = 1_000_000u64.checked_div(p.rate_pps) {
+        t = t.max(v);
     }
-    if p.rate_bps > 0 {
-        t = t.max(u64::from(len) * 8 * 1_000_000 / p.rate_bps);
+    if let Some(v) = (u64::from(len) * 8 * 1_000_000).checked_div(p.rate_bps) {
+        t = t.max(v);
     }
     t
 }

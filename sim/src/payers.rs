@@ -350,6 +350,26 @@ impl World {
         };
         let outcome = a.round.outcome().cloned();
         let id = a.id as usize;
+        let node = self.payers[payer].node;
+        let nonce = a.order.order().nonce;
+        self.note(|| {
+            let o = match &outcome {
+                Some(Ok(_)) => "quorum".to_string(),
+                Some(Err(e)) => format!("{e:?}"),
+                None => "-".into(),
+            };
+            let refusals: Vec<String> = a
+                .round
+                .refusals()
+                .iter()
+                .map(|r| format!("{}:{}", r.authority, r.code.name()))
+                .collect();
+            format!(
+                "payer {node} nonce {nonce} {} round: {o} refusals [{}]",
+                a.round.phase().name(),
+                refusals.join(" ")
+            )
+        });
         let honest = self.payment_meta[id].honest;
         match (a.round.phase(), outcome) {
             (PhaseKind::Votes, Some(Ok(Reached::Certificate(cert)))) => {
@@ -477,10 +497,11 @@ impl World {
             && let Some(i) = from
         {
             let p = &self.payers[payer];
-            let in_round = p
-                .active
-                .as_ref()
-                .is_some_and(|a| a.round.phase() == PhaseKind::Receipts && a.round.outcome().is_none() && a.order.order().nonce == r.nonce);
+            let in_round = p.active.as_ref().is_some_and(|a| {
+                a.round.phase() == PhaseKind::Receipts
+                    && a.round.outcome().is_none()
+                    && a.order.order().nonce == r.nonce
+            });
             if !in_round {
                 if (r.nonce as usize) < p.history.len()
                     && p.history[r.nonce as usize].order_digest() == r.order_digest
@@ -591,8 +612,14 @@ impl World {
             Ok(received) => {
                 self.payees.entry(node).or_default().accepted += 1;
                 self.count("payee.accepted", 1.0);
-                self.monitor
-                    .certificate(now, c, &committee, &received.certificate, "a payee", true);
+                self.monitor.certificate(
+                    now,
+                    c,
+                    &committee,
+                    &received.certificate,
+                    "a payee",
+                    true,
+                );
             }
             Err(_) => {
                 self.payees.entry(node).or_default().refused += 1;
@@ -661,7 +688,10 @@ impl World {
                 sets.push((self.hosts[h].node, kept));
             }
             if excused > 0 {
-                self.count("convergence.blocked_sender_certificates_excluded", excused as f64);
+                self.count(
+                    "convergence.blocked_sender_certificates_excluded",
+                    excused as f64,
+                );
             }
             self.monitor.checked(names::CONVERGENCE);
             if let Some((n0, s0)) = sets.first() {
@@ -712,7 +742,9 @@ impl World {
     }
 
     fn byzantine_issue(&mut self, payer: usize, id: u64) {
-        let b = self.payers[payer].byzantine.unwrap_or(ByzantinePayerBehaviour::Mixed);
+        let b = self.payers[payer]
+            .byzantine
+            .unwrap_or(ByzantinePayerBehaviour::Mixed);
         let pick = match b {
             ByzantinePayerBehaviour::Mixed => match self.byz_rng.index(6) {
                 0 | 1 => None,
@@ -861,7 +893,9 @@ impl World {
         // The same copy again (the switches' filter should drop it) and fresh copies (the
         // authorities must answer without applying twice).
         for retry in [0u8, 200u8.saturating_add(self.byz_rng.index(50) as u8)] {
-            let Ok(b) = Envelope::certificate(cert.clone(), epoch).with_retry(retry).encode()
+            let Ok(b) = Envelope::certificate(cert.clone(), epoch)
+                .with_retry(retry)
+                .encode()
             else {
                 continue;
             };
@@ -914,7 +948,9 @@ impl World {
                 if let Some(e) = forged.signatures.first_mut() {
                     e.signature.0[self.byz_rng.index(64)] ^= 1 << self.byz_rng.index(8);
                 }
-                Envelope::certificate(forged, epoch).encode().unwrap_or_default()
+                Envelope::certificate(forged, epoch)
+                    .encode()
+                    .unwrap_or_default()
             }
             2 => {
                 // One signer repeated in place of another.
@@ -922,17 +958,25 @@ impl World {
                     let last = forged.signatures.len() - 1;
                     forged.signatures[last] = forged.signatures[0];
                 }
-                Envelope::certificate(forged, epoch).encode().unwrap_or_default()
+                Envelope::certificate(forged, epoch)
+                    .encode()
+                    .unwrap_or_default()
             }
             _ => {
                 // Below quorum.
                 forged.signatures.truncate(1);
-                Envelope::certificate(forged, epoch).encode().unwrap_or_default()
+                Envelope::certificate(forged, epoch)
+                    .encode()
+                    .unwrap_or_default()
             }
         };
-        if bytes.is_empty() {
+        if bytes.len() < flashmesh_core::wire::HEADER_LEN {
             return;
         }
+        let mut bytes = bytes;
+        // A fresh retry number, so the switches' duplicate filter does not take it for the
+        // genuine certificate (as a real attacker would choose).
+        bytes[flashmesh_core::wire::field::RETRY] = 1 + self.byz_rng.index(250) as u8;
         self.count(&format!("byzantine_payer.forged.{kind}"), 1.0);
         let src = self.payer_addr(payer);
         for dst in self.all_authorities(payer) {

@@ -74,8 +74,8 @@ impl World {
         self.bcb_delays.sort_by(f64::total_cmp);
         let bcb_p50 = quantile(&self.bcb_delays, 0.5);
         let bcb_p95 = quantile(&self.bcb_delays, 0.95);
-        let bcb_loss = (self.bcb_sent > 0)
-            .then(|| 1.0 - self.bcb_arrived as f64 / self.bcb_sent as f64);
+        let bcb_loss =
+            (self.bcb_sent > 0).then(|| 1.0 - self.bcb_arrived as f64 / self.bcb_sent as f64);
         let rejections: f64 = c
             .iter()
             .filter(|(k, _)| k.starts_with("authority.rejected."))

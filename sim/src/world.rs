@@ -243,17 +243,21 @@ impl World {
                 if let Some(k) = &wallet_keys[p] {
                     committee_of_account.insert(k.public(), committees.len());
                     if scenario.balances[p] > 0 {
-                        genesis.balances.push(flashmesh_core::authority::GenesisBalance {
-                            account: k.public(),
-                            token: DEFAULT_TOKEN,
-                            amount: scenario.balances[p],
-                        });
+                        genesis
+                            .balances
+                            .push(flashmesh_core::authority::GenesisBalance {
+                                account: k.public(),
+                                token: DEFAULT_TOKEN,
+                                amount: scenario.balances[p],
+                            });
                     }
                 }
             }
             let mut member_hosts = Vec::new();
             for &m in &c.members {
-                let Some(key) = authority_keys[m].clone() else { continue };
+                let Some(key) = authority_keys[m].clone() else {
+                    continue;
+                };
                 let h = hosts.len();
                 match AuthorityHost::new(
                     m,
@@ -433,7 +437,8 @@ impl World {
                     s.current_epoch = self.epoch;
                     s.prune();
                 }
-                self.agenda.after(ms(self.scenario.epoch_ms as f64), Ev::Epoch);
+                self.agenda
+                    .after(ms(self.scenario.epoch_ms as f64), Ev::Epoch);
             }
             Ev::Flood { flood } => self.flood(flood),
             Ev::Replay { replay } => self.replay_tick(replay),
@@ -478,12 +483,12 @@ impl World {
     fn arrive(&mut self, node: usize, pkt: Packet) {
         let fmh = !pkt.bytes.is_empty();
         if fmh {
-            if let Some(k) = Self::filter_key(&pkt) {
-                if let Err(d) = self.switches[node].check(&k) {
-                    self.count(&format!("switch.drop.{}", d.name()), 1.0);
-                    self.note(|| format!("switch {node} drops {:?} ({d:?})", k.msg_type));
-                    return;
-                }
+            if let Some(k) = Self::filter_key(&pkt)
+                && let Err(d) = self.switches[node].check(&k)
+            {
+                self.count(&format!("switch.drop.{}", d.name()), 1.0);
+                self.note(|| format!("switch {node} drops {:?} ({d:?})", k.msg_type));
+                return;
             }
             self.capture(node, &pkt);
         }
@@ -769,7 +774,10 @@ impl World {
         }
         self.count("faults.crashes", 1.0);
         self.count("store.uncommitted_lost", lost as f64);
-        self.event("anchor_crash", format!("node {node}, {lost} uncommitted changes lost"));
+        self.event(
+            "anchor_crash",
+            format!("node {node}, {lost} uncommitted changes lost"),
+        );
     }
 
     fn restart(&mut self, node: usize) {
@@ -857,7 +865,8 @@ impl World {
         let now = self.agenda.now();
         let deadline = self.faults_end.max(self.last_issue()) + self.config.liveness_bound;
         if !self.quiet() && now < deadline {
-            self.agenda.after(1_000_000.min(deadline - now).max(1), Ev::End);
+            self.agenda
+                .after(1_000_000.min(deadline - now).max(1), Ev::End);
             return;
         }
         self.check_liveness(now);
