@@ -417,7 +417,11 @@ fn main() -> anyhow::Result<()> {
                 threads,
             };
             let outcome = flashmesh::sim::run_sim(&opts)?;
-            print!("{}", flashmesh::sim::render(&opts, &outcome));
+            // A closed pipe (e.g. `| head`) is not an error of the simulation.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stdout(),
+                flashmesh::sim::render(&opts, &outcome).as_bytes(),
+            );
             if !outcome.ok() {
                 std::process::exit(1);
             }

@@ -18,7 +18,8 @@ pub struct SimOptions {
     pub seed: Option<u64>,
     /// Run this many seeds instead of one.
     pub seeds: Option<u64>,
-    /// Print the event trace (of the shrunk run when a violation was found).
+    /// Print the event trace; a run that broke an invariant is first shrunk to the fewest
+    /// faults and payments that still break it.
     pub trace: bool,
     /// Payments to make instead of the scenario's.
     pub payments: Option<u64>,
@@ -102,7 +103,7 @@ pub fn run_sim(opts: &SimOptions) -> Result<SimOutcome, SimError> {
     let start = std::time::Instant::now();
     let mut result = run_one(&scenario, base.clone());
     let wall_s = start.elapsed().as_secs_f64();
-    if !result.ok() {
+    if !result.ok() && opts.trace {
         result = shrink(&scenario, &base, &result);
     }
     if let Some(dir) = &opts.out {

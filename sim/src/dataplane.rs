@@ -6,8 +6,30 @@
 //! The cells are kept sparse (only those ever stamped), so a thousand switches cost little.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use flashmesh_core::wire::MsgType;
+
+/// Cell indices come from CRC-32 already, so the map uses them as their own hash.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CellHasher(u64);
+
+impl Hasher for CellHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+    fn write_u32(&mut self, v: u32) {
+        // Spread the index over the high bits too (hashbrown uses the top 7 for its tags).
+        self.0 = u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+type Cells = HashMap<u32, u32, BuildHasherDefault<CellHasher>>;
 
 /// Cells per partition (`BLOOM_PART_SIZE`).
 pub const PART_SIZE: u32 = 32_768;
@@ -73,7 +95,7 @@ pub struct SwitchFilters {
     pub dedup_types: Vec<u8>,
     /// Blocked senders.
     pub blocked: HashSet<u64>,
-    cells: HashMap<u32, u32>,
+    cells: Cells,
 }
 
 impl Default for SwitchFilters {
@@ -83,7 +105,7 @@ impl Default for SwitchFilters {
             retry_allowance: 255,
             dedup_types: vec![MsgType::Order as u8, MsgType::Certificate as u8],
             blocked: HashSet::new(),
-            cells: HashMap::new(),
+            cells: Cells::default(),
         }
     }
 }

@@ -142,7 +142,8 @@ impl World {
             self.byzantine_receive(h, b, pkt);
             return;
         }
-        let handled = authority.handle_datagram(&pkt.bytes, epoch);
+        let ci = host.committee;
+        let handled = authority.handle_datagram_with(&pkt.bytes, epoch, &mut self.memos[ci]);
         let request = handled.request_type;
         if let Err(rej) = &handled.result {
             let code = rej.code();

@@ -92,6 +92,9 @@ pub struct PayerState {
     /// Byzantine behaviour, if any.
     pub byzantine: Option<ByzantinePayerBehaviour>,
     double: Option<DoubleSpend>,
+    /// Why the account can pay no more (its next nonce is locked to an order whose
+    /// certificate cannot be sent).
+    wedged: Option<String>,
 }
 
 /// A payee's wallet.
@@ -143,6 +146,7 @@ impl World {
                 sync_scheduled: false,
                 byzantine: byz.iter().find(|(n, _)| *n == p).map(|(_, b)| *b),
                 double: None,
+                wedged: None,
             });
         }
     }
@@ -203,6 +207,17 @@ impl World {
             self.agenda.at(t as Micros, Ev::Issue { payer, id });
             id += 1;
         }
+        // A payment count beyond what the scenario's duration holds stretches the run (and its
+        // `all` phase) to the last start.
+        let last_ms = (self.last_issue() / 1000) + 1;
+        if last_ms > self.scenario.duration_ms {
+            for p in &mut self.scenario.phases {
+                if p.name == "all" {
+                    p.end_ms = last_ms;
+                }
+            }
+            self.scenario.duration_ms = last_ms;
+        }
     }
 
     /// When the last payment is issued.
@@ -243,6 +258,11 @@ impl World {
         let meta = self.payment_meta[id as usize].clone();
         let amount = self.payments[id as usize].amount;
         let p = &self.payers[payer];
+        if let Some(reason) = p.wedged.clone() {
+            self.fail(id, &reason);
+            self.begin(payer);
+            return;
+        }
         if p.balance < amount {
             self.fail(id, "insufficient_funds_at_wallet");
             self.begin(payer);
@@ -312,7 +332,24 @@ impl World {
                     if a.round.sends() > 1 {
                         self.payments[id].retries += to.len() as u32;
                     }
-                    let Ok(bytes) = env.encode() else { return };
+                    let bytes = match env.encode() {
+                        Ok(b) => b,
+                        Err(e) => {
+                            // Nothing can carry it (a certificate of a large committee does
+                            // not fit one datagram): the payment fails, counted, by name.
+                            let kind = env.header.msg_type.name();
+                            let id = a.id;
+                            self.count(&format!("payer.encode_failed.{kind}"), 1.0);
+                            self.note(|| format!("payer {payer}: {kind} does not encode: {e}"));
+                            // The nonce stays locked to this order: the account is wedged.
+                            let reason = format!("{kind}_oversized");
+                            self.payers[payer].active = None;
+                            self.payers[payer].wedged = Some(reason.clone());
+                            self.fail(id, &reason);
+                            self.begin(payer);
+                            return;
+                        }
+                    };
                     let src = self.payer_addr(payer);
                     for i in to {
                         let dst = self.authority_addr(c, i);

@@ -10,7 +10,7 @@ use crate::error::Rejection;
 use crate::messages::ErrorMessage;
 use crate::wire::{HEADER_LEN, HeaderRepr, MsgType, field};
 
-use super::{Authority, StateChange};
+use super::{Authority, SignatureCheck, StateChange, VerifyDirectly};
 
 /// What handling one datagram did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,8 +55,18 @@ fn loose_header(bytes: &[u8]) -> Option<HeaderRepr> {
 impl Authority {
     /// Decodes and handles one datagram received during `current_epoch`.
     pub fn handle_datagram(&mut self, bytes: &[u8], current_epoch: u32) -> Handled {
+        self.handle_datagram_with(bytes, current_epoch, &mut VerifyDirectly)
+    }
+
+    /// [`Authority::handle_datagram`], with signatures checked by `check`.
+    pub fn handle_datagram_with(
+        &mut self,
+        bytes: &[u8],
+        current_epoch: u32,
+        check: &mut dyn SignatureCheck,
+    ) -> Handled {
         match Envelope::decode(bytes) {
-            Ok(env) => self.handle_envelope(env, current_epoch),
+            Ok(env) => self.handle_envelope_with(env, current_epoch, check),
             Err(e) => {
                 let known = bytes
                     .get(field::MSG_TYPE)
@@ -94,6 +104,16 @@ impl Authority {
 
     /// Handles one decoded envelope received during `current_epoch`.
     pub fn handle_envelope(&mut self, env: Envelope, current_epoch: u32) -> Handled {
+        self.handle_envelope_with(env, current_epoch, &mut VerifyDirectly)
+    }
+
+    /// [`Authority::handle_envelope`], with signatures checked by `check`.
+    pub fn handle_envelope_with(
+        &mut self,
+        env: Envelope,
+        current_epoch: u32,
+        check: &mut dyn SignatureCheck,
+    ) -> Handled {
         let header = env.header;
         let request_type = Some(header.msg_type);
         let reply_with = |this: &Self, r: Result<(Message, Option<StateChange>), Rejection>| match r
@@ -114,13 +134,13 @@ impl Authority {
         match env.message {
             Message::Order(order) => {
                 let r = self
-                    .handle_order(order, current_epoch)
+                    .handle_order_with(order, current_epoch, check)
                     .map(|o| (Message::Vote(o.reply), o.persist));
                 reply_with(self, r)
             }
             Message::Certificate(cert) => {
                 let r = self
-                    .handle_certificate(cert)
+                    .handle_certificate_with(cert, check)
                     .map(|o| (Message::Receipt(o.reply), o.persist));
                 reply_with(self, r)
             }

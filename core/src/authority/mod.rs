@@ -62,6 +62,31 @@ impl AccountState {
     }
 }
 
+/// How an authority checks the signatures of what it is asked to handle: directly
+/// ([`VerifyDirectly`], what [`Authority::handle_datagram`] uses), or by a runtime's own means
+/// (a pool of worker threads, a cache shared by the authorities of one process), as long as
+/// the answer is what [`SignedOrder::verify`] and [`Certificate::verify`] would give.
+pub trait SignatureCheck {
+    /// Checks an order's signature.
+    fn order(&mut self, order: SignedOrder) -> Result<Verified<SignedOrder>, Rejection> {
+        order.verify()
+    }
+    /// Checks a certificate against `committee`.
+    fn certificate(
+        &mut self,
+        certificate: Certificate,
+        committee: &Committee,
+    ) -> Result<Verified<Certificate>, Rejection> {
+        certificate.verify(committee)
+    }
+}
+
+/// Signatures checked on the spot.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyDirectly;
+
+impl SignatureCheck for VerifyDirectly {}
+
 /// The result of a state-changing request: the reply, and the change to make durable before
 /// the reply is sent (None when nothing new needs persisting).
 ///
@@ -226,10 +251,20 @@ impl Authority {
         order: SignedOrder,
         current_epoch: u32,
     ) -> Result<Outcome<Vote>, Rejection> {
+        self.handle_order_with(order, current_epoch, &mut VerifyDirectly)
+    }
+
+    /// [`Authority::handle_order`], with the signature checked by `check`.
+    pub fn handle_order_with(
+        &mut self,
+        order: SignedOrder,
+        current_epoch: u32,
+        check: &mut dyn SignatureCheck,
+    ) -> Result<Outcome<Vote>, Rejection> {
         if let Some(p) = self.precheck(&order, current_epoch)? {
             return Ok(Self::repeat(p));
         }
-        let verified = order.verify()?;
+        let verified = check.order(order)?;
         self.lock(verified, current_epoch)
     }
 
@@ -357,8 +392,18 @@ impl Authority {
         &mut self,
         certificate: Certificate,
     ) -> Result<Outcome<Receipt>, Rejection> {
+        self.handle_certificate_with(certificate, &mut VerifyDirectly)
+    }
+
+    /// [`Authority::handle_certificate`], with the signatures checked by `check`.
+    pub fn handle_certificate_with(
+        &mut self,
+        certificate: Certificate,
+        check: &mut dyn SignatureCheck,
+    ) -> Result<Outcome<Receipt>, Rejection> {
         self.precheck_certificate(&certificate)?;
-        let verified = certificate.verify(&self.committee)?;
+        let committee = self.committee.clone();
+        let verified = check.certificate(certificate, &committee)?;
         self.handle_verified_certificate(verified)
     }
 
