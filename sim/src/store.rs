@@ -70,3 +70,59 @@ impl StoreModel {
         Ok(a)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flashmesh_core::committee::AuthorityInfo;
+    use flashmesh_core::messages::{SignedOrder, TransferOrder};
+
+    #[test]
+    fn a_crash_keeps_what_was_committed_and_loses_the_rest() {
+        let key = Keypair::from_seed(&[1; 32]);
+        let payer = Keypair::from_seed(&[2; 32]);
+        let committee = Arc::new(
+            Committee::new(vec![AuthorityInfo {
+                name: "a".into(),
+                public_key: key.public(),
+                weight: 1,
+                address: "127.0.0.1:1".into(),
+            }])
+            .unwrap(),
+        );
+        let genesis = Genesis::uniform([payer.public()], 100);
+        let mut a = Authority::new(key.clone(), committee.clone(), &genesis).unwrap();
+        let order = |nonce: u64| {
+            SignedOrder::sign(
+                TransferOrder {
+                    sender: payer.public(),
+                    recipient: key.public(),
+                    token: 0,
+                    amount: 1,
+                    nonce,
+                    epoch: 1,
+                    ttl: 4,
+                },
+                &payer,
+            )
+        };
+        let mut store = StoreModel::default();
+        let locked = a.handle_order(order(0), 1).unwrap();
+        store.append(locked.persist.unwrap());
+        assert!(store.has_pending());
+        assert_eq!(store.crash(), 1);
+        let b = store.restore(&key, &committee, &genesis).unwrap();
+        assert!(b.account(&payer.public()).unwrap().pending.is_none());
+        let mut a = b;
+        let locked = a.handle_order(order(0), 1).unwrap();
+        store.append(locked.persist.unwrap());
+        assert_eq!(store.commit().len(), 1);
+        assert_eq!(store.crash(), 0);
+        let c = store.restore(&key, &committee, &genesis).unwrap();
+        assert!(c.account(&payer.public()).unwrap().pending.is_some());
+        store.lose_locks_on_crash = true;
+        store.crash();
+        let d = store.restore(&key, &committee, &genesis).unwrap();
+        assert!(d.account(&payer.public()).unwrap().pending.is_none());
+    }
+}
