@@ -21,33 +21,32 @@ pub fn to_ms(t: Micros) -> f64 {
     t as f64 / 1000.0
 }
 
-struct Entry<E> {
+/// A heap entry: the time, the tie-breaking sequence number and the slot of the event, small
+/// so that sifting moves little (events themselves carry whole datagrams).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Entry {
     at: Micros,
     seq: u64,
-    event: E,
+    slot: u32,
 }
 
-impl<E> PartialEq for Entry<E> {
-    fn eq(&self, other: &Self) -> bool {
-        self.at == other.at && self.seq == other.seq
-    }
-}
-impl<E> Eq for Entry<E> {}
-impl<E> PartialOrd for Entry<E> {
+impl PartialOrd for Entry {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl<E> Ord for Entry<E> {
+impl Ord for Entry {
     fn cmp(&self, other: &Self) -> Ordering {
         // BinaryHeap is a max-heap: the earliest (then first scheduled) must compare greatest.
         (other.at, other.seq).cmp(&(self.at, self.seq))
     }
 }
 
-/// A time-ordered queue of events.
+/// Scheduled events in virtual time.
 pub struct Agenda<E> {
-    heap: BinaryHeap<Entry<E>>,
+    heap: BinaryHeap<Entry>,
+    slots: Vec<Option<E>>,
+    free: Vec<u32>,
     seq: u64,
     now: Micros,
 }
@@ -56,6 +55,8 @@ impl<E> Default for Agenda<E> {
     fn default() -> Self {
         Agenda {
             heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             seq: 0,
             now: 0,
         }
@@ -63,7 +64,7 @@ impl<E> Default for Agenda<E> {
 }
 
 impl<E> Agenda<E> {
-    /// The time of the event being handled.
+    /// The current virtual time.
     pub fn now(&self) -> Micros {
         self.now
     }
@@ -71,27 +72,39 @@ impl<E> Agenda<E> {
     pub fn at(&mut self, at: Micros, event: E) {
         let at = at.max(self.now);
         self.seq += 1;
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(event);
+                i
+            }
+            None => {
+                self.slots.push(Some(event));
+                (self.slots.len() - 1) as u32
+            }
+        };
         self.heap.push(Entry {
             at,
             seq: self.seq,
-            event,
+            slot,
         });
     }
-    /// Schedules `event` `delay` from now.
+    /// Schedules `event` `delay` after now.
     pub fn after(&mut self, delay: Micros, event: E) {
         self.at(self.now.saturating_add(delay), event);
     }
-    /// The next event, advancing the clock to it.
+    /// The next event, advancing the time to it.
     pub fn pop(&mut self) -> Option<(Micros, E)> {
         let e = self.heap.pop()?;
         self.now = e.at;
-        Some((e.at, e.event))
+        let event = self.slots[e.slot as usize].take()?;
+        self.free.push(e.slot);
+        Some((e.at, event))
     }
-    /// Events waiting.
+    /// Events scheduled.
     pub fn len(&self) -> usize {
         self.heap.len()
     }
-    /// Whether nothing waits.
+    /// Whether nothing is scheduled.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()
     }

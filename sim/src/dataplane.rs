@@ -3,33 +3,14 @@
 //! `(sender, nonce, msg_type, retry, IPv4 destination)` with eight cells from four CRC-32 hashes
 //! of the key in four field orders, cells holding the epoch they were stamped in).
 //!
-//! The cells are kept sparse (only those ever stamped), so a thousand switches cost little.
+//! A cell holds a one-byte stamp of its epoch (`1 + epoch % 255`, 0 for never stamped) rather
+//! than the whole epoch: only the current and the previous epoch ever match, and cells of older
+//! epochs are cleared whenever the epoch changes, so the stamp is exact. The cells are allocated
+//! when a switch first stamps one (256 KiB), so switches that filter nothing cost nothing.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::HashSet;
 
 use flashmesh_core::wire::MsgType;
-
-/// Cell indices come from CRC-32 already, so the map uses them as their own hash.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct CellHasher(u64);
-
-impl Hasher for CellHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 << 8) | u64::from(*b);
-        }
-    }
-    fn write_u32(&mut self, v: u32) {
-        // Spread the index over the high bits too (hashbrown uses the top 7 for its tags).
-        self.0 = u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-type Cells = HashMap<u32, u32, BuildHasherDefault<CellHasher>>;
 
 /// Cells per partition (`BLOOM_PART_SIZE`).
 pub const PART_SIZE: u32 = 32_768;
@@ -95,7 +76,13 @@ pub struct SwitchFilters {
     pub dedup_types: Vec<u8>,
     /// Blocked senders.
     pub blocked: HashSet<u64>,
-    cells: Cells,
+    cells: Vec<u8>,
+    /// Cells stamped in the epoch the cells were last cleared for, and in the one before.
+    stamped: [Vec<u32>; 2],
+    /// The epoch the cells were last cleared for.
+    cleared_for: u32,
+    /// Clearings still to be done by scanning every cell (the lists overflowed).
+    full_scans: u8,
 }
 
 impl Default for SwitchFilters {
@@ -105,9 +92,17 @@ impl Default for SwitchFilters {
             retry_allowance: 255,
             dedup_types: vec![MsgType::Order as u8, MsgType::Certificate as u8],
             blocked: HashSet::new(),
-            cells: Cells::default(),
+            cells: Vec::new(),
+            stamped: [Vec::new(), Vec::new()],
+            cleared_for: 0,
+            full_scans: 0,
         }
     }
+}
+
+/// A cell's stamp for `epoch` (never 0, the empty cell).
+fn stamp(epoch: u32) -> u8 {
+    (epoch % 255) as u8 + 1
 }
 
 fn hash(parts: &[&[u8]]) -> u32 {
@@ -157,33 +152,78 @@ impl SwitchFilters {
             return Err(Drop::Blocked);
         }
         if cur != 0 && self.dedup_types.contains(&k.msg_type) {
-            let prev = cur.wrapping_sub(1);
+            if self.cleared_for != cur {
+                self.prune();
+            }
+            if self.cells.is_empty() {
+                self.cells = vec![0; 8 * PART_SIZE as usize];
+            }
+            let (now, before) = (stamp(cur), stamp(cur.wrapping_sub(1)));
+            // Epoch 0 stamps nothing, so a cell of "epoch 0" never matches.
+            let before = if cur == 1 { 0 } else { before };
             let idx = cell_indices(k);
-            let seen = idx.iter().all(|i| {
-                let c = self.cells.get(i).copied().unwrap_or(0);
-                c == cur || (c != 0 && c == prev)
+            let seen = idx.iter().all(|&i| {
+                let c = self.cells[i as usize];
+                c == now || (c != 0 && c == before)
             });
             if seen {
                 return Err(Drop::Duplicate);
             }
             for i in idx {
-                self.cells.insert(i, cur);
+                self.cells[i as usize] = now;
+            }
+            if self.stamped[0].len() < self.cells.len() {
+                self.stamped[0].extend_from_slice(&idx);
+            } else {
+                // A long epoch: cheaper to scan the cells at the next two clearings.
+                self.stamped[0] = Vec::new();
+                self.full_scans = 2;
             }
         }
         Ok(())
     }
 
-    /// Forgets cells stamped before the previous epoch (they no longer match anything), so the
-    /// sparse model stays small.
+    /// Clears cells stamped before the previous epoch (they no longer match anything), so a
+    /// stamp is never mistaken for a later epoch's. Runs by itself when the epoch has changed.
     pub fn prune(&mut self) {
-        let prev = self.current_epoch.wrapping_sub(1);
         let cur = self.current_epoch;
-        self.cells.retain(|_, c| *c == cur || *c == prev);
+        let last = std::mem::replace(&mut self.cleared_for, cur);
+        if last == cur {
+            return;
+        }
+        // Cells hold epochs `last` and `last - 1`; only `last` survives a step to `last + 1`.
+        let step = cur == last.wrapping_add(1);
+        if self.full_scans > 0 {
+            self.full_scans -= 1;
+            self.stamped = [Vec::new(), Vec::new()];
+            let keep = step.then(|| stamp(last));
+            for c in &mut self.cells {
+                if Some(*c) != keep {
+                    *c = 0;
+                }
+            }
+            return;
+        }
+        let older = std::mem::take(&mut self.stamped[1]);
+        let dead = stamp(last.wrapping_sub(1));
+        for i in older {
+            if self.cells[i as usize] == dead {
+                self.cells[i as usize] = 0;
+            }
+        }
+        let recent = std::mem::take(&mut self.stamped[0]);
+        if step {
+            self.stamped[1] = recent;
+        } else {
+            for i in recent {
+                self.cells[i as usize] = 0;
+            }
+        }
     }
 
-    /// Cells stamped so far (memory of the model).
+    /// Cells stamped in the current or the previous epoch.
     pub fn stamped_cells(&self) -> usize {
-        self.cells.len()
+        self.cells.iter().filter(|&&c| c != 0).count()
     }
 }
 
@@ -208,6 +248,45 @@ mod tests {
         for (i, c) in cell_indices(&order()).into_iter().enumerate() {
             assert_eq!(c / PART_SIZE, i as u32);
         }
+    }
+
+    #[test]
+    fn duplicates_live_two_epochs_and_stamps_never_alias() {
+        let mut f = SwitchFilters {
+            current_epoch: 1,
+            ..SwitchFilters::default()
+        };
+        let k = order();
+        assert_eq!(f.check(&k), Ok(()));
+        assert_eq!(f.check(&k), Err(Drop::Duplicate));
+        f.current_epoch = 2;
+        assert_eq!(f.check(&k), Err(Drop::Duplicate));
+        // A key that passes in epoch 3 is stamped 3; a jump to 258 (same one-byte stamp)
+        // must not find it.
+        f.current_epoch = 3;
+        let k3 = FilterKey { epoch: 3, ..k };
+        assert_eq!(f.check(&k3), Ok(()));
+        f.current_epoch = 258;
+        let k258 = FilterKey { epoch: 258, ..k3 };
+        assert_eq!(f.check(&k258), Ok(()));
+        // Stepping one epoch at a time through two stamp cycles, the key seen every other
+        // epoch: each sighting passes (the last one is two epochs old), its repeat does not.
+        for e in 259..259 + 600 {
+            f.current_epoch = e;
+            if e % 2 == 0 {
+                let ke = FilterKey { epoch: e, ..k };
+                assert_eq!(f.check(&ke), Ok(()), "epoch {e}");
+                assert_eq!(f.check(&ke), Err(Drop::Duplicate), "epoch {e}");
+            } else {
+                let other = FilterKey {
+                    epoch: e,
+                    nonce: 99,
+                    ..k
+                };
+                assert_eq!(f.check(&other), Ok(()), "epoch {e}");
+            }
+        }
+        assert!(f.stamped_cells() <= 16);
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub fn oracle_valid(cert: &Certificate, committee: &Committee) -> Result<(), Str
     let mut weight = 0u64;
     let order_digest = cert.order.digest();
     let nonce = cert.order.order().nonce;
+    let mut votes = Vec::with_capacity(cert.signatures.len());
     for e in &cert.signatures {
         let Some(m) = committee.member(&e.authority) else {
             return Err(format!("signer {:?} is not a member", e.authority));
@@ -62,15 +63,19 @@ pub fn oracle_valid(cert: &Certificate, committee: &Committee) -> Result<(), Str
             return Err(format!("signer {} appears twice", m.name()));
         }
         weight += m.weight();
-        let vote = Vote {
+        votes.push(Vote {
             order_digest,
             nonce,
             authority: e.authority,
             signature: e.signature,
-        };
-        if vote.verify(committee).is_err() {
-            return Err(format!("vote of {} does not verify", m.name()));
-        }
+        });
+    }
+    // Each signature as the vote it was, checked as a wallet checks the votes it gathers.
+    let verdicts = Vote::verify_each(&votes, committee);
+    if let Some(bad) = verdicts.iter().position(|v| v.is_err())
+        && let Some(m) = committee.member(&votes[bad].authority)
+    {
+        return Err(format!("vote of {} does not verify", m.name()));
     }
     if weight < committee.quorum() {
         return Err(format!(

@@ -2,6 +2,11 @@
 //! rate, three strict-priority queues of bounded depth, delay, jitter (order kept) and loss;
 //! routes by least cost over the links the control plane believes up, recomputed when that
 //! belief changes (a cut is noticed after the reroute delay, as probes would notice it).
+//!
+//! A lane costs an event only while frames wait in its queues: a frame offered to an idle lane
+//! is put on the wire at once, its loss, jitter and arrival decided then; the lane wakes (one
+//! event) when it is free again only if something is queued behind. A frame already on the
+//! wire when its link is cut still arrives, as one that has left the radio would.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
@@ -62,7 +67,10 @@ pub struct Packet {
 #[derive(Debug, Default)]
 pub struct Lane {
     queues: [VecDeque<Packet>; 3],
-    current: Option<Packet>,
+    /// When the frame on the wire has been sent.
+    busy_until: Micros,
+    /// A wake-up is scheduled for the queued frames.
+    wake: bool,
     last_arrival: Micros,
 }
 
@@ -96,10 +104,12 @@ impl LinkState {
 pub enum Offer {
     /// Queued behind others: nothing to schedule.
     Queued,
+    /// Queued on a busy lane that had nothing queued: wake it at this time.
+    QueuedWake(Micros),
     /// Dropped (queue full or link down).
     Dropped,
-    /// Transmission starts: it ends after the given time.
-    Transmitting(Micros),
+    /// On the wire now: sent at the given time.
+    Transmitting(Packet, Micros),
 }
 
 /// Default queue depth per class, in packets.
@@ -213,8 +223,9 @@ impl Network {
         }
     }
 
-    /// Offers `p` to `lane`; returns what happened and the depth of its queue as it found it.
-    pub fn offer(&mut self, lane: usize, p: Packet) -> (Offer, u32) {
+    /// Offers `p` to `lane` at `now`; returns what happened and the depth of its queue as it
+    /// found it.
+    pub fn offer(&mut self, lane: usize, p: Packet, now: Micros) -> (Offer, u32) {
         let (l, _) = self.lane_end(lane);
         let link = &self.links[l];
         if !link.up() {
@@ -225,32 +236,37 @@ impl Network {
         let class = self.class_of(&p);
         let ln = &mut self.lanes[lane];
         let depth = ln.queues[class].len() as u32;
-        if ln.current.is_some() {
+        if ln.busy_until > now || ln.wake {
             if ln.queues[class].len() >= depth_limit {
                 return (Offer::Dropped, depth);
             }
             ln.queues[class].push_back(p);
-            return (Offer::Queued, depth);
+            if ln.wake {
+                return (Offer::Queued, depth);
+            }
+            ln.wake = true;
+            return (Offer::QueuedWake(ln.busy_until), depth);
         }
-        ln.current = Some(p);
-        (Offer::Transmitting(tx), depth)
+        ln.busy_until = now + tx;
+        (Offer::Transmitting(p, ln.busy_until), depth)
     }
 
-    /// The packet whose transmission on `lane` just ended, and the length of the next
-    /// transmission (strict priority: class 0 first), if one starts.
-    pub fn finish(&mut self, lane: usize) -> (Option<Packet>, Option<Micros>) {
-        let ln = &mut self.lanes[lane];
-        let done = ln.current.take();
-        ln.current = ln.queues.iter_mut().find_map(|q| q.pop_front());
-        let next_len = ln.current.as_ref().map(|p| p.wire_len);
+    /// The lane is free at `now`: the next queued frame (strict priority: class 0 first) goes
+    /// on the wire, with the time it has been sent and whether to wake the lane again then.
+    pub fn next_frame(&mut self, lane: usize, now: Micros) -> Option<(Packet, Micros, bool)> {
         let (l, _) = self.lane_end(lane);
-        (
-            done,
-            next_len.map(|len| service_time(&self.links[l].params, len)),
-        )
+        let params = self.links[l].params;
+        let ln = &mut self.lanes[lane];
+        let Some(p) = ln.queues.iter_mut().find_map(|q| q.pop_front()) else {
+            ln.wake = false;
+            return None;
+        };
+        ln.busy_until = now + service_time(&params, p.wire_len);
+        ln.wake = ln.queues.iter().any(|q| !q.is_empty());
+        Some((p, ln.busy_until, ln.wake))
     }
 
-    /// Arrival time of a frame whose transmission on `lane` ended at `now`, with `jitter_draw`
+    /// Arrival time of a frame whose transmission on `lane` ends at `now`, with `jitter_draw`
     /// in `[0, 1)`; order is kept per lane.
     pub fn arrival(&mut self, lane: usize, now: Micros, jitter_draw: f64) -> Micros {
         let (l, _) = self.lane_end(lane);
@@ -262,8 +278,7 @@ impl Network {
         t
     }
 
-    /// Drops every frame queued on a link that went down (the one being transmitted is
-    /// dropped when its transmission ends); returns how many.
+    /// Drops every frame queued on a link that went down; returns how many.
     pub fn flush_link(&mut self, l: usize) -> usize {
         let mut n = 0;
         for lane in [2 * l, 2 * l + 1] {

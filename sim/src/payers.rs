@@ -20,7 +20,7 @@ use flashmesh_core::envelope::{Envelope, Message};
 use flashmesh_core::error::ErrorCode;
 use flashmesh_core::keys::PublicKey;
 use flashmesh_core::messages::{
-    Certificate, DEFAULT_TOKEN, QuorumCollector, SignedOrder, TokenId, TransferOrder,
+    Certificate, DEFAULT_TOKEN, QuorumCollector, Receipt, SignedOrder, TokenId, TransferOrder,
 };
 use flashmesh_scenario::file::ByzantinePayerBehaviour;
 use flashmesh_scenario::{PaymentOutcome, PaymentRecord};
@@ -87,6 +87,8 @@ pub struct PayerState {
     history: Vec<Certificate>,
     history_retries: Vec<RetryCount>,
     acked: Vec<u64>,
+    /// Receipts outside a round, their signatures checked together before `acked` is read.
+    unchecked_acks: Vec<(usize, Receipt)>,
     generation: u64,
     sync_scheduled: bool,
     /// Byzantine behaviour, if any.
@@ -142,6 +144,7 @@ impl World {
                 history: Vec::new(),
                 history_retries: Vec::new(),
                 acked: vec![0; n],
+                unchecked_acks: Vec::new(),
                 generation: 0,
                 sync_scheduled: false,
                 byzantine: byz.iter().find(|(n, _)| *n == p).map(|(_, b)| *b),
@@ -271,17 +274,13 @@ impl World {
         let Some(recipient) = self.wallet_keys[meta.payee].as_ref().map(|k| k.public()) else {
             return;
         };
-        let order = SignedOrder::sign(
-            TransferOrder {
-                sender: p.key.public(),
-                recipient,
-                token: DEFAULT_TOKEN,
-                amount,
-                nonce: p.next_nonce,
-                epoch: self.epoch,
-                ttl: ORDER_TTL,
-            },
+        let order = sign_transfer(
             &p.key,
+            recipient,
+            amount,
+            p.next_nonce,
+            self.epoch,
+            ORDER_TTL,
         );
         self.payments[id as usize].nonce = p.next_nonce;
         let committee = self.committees[p.committee].committee.clone();
@@ -542,10 +541,9 @@ impl World {
             if !in_round {
                 if (r.nonce as usize) < p.history.len()
                     && p.history[r.nonce as usize].order_digest() == r.order_digest
-                    && r.verify(&committee).is_ok()
+                    && p.acked[i] <= r.nonce
                 {
-                    let p = &mut self.payers[payer];
-                    p.acked[i] = p.acked[i].max(r.nonce + 1);
+                    self.payers[payer].unchecked_acks.push((i, *r));
                 }
                 return;
             }
@@ -553,12 +551,16 @@ impl World {
         let Some(a) = self.payers[payer].active.as_mut() else {
             return;
         };
-        let heard = a.round.on_reply(&committee, from, &msg);
+        let heard = a.round.on_reply(from, &msg);
         match heard {
-            Heard::Accepted(i) if a.round.phase() == PhaseKind::Receipts => {
+            Heard::Accepted(_) if a.round.phase() == PhaseKind::Receipts => {
+                // Held receipts are checked together, so one answer can accept several.
                 let n = a.order.order().nonce + 1;
+                let accepted: Vec<usize> = a.round.accepted().collect();
                 let p = &mut self.payers[payer];
-                p.acked[i] = p.acked[i].max(n);
+                for i in accepted {
+                    p.acked[i] = p.acked[i].max(n);
+                }
             }
             Heard::Refused(i, code)
                 if matches!(
@@ -579,8 +581,26 @@ impl World {
         self.drive(payer);
     }
 
+    /// Checks the held receipts (one batch) and counts the good ones as acknowledgements.
+    fn settle_acks(&mut self, payer: usize) {
+        if self.payers[payer].unchecked_acks.is_empty() {
+            return;
+        }
+        let held = std::mem::take(&mut self.payers[payer].unchecked_acks);
+        let committee = &self.committees[self.payers[payer].committee].committee;
+        let receipts: Vec<Receipt> = held.iter().map(|(_, r)| *r).collect();
+        let verdicts = Receipt::verify_each(&receipts, committee);
+        let p = &mut self.payers[payer];
+        for ((i, r), v) in held.into_iter().zip(verdicts) {
+            if v.is_ok() {
+                p.acked[i] = p.acked[i].max(r.nonce + 1);
+            }
+        }
+    }
+
     /// Sends authority `i` the certificates from the first it has not acknowledged.
     fn push_history(&mut self, payer: usize, i: usize) {
+        self.settle_acks(payer);
         let epoch = self.epoch;
         let c = self.payers[payer].committee;
         let src = self.payer_addr(payer);
@@ -618,6 +638,7 @@ impl World {
     }
 
     fn ensure_sync(&mut self, payer: usize) {
+        self.settle_acks(payer);
         if !self.payers[payer].sync_scheduled && !self.lagging(payer).is_empty() {
             self.payers[payer].sync_scheduled = true;
             self.agenda.after(SYNC_INTERVAL, Ev::PayerSync { payer });
@@ -626,6 +647,7 @@ impl World {
 
     pub(crate) fn payer_sync(&mut self, payer: usize) {
         self.payers[payer].sync_scheduled = false;
+        self.settle_acks(payer);
         let lag = self.lagging(payer);
         for i in lag {
             self.count("payer.sync_pushes", 1.0);
@@ -667,7 +689,10 @@ impl World {
 
     /// Whether nothing honest is left to do: every honest payment done and every honest
     /// authority has acknowledged every certificate.
-    pub(crate) fn quiet(&self) -> bool {
+    pub(crate) fn quiet(&mut self) -> bool {
+        for p in 0..self.payers.len() {
+            self.settle_acks(p);
+        }
         self.payment_meta.iter().all(|m| !m.honest || m.done)
             && (0..self.payers.len()).all(|p| self.lagging(p).is_empty())
     }
@@ -828,17 +853,13 @@ impl World {
             .unwrap_or(meta.payee);
         let mk = |to: usize, amount: u64| -> Option<SignedOrder> {
             let recipient = self.wallet_keys[to].as_ref()?.public();
-            Some(SignedOrder::sign(
-                TransferOrder {
-                    sender: p.key.public(),
-                    recipient,
-                    token: DEFAULT_TOKEN,
-                    amount,
-                    nonce: p.next_nonce,
-                    epoch: self.epoch,
-                    ttl: ORDER_TTL,
-                },
+            Some(sign_transfer(
                 &p.key,
+                recipient,
+                amount,
+                p.next_nonce,
+                self.epoch,
+                ORDER_TTL,
             ))
         };
         let amount = self.payments[id as usize].amount.max(1);
@@ -1043,18 +1064,8 @@ impl World {
         } else {
             (0, 0)
         };
-        let order = SignedOrder::sign(
-            TransferOrder {
-                sender: p.key.public(),
-                recipient,
-                token: DEFAULT_TOKEN,
-                amount: 1,
-                nonce: p.next_nonce + 1 + self.byz_rng.index(3) as u64,
-                epoch,
-                ttl,
-            },
-            &p.key,
-        );
+        let nonce = p.next_nonce + 1 + self.byz_rng.index(3) as u64;
+        let order = sign_transfer(&p.key, recipient, 1, nonce, epoch, ttl);
         self.payment_meta[id as usize].done = true;
         self.count("byzantine_payer.wrong_epoch", 1.0);
         let Ok(b) = Envelope::order(order).encode() else {
@@ -1065,4 +1076,27 @@ impl World {
             self.send(src, dst, b.clone());
         }
     }
+}
+
+/// The payer's transfer order of `amount` in the default token, signed with its key.
+fn sign_transfer(
+    key: &Keypair,
+    recipient: PublicKey,
+    amount: u64,
+    nonce: u64,
+    epoch: u32,
+    ttl: u8,
+) -> SignedOrder {
+    SignedOrder::sign(
+        TransferOrder {
+            sender: key.public(),
+            recipient,
+            token: DEFAULT_TOKEN,
+            amount,
+            nonce,
+            epoch,
+            ttl,
+        },
+        key,
+    )
 }

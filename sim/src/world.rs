@@ -80,7 +80,7 @@ impl RunConfig {
 /// What happens next.
 #[derive(Debug)]
 pub(crate) enum Ev {
-    /// A lane finished putting a frame on its link.
+    /// A lane with frames queued is free again.
     TxDone { lane: usize },
     /// A frame reaches a node's switch.
     Arrive { node: usize, pkt: Packet },
@@ -508,7 +508,8 @@ impl World {
             return;
         };
         let class = pkt.class.min(2) as usize;
-        let (offer, depth) = self.net.offer(lane, pkt);
+        let now = self.agenda.now();
+        let (offer, depth) = self.net.offer(lane, pkt, now);
         let q = &mut self.queue_seen[class];
         q.0 += 1;
         q.1 += u64::from(depth);
@@ -516,16 +517,24 @@ impl World {
         match offer {
             Offer::Queued => {}
             Offer::Dropped => self.count("net.drop.queue_or_down", 1.0),
-            Offer::Transmitting(t) => self.agenda.after(t, Ev::TxDone { lane }),
+            Offer::QueuedWake(at) => self.agenda.at(at, Ev::TxDone { lane }),
+            Offer::Transmitting(pkt, sent) => self.launch(lane, pkt, sent),
         }
     }
 
+    /// A lane is free: its next queued frame goes on the wire.
     fn tx_done(&mut self, lane: usize) {
-        let (done, next) = self.net.finish(lane);
-        if let Some(t) = next {
-            self.agenda.after(t, Ev::TxDone { lane });
+        let now = self.agenda.now();
+        if let Some((pkt, sent, wake)) = self.net.next_frame(lane, now) {
+            if wake {
+                self.agenda.at(sent, Ev::TxDone { lane });
+            }
+            self.launch(lane, pkt, sent);
         }
-        let Some(pkt) = done else { return };
+    }
+
+    /// `pkt` is on the wire of `lane` until `sent`: lost, or scheduled to arrive.
+    fn launch(&mut self, lane: usize, pkt: Packet, sent: Micros) {
         let (l, far) = self.net.lane_end(lane);
         if !self.net.links[l].up() {
             self.count("net.drop.link_down", 1.0);
@@ -537,9 +546,8 @@ impl World {
             self.count("net.drop.loss", 1.0);
             return;
         }
-        let now = self.agenda.now();
         let jitter = self.net_rng.unit();
-        let mut at = self.net.arrival(lane, now, jitter);
+        let mut at = self.net.arrival(lane, sent, jitter);
         if self.reorder > 0.0 && self.net_rng.chance(self.reorder) {
             let delay = ms(self.net.links[l].params.delay_ms).max(1_000);
             at += self.net_rng.between(1, 2 * delay);

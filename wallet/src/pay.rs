@@ -158,7 +158,7 @@ async fn drive<L: RetryLedger + ?Sized>(
                     continue;
                 };
                 let from = client.endpoint_by_addr(inc.from);
-                round.on_reply(client.committee(), from, &inc.envelope.message);
+                round.on_reply(from, &inc.envelope.message);
             }
             Step::Done => {
                 let r = round

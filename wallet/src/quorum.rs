@@ -16,7 +16,7 @@ use flashmesh_core::digest::Digest;
 use flashmesh_core::envelope::Message;
 use flashmesh_core::error::ErrorCode;
 use flashmesh_core::keys::AuthorityTag;
-use flashmesh_core::messages::{Certificate, QuorumCollector, SignedOrder};
+use flashmesh_core::messages::{Certificate, QuorumCollector, Receipt, SignedOrder, Vote};
 use flashmesh_core::wire::MsgType;
 
 /// One authority's refusal.
@@ -113,6 +113,9 @@ pub enum Heard {
     Accepted(usize),
     /// The authority refused, with this code.
     Refused(usize, ErrorCode),
+    /// A signed answer held until enough have arrived to reach the quorum, when all held
+    /// signatures are checked in one batch (authority index).
+    Held(usize),
     /// Not for this round, from an unknown or already counted authority, or not a reply.
     Ignored,
 }
@@ -121,8 +124,17 @@ pub enum Heard {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Answer {
     Waiting,
+    /// Signed, not yet checked.
+    Held,
     Accepted,
     Refused,
+}
+
+/// A signed answer waiting for the batch check.
+#[derive(Debug, Clone, Copy)]
+enum HeldReply {
+    Vote(Vote),
+    Receipt(Receipt),
 }
 
 /// One round.
@@ -139,6 +151,8 @@ pub struct QuorumRound {
     digest: Digest,
     nonce: u64,
     collector: Option<QuorumCollector>,
+    committee: Committee,
+    held: Vec<(usize, HeldReply)>,
     next_sequence: u64,
     started: Duration,
     next_retry: Option<Duration>,
@@ -169,6 +183,8 @@ impl QuorumRound {
             digest,
             nonce,
             collector: None,
+            committee: committee.clone(),
+            held: Vec::new(),
             next_sequence: nonce + 1,
             started: now,
             next_retry: None,
@@ -309,8 +325,10 @@ impl QuorumRound {
             self.impossible_since = None;
         }
         if now >= deadline {
+            // Report the weight that really verified.
+            self.check_held();
             return self.finish(Err(RoundError::Timeout {
-                weight: accepted,
+                weight: self.accepted_weight(),
                 quorum: self.quorum,
             }));
         }
@@ -338,12 +356,7 @@ impl QuorumRound {
     /// Takes one reply. `from` is the committee index of the authority whose address the
     /// datagram came from, if any: an ERROR counts only from the address of the authority it
     /// names (errors are unsigned); votes and receipts are signed and count by their signer.
-    pub fn on_reply(
-        &mut self,
-        committee: &Committee,
-        from: Option<usize>,
-        message: &Message,
-    ) -> Heard {
+    pub fn on_reply(&mut self, from: Option<usize>, message: &Message) -> Heard {
         if self.outcome.is_some() {
             return Heard::Ignored;
         }
@@ -358,16 +371,10 @@ impl QuorumRound {
                 if self.answers[i] != Answer::Waiting {
                     return Heard::Ignored;
                 }
-                let Some(c) = self.collector.as_mut() else {
+                if self.collector.is_none() {
                     return Heard::Ignored;
-                };
-                match c.add(v, committee) {
-                    Ok(_) => {
-                        self.answers[i] = Answer::Accepted;
-                        Heard::Accepted(i)
-                    }
-                    Err(e) => self.refuse(i, e.code(), format!("invalid vote: {e}")),
                 }
+                self.hold(i, HeldReply::Vote(*v))
             }
             (PhaseKind::Receipts, Message::Receipt(r))
                 if r.order_digest == self.digest && r.nonce == self.nonce =>
@@ -378,14 +385,7 @@ impl QuorumRound {
                 if self.answers[i] != Answer::Waiting {
                     return Heard::Ignored;
                 }
-                match r.verify(committee) {
-                    Ok(()) => {
-                        self.answers[i] = Answer::Accepted;
-                        self.next_sequence = self.next_sequence.max(r.next_sequence);
-                        Heard::Accepted(i)
-                    }
-                    Err(e) => self.refuse(i, e.code(), format!("invalid receipt: {e}")),
-                }
+                self.hold(i, HeldReply::Receipt(*r))
             }
             (_, Message::Error(err))
                 if err.nonce == self.nonce
@@ -400,6 +400,76 @@ impl QuorumRound {
             }
             _ => Heard::Ignored,
         }
+    }
+
+    /// Holds authority `i`'s signed answer; once the held and the accepted answers together
+    /// reach the quorum, checks them all ([`QuorumRound::check_held`]).
+    fn hold(&mut self, i: usize, reply: HeldReply) -> Heard {
+        self.answers[i] = Answer::Held;
+        self.held.push((i, reply));
+        if self.accepted_weight() + self.weight_of(Answer::Held) >= self.quorum {
+            self.check_held();
+        }
+        match self.answers[i] {
+            Answer::Accepted => Heard::Accepted(i),
+            Answer::Refused => Heard::Refused(i, ErrorCode::BadSignature),
+            _ => Heard::Held(i),
+        }
+    }
+
+    /// Checks the signatures of every held answer in one batch (single checks only if the
+    /// batch fails): the good ones count, the bad ones are refusals.
+    fn check_held(&mut self) {
+        if self.held.is_empty() {
+            return;
+        }
+        let committee = &self.committee;
+        let held = std::mem::take(&mut self.held);
+        let votes: Vec<Vote> = held
+            .iter()
+            .filter_map(|(_, r)| match r {
+                HeldReply::Vote(v) => Some(*v),
+                HeldReply::Receipt(_) => None,
+            })
+            .collect();
+        let receipts: Vec<Receipt> = held
+            .iter()
+            .filter_map(|(_, r)| match r {
+                HeldReply::Receipt(r) => Some(*r),
+                HeldReply::Vote(_) => None,
+            })
+            .collect();
+        let mut vote_verdicts = match self.collector.as_mut() {
+            Some(c) => c.add_each(&votes, committee),
+            None => Vec::new(),
+        }
+        .into_iter();
+        let mut receipt_verdicts = Receipt::verify_each(&receipts, committee).into_iter();
+        for (i, reply) in held {
+            let (verdict, what) = match reply {
+                HeldReply::Vote(_) => (vote_verdicts.next(), "vote"),
+                HeldReply::Receipt(r) => {
+                    let v = receipt_verdicts.next();
+                    if matches!(v, Some(Ok(()))) {
+                        self.next_sequence = self.next_sequence.max(r.next_sequence);
+                    }
+                    (v, "receipt")
+                }
+            };
+            self.answers[i] = Answer::Waiting;
+            match verdict {
+                Some(Ok(())) => self.answers[i] = Answer::Accepted,
+                Some(Err(e)) => {
+                    self.refuse(i, e.code(), format!("invalid {what}: {e}"));
+                }
+                None => {}
+            }
+        }
+    }
+
+    /// The authorities whose answers count toward the quorum.
+    pub fn accepted(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.answers.len()).filter(|&i| self.answers[i] == Answer::Accepted)
     }
 
     /// Forgets authority `i`'s refusal, so that it is asked again and its next answer counts
@@ -423,7 +493,7 @@ fn unreachable_quorum() -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flashmesh_core::messages::{ErrorMessage, TransferOrder, Vote};
+    use flashmesh_core::messages::{ErrorMessage, TransferOrder};
     use flashmesh_core::{AuthorityInfo, DEFAULT_TOKEN, Keypair, Rejection};
 
     fn committee(n: u8) -> (Committee, Vec<Keypair>) {
@@ -477,7 +547,11 @@ mod tests {
         assert_eq!(r.poll(ms(10)), Step::Wait(ms(100)));
         for k in &keys[..3] {
             let v = Message::Vote(Vote::sign(o.digest(), 0, k));
-            assert!(matches!(r.on_reply(&c, None, &v), Heard::Accepted(_)));
+            // Held until three together reach the quorum, then checked in one batch.
+            assert!(matches!(
+                r.on_reply(None, &v),
+                Heard::Accepted(_) | Heard::Held(_)
+            ));
         }
         assert_eq!(r.poll(ms(20)), Step::Done);
         let Some(Ok(Reached::Certificate(cert))) = r.outcome() else {
@@ -488,13 +562,44 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_signature_in_the_batch_is_refused_alone() {
+        let (c, keys) = committee(4);
+        let o = order();
+        let mut r = QuorumRound::votes(o, &c, T, ms(0));
+        r.poll(ms(0));
+        // Authority 0's tag with authority 3's signature.
+        let mut forged = Vote::sign(o.digest(), 0, &keys[3]);
+        forged.authority = keys[0].tag();
+        assert_eq!(r.on_reply(None, &Message::Vote(forged)), Heard::Held(0));
+        for k in &keys[1..2] {
+            let v = Message::Vote(Vote::sign(o.digest(), 0, k));
+            assert_eq!(r.on_reply(None, &v), Heard::Held(1));
+        }
+        // The third makes a possible quorum: the batch fails, single checks find authority 0.
+        let v = Message::Vote(Vote::sign(o.digest(), 0, &keys[2]));
+        assert_eq!(r.on_reply(None, &v), Heard::Accepted(2));
+        assert_eq!(r.accepted().collect::<Vec<_>>(), vec![1, 2]);
+        assert_eq!(r.refusals().len(), 1);
+        assert_eq!(r.refusals()[0].authority, "a0");
+        assert_eq!(r.refusals()[0].code, ErrorCode::BadSignature);
+        assert_eq!(r.poll(ms(20)), Step::Wait(ms(100)));
+        let v = Message::Vote(Vote::sign(o.digest(), 0, &keys[3]));
+        assert_eq!(r.on_reply(None, &v), Heard::Accepted(3));
+        assert_eq!(r.poll(ms(30)), Step::Done);
+        let Some(Ok(Reached::Certificate(cert))) = r.outcome() else {
+            panic!("no certificate: {:?}", r.outcome())
+        };
+        assert!(cert.check(&c).is_ok());
+    }
+
+    #[test]
     fn silent_authorities_are_asked_again_then_time_out() {
         let (c, keys) = committee(4);
         let o = order();
         let mut r = QuorumRound::votes(o, &c, T, ms(0));
         r.poll(ms(0));
         let v = Message::Vote(Vote::sign(o.digest(), 0, &keys[1]));
-        r.on_reply(&c, None, &v);
+        r.on_reply(None, &v);
         assert_eq!(r.poll(ms(100)), Step::Send(vec![0, 2, 3]));
         assert_eq!(r.sends(), 2);
         assert_eq!(r.poll(ms(1000)), Step::Done);
@@ -521,13 +626,10 @@ mod tests {
                 keys[i].tag(),
             ))
         };
-        assert_eq!(r.on_reply(&c, Some(0), &err(1)), Heard::Ignored);
-        assert_eq!(r.on_reply(&c, None, &err(1)), Heard::Ignored);
-        assert!(matches!(
-            r.on_reply(&c, Some(1), &err(1)),
-            Heard::Refused(1, _)
-        ));
-        r.on_reply(&c, Some(2), &err(2));
+        assert_eq!(r.on_reply(Some(0), &err(1)), Heard::Ignored);
+        assert_eq!(r.on_reply(None, &err(1)), Heard::Ignored);
+        assert!(matches!(r.on_reply(Some(1), &err(1)), Heard::Refused(1, _)));
+        r.on_reply(Some(2), &err(2));
         // Two of four refused: the quorum of three is out of reach, after a grace period.
         assert!(matches!(r.poll(ms(10)), Step::Wait(_)));
         assert_eq!(r.poll(ms(310)), Step::Done);
@@ -550,7 +652,7 @@ mod tests {
                 0,
                 k.tag(),
             );
-            r.on_reply(&c, Some(i), &Message::Error(e));
+            r.on_reply(Some(i), &Message::Error(e));
         }
         r.forget(2);
         assert_eq!(r.refusals().len(), 2);
@@ -573,7 +675,7 @@ mod tests {
         assert_eq!(r.poll(ms(0)), Step::Send(vec![0, 1, 2, 3]));
         for k in &keys[1..] {
             let rc = flashmesh_core::Receipt::sign(o.digest(), 0, true, 1, k);
-            r.on_reply(&c, None, &Message::Receipt(rc));
+            r.on_reply(None, &Message::Receipt(rc));
         }
         assert_eq!(r.poll(ms(5)), Step::Done);
         assert!(matches!(

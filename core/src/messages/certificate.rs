@@ -202,6 +202,61 @@ impl QuorumCollector {
         }
         Ok(self.has_quorum())
     }
+    /// Adds several votes, their signatures checked in one batch ([`Vote::verify_each`]): the
+    /// verdict for each, in order, as [`QuorumCollector::add`] would give it (a second vote from
+    /// an authority already counted is accepted and ignored).
+    pub fn add_each(
+        &mut self,
+        votes: &[Vote],
+        committee: &Committee,
+    ) -> Vec<Result<(), Rejection>> {
+        let digest = self.order.digest();
+        let nonce = self.order.order().nonce;
+        let matches = |v: &Vote| v.order_digest == digest && v.nonce == nonce;
+        let mut seen = std::collections::BTreeSet::new();
+        let fresh: Vec<Vote> = votes
+            .iter()
+            .filter(|v| {
+                matches(v) && !self.votes.contains_key(&v.authority) && seen.insert(v.authority)
+            })
+            .copied()
+            .collect();
+        let verdicts: BTreeMap<AuthorityTag, (Vote, Result<(), Rejection>)> = fresh
+            .iter()
+            .map(|v| v.authority)
+            .zip(
+                fresh
+                    .iter()
+                    .copied()
+                    .zip(Vote::verify_each(&fresh, committee)),
+            )
+            .collect();
+        votes
+            .iter()
+            .map(|v| {
+                if !matches(v) {
+                    return Err(Rejection::ConflictingOrder {
+                        nonce: v.nonce,
+                        locked: v.order_digest,
+                    });
+                }
+                if self.votes.contains_key(&v.authority) {
+                    return Ok(());
+                }
+                match verdicts.get(&v.authority) {
+                    Some((vote, Ok(()))) => {
+                        self.weight = self
+                            .weight
+                            .saturating_add(committee.weight(&vote.authority));
+                        self.votes.insert(vote.authority, *vote);
+                        Ok(())
+                    }
+                    Some((_, Err(e))) => Err(e.clone()),
+                    None => Ok(()),
+                }
+            })
+            .collect()
+    }
     /// Weight of the votes so far.
     pub fn weight(&self) -> u64 {
         self.weight
@@ -265,6 +320,38 @@ mod tests {
             )
         };
         let (o, other) = (mk(5), mk(6));
+        // The same rules for votes checked together, a bad one refused alone.
+        let mut b = QuorumCollector::new(o, &c);
+        let mut bad = Vote::sign(o.digest(), 0, &keys[2]);
+        bad.signature.0[5] ^= 4;
+        let stranger = Vote::sign(o.digest(), 0, &Keypair::from_seed(&[99; 32]));
+        let batch = [
+            Vote::sign(o.digest(), 0, &keys[0]),
+            Vote::sign(other.digest(), 0, &keys[1]),
+            bad,
+            Vote::sign(o.digest(), 0, &keys[0]),
+            stranger,
+            Vote::sign(o.digest(), 0, &keys[3]),
+        ];
+        let verdicts = b.add_each(&batch, &c);
+        assert_eq!(verdicts[0], Ok(()));
+        assert!(matches!(
+            verdicts[1],
+            Err(Rejection::ConflictingOrder { .. })
+        ));
+        assert_eq!(verdicts[2], Err(Rejection::BadSignature));
+        assert_eq!(verdicts[3], Ok(()));
+        assert_eq!(
+            verdicts[4],
+            Err(Rejection::UnknownSigner(stranger.authority))
+        );
+        assert_eq!(verdicts[5], Ok(()));
+        assert_eq!(b.weight(), 2);
+        assert_eq!(
+            b.add_each(&[Vote::sign(o.digest(), 0, &keys[1])], &c),
+            vec![Ok(())]
+        );
+        b.certificate().unwrap().check(&c).unwrap();
         let mut q = QuorumCollector::new(o, &c);
         assert!(!q.add(&Vote::sign(o.digest(), 0, &keys[0]), &c).unwrap());
         // Duplicate votes do not add weight.

@@ -3,6 +3,7 @@
 //! Every message has a canonical encoding ([`crate::codec`]); signed messages carry an ed25519
 //! signature over a domain-separated blake3 digest ([`crate::digest`]) of their unsigned part.
 
+mod batch;
 mod certificate;
 mod error_msg;
 mod order;

@@ -5,6 +5,7 @@ use crate::committee::Committee;
 use crate::digest::{DOMAIN_RECEIPT, Digest};
 use crate::error::Rejection;
 use crate::keys::{AuthorityTag, Keypair, Signature};
+use crate::messages::batch::{self, SignedByAuthority, SignedDigest};
 
 const RECEIPT_SIGNED_LEN: usize = 32 + 8 + 1 + 8 + 8;
 
@@ -84,6 +85,20 @@ impl Receipt {
             .verifying_key()
             .verify_strict(&self.signing_digest().0, &self.signature.to_dalek())
             .map_err(|_| Rejection::BadSignature)
+    }
+    /// [`Receipt::verify`] for each of `receipts`, in one batch verification when all are good.
+    pub fn verify_each(receipts: &[Receipt], committee: &Committee) -> Vec<Result<(), Rejection>> {
+        batch::verify_each(receipts, committee)
+    }
+}
+
+impl SignedByAuthority for Receipt {
+    fn signed_digest(&self) -> SignedDigest {
+        SignedDigest {
+            signer: self.authority,
+            digest: self.signing_digest(),
+            signature: self.signature,
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use crate::committee::Committee;
 use crate::digest::{DOMAIN_VOTE, Digest};
 use crate::error::Rejection;
 use crate::keys::{AuthorityTag, Keypair, Signature};
+use crate::messages::batch::{self, SignedByAuthority, SignedDigest};
 
 /// Encoded length of the signed part of a vote.
 pub(crate) const VOTE_SIGNED_LEN: usize = 32 + 8 + 8;
@@ -54,6 +55,20 @@ impl Vote {
             .verifying_key()
             .verify_strict(&self.signing_digest().0, &self.signature.to_dalek())
             .map_err(|_| Rejection::BadSignature)
+    }
+    /// [`Vote::verify`] for each of `votes`, in one batch verification when all are good.
+    pub fn verify_each(votes: &[Vote], committee: &Committee) -> Vec<Result<(), Rejection>> {
+        batch::verify_each(votes, committee)
+    }
+}
+
+impl SignedByAuthority for Vote {
+    fn signed_digest(&self) -> SignedDigest {
+        SignedDigest {
+            signer: self.authority,
+            digest: self.signing_digest(),
+            signature: self.signature,
+        }
     }
 }
 
