@@ -111,8 +111,8 @@ pub mod planted;
 pub mod wire;
 
 pub use authority::{
-    AccountState, Authority, AuthorityError, Genesis, GenesisBalance, GenesisError, Handled,
-    Outcome, PendingVote, RecoveryError, StateChange,
+    AccountState, Authority, AuthorityError, CheckedAhead, Genesis, GenesisBalance, GenesisError,
+    Handled, Outcome, PendingVote, RecoveryError, StateChange,
 };
 pub use codec::{Decode, DecodeError, Encode};
 pub use committee::{AuthorityInfo, Committee, CommitteeError, Member};

@@ -270,7 +270,12 @@ async fn push_to_a_real_anchor_needs_its_token() {
     let anchor = merchant_anchor::Anchor::start(&lc.anchors[0])
         .await
         .unwrap();
-    let admin = format!("http://{}", anchor.admin_addr());
+    let admin = format!(
+        "http://{}",
+        anchor
+            .admin_addr()
+            .expect("the anchor serves its admin API")
+    );
     let token = lc.anchors[0].admin_token.clone().unwrap();
     let d = dir.path().to_path_buf();
     tokio::task::spawn_blocking(move || {

@@ -79,6 +79,15 @@ pub enum StartError {
         /// The cause.
         source: TransportError,
     },
+    /// No transport was given to serve on.
+    #[error("no transport to serve BCB on")]
+    NoTransport,
+    /// The first transport has no local address.
+    #[error("cannot read the BCB transport's address: {source}")]
+    LocalAddr {
+        /// The cause.
+        source: TransportError,
+    },
     /// The admin listener could not be bound.
     #[error("cannot bind admin API on {addr}: {source}")]
     Admin {
@@ -131,11 +140,43 @@ pub fn recover(
     Ok((authority, records.len()))
 }
 
+/// Everything an anchor is made of, loaded from files ([`Anchor::start_with`]) or built in
+/// code (the embedded mesh).
+pub struct AnchorParts {
+    /// The anchor's name (logs, status).
+    pub name: String,
+    /// The authority's key.
+    pub key: Keypair,
+    /// Its committee.
+    pub committee: Arc<Committee>,
+    /// The genesis balances.
+    pub genesis: Genesis,
+    /// Where the store (and the controller's audit log and epoch) live.
+    pub data_dir: PathBuf,
+    /// The epoch to start in (with a controller: raised to the controller's).
+    pub epoch: u32,
+    /// Where BCB datagrams arrive, one worker each; replies leave through the first.
+    pub transports: Vec<Arc<dyn Transport>>,
+    /// The controller of the anchor's switches, if it runs one.
+    pub controller: Option<ControllerSpec>,
+    /// The admin API, if it serves one.
+    pub admin: Option<AdminEndpoint>,
+}
+
+/// Where the admin API listens, and its bearer token for writes.
+#[derive(Debug, Clone)]
+pub struct AdminEndpoint {
+    /// Listen address.
+    pub addr: SocketAddr,
+    /// Token required by the write routes.
+    pub token: Option<String>,
+}
+
 /// A running anchor.
 pub struct Anchor {
     name: String,
     bcb_addr: SocketAddr,
-    admin_addr: SocketAddr,
+    admin_addr: Option<SocketAddr>,
     metrics: Arc<Metrics>,
     authority: Arc<Mutex<Authority>>,
     epoch: Arc<AtomicU32>,
@@ -196,12 +237,6 @@ impl Anchor {
         transports: Vec<Arc<dyn Transport>>,
         controller: Option<ControllerSpec>,
     ) -> Result<Anchor, StartError> {
-        let Some(first) = transports.first().cloned() else {
-            return Err(StartError::Bind {
-                addr: config.listen,
-                source: TransportError::Closed,
-            });
-        };
         let key_text = read(&config.key_file)?;
         let key = Keypair::from_hex(key_text.trim()).map_err(|source| StartError::Key {
             path: config.key_file.clone(),
@@ -209,11 +244,48 @@ impl Anchor {
         })?;
         let committee = Arc::new(Committee::from_toml(&read(&config.committee_file)?)?);
         let genesis = Genesis::from_toml(&read(&config.genesis_file)?)?;
+        Self::assemble(AnchorParts {
+            name: config.name.clone(),
+            key,
+            committee,
+            genesis,
+            data_dir: config.data_dir.clone(),
+            epoch: config.epoch,
+            transports,
+            controller,
+            admin: Some(AdminEndpoint {
+                addr: config.admin,
+                token: config.admin_token.clone(),
+            }),
+        })
+        .await
+    }
+
+    /// Builds and starts an anchor from its parts: opens the store in `data_dir` and recovers
+    /// the authority, starts group commit, the controller (if any: the epoch then follows it
+    /// and conflicting orders block their senders in its switches), one worker per transport,
+    /// and the admin API (if asked). Every way of running an anchor (the binary, the embedded
+    /// mesh, tests) comes through here.
+    pub async fn assemble(parts: AnchorParts) -> Result<Anchor, StartError> {
+        let AnchorParts {
+            name,
+            key,
+            committee,
+            genesis,
+            data_dir,
+            epoch: first_epoch,
+            transports,
+            controller,
+            admin,
+        } = parts;
+        let Some(first) = transports.first().cloned() else {
+            return Err(StartError::NoTransport);
+        };
         let started = Instant::now();
-        let store = Store::open(&config.data_dir)?;
+        let store = Store::open(&data_dir)?;
         let (authority, replayed) = recover(key.clone(), committee.clone(), &genesis, &store)?;
         tracing::info!(
-            name = %config.name,
+            name = %name,
             replayed,
             millis = started.elapsed().as_millis() as u64,
             "state recovered"
@@ -221,10 +293,9 @@ impl Anchor {
         let authority = Arc::new(Mutex::new(authority));
         let metrics = Arc::new(Metrics::default());
         let sockets = transports;
-        let bcb_addr = first.local_addr().map_err(|source| StartError::Bind {
-            addr: config.listen,
-            source,
-        })?;
+        let bcb_addr = first
+            .local_addr()
+            .map_err(|source| StartError::LocalAddr { source })?;
         let (queue, committer) = commit::start(
             store,
             authority.clone(),
@@ -232,7 +303,7 @@ impl Anchor {
             metrics.clone(),
             tokio::runtime::Handle::current(),
         );
-        let epoch = Arc::new(AtomicU32::new(config.epoch));
+        let epoch = Arc::new(AtomicU32::new(first_epoch));
         let mut tasks = Vec::new();
         let mut penalties = None;
         let controller = match controller {
@@ -240,11 +311,11 @@ impl Anchor {
                 // policy decisions are audited in the data directory unless told otherwise
                 if spec.audit.is_none() {
                     spec.audit = Some(flashmesh_controller::policy::AuditLog::new(
-                        config.data_dir.join(control::AUDIT_LOG_FILE),
+                        data_dir.join(control::AUDIT_LOG_FILE),
                     ));
                 }
                 // never restart into an epoch before the last one in force
-                if let Some(saved) = control::load_epoch(&config.data_dir) {
+                if let Some(saved) = control::load_epoch(&data_dir) {
                     spec.initial_epoch = spec.initial_epoch.max(saved);
                 }
                 let nodes = spec.switches.iter().map(|s| s.node.clone()).collect();
@@ -253,12 +324,12 @@ impl Anchor {
                 tasks.push(control::follow_epoch(
                     &ctrl,
                     epoch.clone(),
-                    config.data_dir.clone(),
+                    data_dir.clone(),
                 ));
                 let (sink, task) = control::start_penalties(ctrl.clone(), metrics.clone());
                 tasks.push(task);
                 penalties = Some(sink);
-                tracing::info!(name = %config.name, epoch = ctrl.epoch(), "controller running");
+                tracing::info!(name = %name, epoch = ctrl.epoch(), "controller running");
                 Some(Arc::new(AnchorController {
                     controller: ctrl,
                     nodes,
@@ -284,7 +355,7 @@ impl Anchor {
         }));
         drop(penalties);
         let status = {
-            let name = config.name.clone();
+            let name = name.clone();
             let authority = authority.clone();
             let metrics = metrics.clone();
             let committee = committee.clone();
@@ -333,27 +404,33 @@ impl Anchor {
             let queue = queue.clone();
             Arc::new(move || !queue.has_failed())
         };
-        let ctx = AdminContext {
-            metrics: metrics.clone(),
-            status,
-            reason_name,
-            token: config.admin_token.clone(),
-            healthy,
-            epoch: epoch.clone(),
-            controller: controller.clone(),
-        };
         drop(queue);
-        let (admin_addr, admin_task) =
-            admin::serve(config.admin, ctx)
-                .await
-                .map_err(|source| StartError::Admin {
-                    addr: config.admin,
-                    source,
-                })?;
-        tasks.push(admin_task);
-        tracing::info!(name = %config.name, %bcb_addr, %admin_addr, "anchor serving");
+        let admin_addr = match admin {
+            Some(endpoint) => {
+                let ctx = AdminContext {
+                    metrics: metrics.clone(),
+                    status,
+                    reason_name,
+                    token: endpoint.token,
+                    healthy,
+                    epoch: epoch.clone(),
+                    controller: controller.clone(),
+                };
+                let (addr, task) =
+                    admin::serve(endpoint.addr, ctx)
+                        .await
+                        .map_err(|source| StartError::Admin {
+                            addr: endpoint.addr,
+                            source,
+                        })?;
+                tasks.push(task);
+                Some(addr)
+            }
+            None => None,
+        };
+        tracing::info!(name = %name, %bcb_addr, ?admin_addr, "anchor serving");
         Ok(Anchor {
-            name: config.name.clone(),
+            name: name.clone(),
             bcb_addr,
             admin_addr,
             metrics,
@@ -385,9 +462,19 @@ impl Anchor {
         self.bcb_addr
     }
 
-    /// The admin HTTP address.
-    pub fn admin_addr(&self) -> SocketAddr {
+    /// The admin HTTP address, if the anchor serves the admin API.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
         self.admin_addr
+    }
+
+    /// The anchor's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Total rejections so far, all reasons.
+    pub fn rejections(&self) -> u64 {
+        self.metrics.rejection_counts().iter().map(|(_, n)| n).sum()
     }
 
     /// The counters.

@@ -18,7 +18,7 @@ pub mod server;
 pub mod setup;
 pub mod store;
 
-pub use anchor::{Anchor, StartError, reason_name, recover};
+pub use anchor::{AdminEndpoint, Anchor, AnchorParts, StartError, reason_name, recover};
 pub use config::{AnchorConfig, ConfigError, ControllerSource, DEFAULT_BCB_PORT};
 pub use control::{AnchorController, ControllerHealth, PenaltySink, SwitchHealth};
 pub use metrics::Metrics;

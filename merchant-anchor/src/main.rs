@@ -43,7 +43,9 @@ fn main() -> anyhow::Result<()> {
             "anchor {} serving BCB on udp://{} and admin on http://{}",
             config.name,
             anchor.bcb_addr(),
-            anchor.admin_addr()
+            anchor
+                .admin_addr()
+                .map_or_else(|| "-".to_string(), |a| a.to_string())
         );
         if let Some(h) = anchor.controller_health() {
             let primary = h.switches.iter().filter(|s| s.primary).count();

@@ -8,10 +8,14 @@
 //! runs under the authority's mutex, and the resulting job is queued for the committer in the
 //! same critical section so that the commit order equals the order of state changes.
 //!
-//! Replies that depend on state (votes, receipts, query replies, and refusals decided against
-//! the state) leave through the committer, after everything queued before them is durable.
-//! Refusals that need no state (undecodable datagrams, bad signatures) are answered at once.
-//! Nothing a peer sends can panic a worker: every failure is a typed rejection, counted.
+//! The dispatch itself is the authority's ([`Authority::handle_envelope_with`]): the same code
+//! the embedded mesh and the simulator run, including the rule never to answer a reply. The
+//! worker checks signatures ahead of it ([`CheckedAhead`]) and hands the verdict over.
+//!
+//! Replies (votes, receipts, query replies and refusals) leave through the committer, after
+//! everything queued before them is durable; only an undecodable datagram and an overload
+//! refusal are answered at once. Nothing a peer sends can panic a worker: every failure is a
+//! typed rejection, counted.
 //!
 //! With a controller, a worker also gets a [`PenaltySink`]: the tag of every account whose
 //! validly signed order conflicts with the one already locked for its nonce is reported there,
@@ -22,8 +26,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use flashmesh_core::{
-    Authority, Committee, Envelope, ErrorCode, ErrorMessage, HeaderRepr, MAX_DATAGRAM_LEN, Message,
-    Rejection,
+    Authority, CheckedAhead, Committee, Envelope, ErrorCode, ErrorMessage, MAX_DATAGRAM_LEN,
+    Message, Rejection,
 };
 use flashmesh_transport::Transport;
 use parking_lot::Mutex;
@@ -80,59 +84,13 @@ pub async fn run_worker_with(
     }
 }
 
-fn error_datagram(
-    shared: &ServerShared,
-    header: &HeaderRepr,
-    rejection: &Rejection,
-    epoch: u32,
-) -> Option<Vec<u8>> {
-    let msg =
-        ErrorMessage::from_rejection(rejection, Some(header.msg_type), header.nonce, shared.tag);
-    Envelope::reply(header, Message::Error(msg), epoch)
-        .encode()
-        .ok()
-}
-
-fn reply_job(
-    header: &HeaderRepr,
-    message: Message,
-    epoch: u32,
-    to: SocketAddr,
-    kind: ReplyKind,
-) -> Option<Reply> {
-    let datagram = Envelope::reply(header, message, epoch).encode().ok()?;
-    Some(Reply { to, datagram, kind })
-}
-
-fn order_job(
-    shared: &ServerShared,
-    result: Result<flashmesh_core::Outcome<flashmesh_core::Vote>, Rejection>,
-    header: &HeaderRepr,
-    epoch: u32,
-    from: SocketAddr,
-) -> Job {
-    match result {
-        Ok(out) => Job {
-            change: out.persist,
-            reply: reply_job(
-                header,
-                Message::Vote(out.reply),
-                epoch,
-                from,
-                ReplyKind::Vote,
-            ),
-        },
-        Err(r) => {
-            shared.metrics.reject(r.code().to_u16());
-            Job {
-                change: None,
-                reply: error_datagram(shared, header, &r, epoch).map(|datagram| Reply {
-                    to: from,
-                    datagram,
-                    kind: ReplyKind::Error,
-                }),
-            }
-        }
+/// The reply's kind, for counting.
+fn reply_kind(message: &Message) -> ReplyKind {
+    match message {
+        Message::Vote(_) => ReplyKind::Vote,
+        Message::Receipt(_) => ReplyKind::Receipt,
+        Message::Error(_) => ReplyKind::Error,
+        _ => ReplyKind::Other,
     }
 }
 
@@ -144,6 +102,10 @@ pub fn handle_datagram(shared: &ServerShared, bytes: &[u8], from: SocketAddr) ->
 
 /// Like [`handle_datagram`], reporting the sender of a refused conflicting order (verified
 /// signature, so the account holder really signed two orders for one nonce) to `penalties`.
+///
+/// The dispatch is the authority's own ([`Authority::handle_envelope_with`]); what the worker
+/// adds is checking signatures ahead, outside the lock ([`CheckedAhead`]), refusing work when
+/// the commit queue is full, and counting.
 pub fn handle_datagram_with(
     shared: &ServerShared,
     bytes: &[u8],
@@ -165,6 +127,12 @@ pub fn handle_datagram_with(
         }
     };
     let header = env.header;
+    match env.message {
+        Message::Order(_) => inc(&metrics.orders),
+        Message::Certificate(_) => inc(&metrics.certificates),
+        Message::Query(_) => inc(&metrics.queries),
+        _ => {}
+    }
     if shared.queue.is_overloaded()
         && matches!(
             env.message,
@@ -183,105 +151,47 @@ pub fn handle_datagram_with(
             .encode()
             .ok();
     }
-    match env.message {
-        Message::Order(order) => {
-            inc(&metrics.orders);
-            // A retransmission of the order already locked here gets the stored vote back
-            // without paying for another signature verification.
-            {
-                let mut authority = shared.authority.lock();
-                let repeat = authority
-                    .account(&order.order().sender)
-                    .and_then(|a| a.pending.as_ref())
-                    .is_some_and(|p| p.order.digest() == order.digest());
-                if repeat {
-                    let result = authority.handle_order(order, epoch);
-                    shared
-                        .queue
-                        .push(order_job(shared, result, &header, epoch, from));
-                    return None;
-                }
-            }
-            let verified = match order.verify() {
-                Ok(v) => v,
-                Err(r) => {
-                    metrics.reject(r.code().to_u16());
-                    return error_datagram(shared, &header, &r, epoch);
-                }
-            };
-            let sender = verified.order().sender.tag();
-            let mut authority = shared.authority.lock();
-            let result = authority.handle_verified_order(verified, epoch);
-            if let (Err(Rejection::ConflictingOrder { .. }), Some(sink)) = (&result, penalties) {
-                sink.report(sender.0);
-            }
-            shared
-                .queue
-                .push(order_job(shared, result, &header, epoch, from));
-            None
-        }
-        Message::Certificate(certificate) => {
-            inc(&metrics.certificates);
-            let verified = match certificate.verify(&shared.committee) {
-                Ok(v) => v,
-                Err(r) => {
-                    metrics.reject(r.code().to_u16());
-                    return error_datagram(shared, &header, &r, epoch);
-                }
-            };
-            let mut authority = shared.authority.lock();
-            let job = match authority.handle_verified_certificate(verified) {
-                Ok(out) => Job {
-                    change: out.persist,
-                    reply: reply_job(
-                        &header,
-                        Message::Receipt(out.reply),
-                        epoch,
-                        from,
-                        ReplyKind::Receipt,
-                    ),
-                },
-                Err(r) => {
-                    metrics.reject(r.code().to_u16());
-                    Job {
-                        change: None,
-                        reply: error_datagram(shared, &header, &r, epoch).map(|datagram| Reply {
-                            to: from,
-                            datagram,
-                            kind: ReplyKind::Error,
-                        }),
-                    }
-                }
-            };
-            shared.queue.push(job);
-            None
-        }
-        Message::Query(query) => {
-            inc(&metrics.queries);
-            let authority = shared.authority.lock();
-            let reply = authority.handle_query(&query);
-            shared.queue.push(Job {
-                change: None,
-                reply: reply_job(
-                    &header,
-                    Message::QueryReply(reply),
-                    epoch,
-                    from,
-                    ReplyKind::Other,
-                ),
-            });
-            None
-        }
-        Message::Opaque { msg_type, .. } => {
-            let r = Rejection::NotServed(msg_type);
-            metrics.reject(r.code().to_u16());
-            error_datagram(shared, &header, &r, epoch)
-        }
-        // Never answer a reply type, so two nodes cannot bounce errors at each other.
-        Message::Vote(_) | Message::Receipt(_) | Message::QueryReply(_) | Message::Error(_) => {
-            let r = Rejection::NotServed(header.msg_type);
-            metrics.reject(r.code().to_u16());
-            None
+    // A retransmission of the order already locked here needs no signature check; anything
+    // else is checked now, without the lock.
+    let repeat = match &env.message {
+        Message::Order(o) => shared.authority.lock().is_locked_to(o),
+        _ => false,
+    };
+    let sender = match &env.message {
+        Message::Order(o) => Some(o.order().sender.tag()),
+        _ => None,
+    };
+    let mut ahead = if repeat {
+        CheckedAhead::default()
+    } else {
+        CheckedAhead::envelope(&env, &shared.committee, None)
+    };
+    let signed = ahead.verified() == Some(true);
+    let mut authority = shared.authority.lock();
+    let handled = authority.handle_envelope_with(env, epoch, &mut ahead);
+    if let Err(r) = &handled.result {
+        metrics.reject(r.code().to_u16());
+        if let (Rejection::ConflictingOrder { .. }, Some(sender), true, Some(sink)) =
+            (r, sender, signed, penalties)
+        {
+            sink.report(sender.0);
         }
     }
+    let reply = handled.reply.and_then(|env| {
+        let kind = reply_kind(&env.message);
+        let datagram = env.encode().ok()?;
+        Some(Reply {
+            to: from,
+            datagram,
+            kind,
+        })
+    });
+    if handled.persist.is_none() && reply.is_none() {
+        return None;
+    }
+    shared.queue.push(Job {
+        change: handled.persist,
+        reply,
+    });
+    None
 }

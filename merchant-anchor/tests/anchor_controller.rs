@@ -340,7 +340,10 @@ async fn wait_for(what: &str, within: Duration, mut ok: impl AsyncFnMut() -> boo
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_epoch_for_authority_and_switch_and_double_spenders_are_blocked() {
     let r = rig(2, Via::File).await;
-    let admin = r.anchor.admin_addr();
+    let admin = r
+        .anchor
+        .admin_addr()
+        .expect("the anchor serves its admin API");
 
     // healthy, and primary of its switch
     let (status, body) = http(admin, "GET", "/healthz", None, "").await;
@@ -507,7 +510,10 @@ async fn one_epoch_for_authority_and_switch_and_double_spenders_are_blocked() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_shows_a_lost_mastership_and_penalties_then_fail_counted() {
     let r = rig(60, Via::File).await;
-    let admin = r.anchor.admin_addr();
+    let admin = r
+        .anchor
+        .admin_addr()
+        .expect("the anchor serves its admin API");
     let (status, _) = http(admin, "GET", "/healthz", None, "").await;
     assert_eq!(status, 200);
     // another controller with a higher election id takes the switch over
@@ -592,7 +598,10 @@ fn now() -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_push_over_http_refusal_matrix_audit_and_switch_writes() {
     let r = rig(60, Via::Spec).await;
-    let admin = r.anchor.admin_addr();
+    let admin = r
+        .anchor
+        .admin_addr()
+        .expect("the anchor serves its admin API");
     let ops = &r.operators;
     let stranger = OperatorKey::from_seed([42; 32]);
 

@@ -228,7 +228,9 @@ async fn bad_input_gets_typed_errors_and_is_counted() {
     }
 
     // A reply type is never answered (no error ping-pong), but is counted.
-    let admin = anchor.admin_addr();
+    let admin = anchor
+        .admin_addr()
+        .expect("the anchor serves its admin API");
     let metrics = tokio::task::spawn_blocking(move || {
         std::thread::sleep(Duration::from_millis(200));
         http_get(admin, "/metrics")

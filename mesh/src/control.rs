@@ -4,6 +4,7 @@
 //! bundles signed by the mesh's operator key, as on a real deployment.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use flashmesh_controller::p4rt::{Backoff, Pipeline, SessionConfig};
@@ -51,29 +52,29 @@ pub fn withheld(base: &PolicySettings) -> PolicySettings {
     }
 }
 
-/// The running controllers of a mesh.
+/// The running controllers of a mesh (each run by its merchant's anchor).
 pub struct MeshControl {
-    controllers: Vec<Controller>,
+    controllers: Vec<Arc<Controller>>,
     driven: Vec<Vec<String>>,
     operator: OperatorKey,
     version: std::sync::atomic::AtomicU64,
 }
 
 impl MeshControl {
-    /// Starts a controller per merchant. Each claims mastership of its switches, pushes the
-    /// pipeline (reconciled by cookie), writes the epoch, the policy entries and the routes, and
-    /// starts probing every link port of its switches.
-    pub async fn start(
+    /// The controller of each merchant, in merchant order, for its anchor to start: it claims
+    /// mastership of its switches, pushes the pipeline (reconciled by cookie), writes the
+    /// epoch, the policy entries and the routes, and probes every link port of its switches.
+    /// Policy bundles must be signed by `operator`.
+    pub fn specs(
         fabric: &Fabric,
         pipeline: &Pipeline,
         settings: &PolicySettings,
-        operator: OperatorKey,
-    ) -> Result<MeshControl, MeshError> {
+        operator: &OperatorKey,
+    ) -> Vec<ControllerSpec> {
         let plan = fabric.plan();
         let topology = plan.topology();
         let verifier = PolicyVerifier::new(vec![operator.public()], 1);
-        let mut controllers = Vec::new();
-        let mut driven = Vec::new();
+        let mut specs = Vec::new();
         for m in plan.merchants() {
             let name = format!("anchor-{}", m.name);
             let switches = plan
@@ -93,8 +94,7 @@ impl MeshControl {
                     probe_ip: plan.nodes[n].host_ip(),
                 })
                 .collect::<Vec<SwitchSpec>>();
-            driven.push(switches.iter().map(|s| s.node.clone()).collect());
-            let spec = ControllerSpec {
+            specs.push(ControllerSpec {
                 sender_tag: sender_tag(&name),
                 name: name.clone(),
                 switches,
@@ -103,22 +103,28 @@ impl MeshControl {
                 verifier: verifier.clone(),
                 audit: None,
                 initial_epoch: 1,
-            };
-            let c = Controller::start(spec)
-                .await
-                .map_err(|e| MeshError::Controller(name.clone(), e.to_string()))?;
-            controllers.push(c);
+            });
         }
-        Ok(MeshControl {
+        specs
+    }
+
+    /// The running controllers (one per merchant, in merchant order, driving the switches
+    /// named in `driven`), and the operator that signs policy for them.
+    pub fn new(
+        controllers: Vec<Arc<Controller>>,
+        driven: Vec<Vec<String>>,
+        operator: OperatorKey,
+    ) -> MeshControl {
+        MeshControl {
             controllers,
             driven,
             operator,
             version: std::sync::atomic::AtomicU64::new(0),
-        })
+        }
     }
 
     /// The controllers, one per merchant in merchant order.
-    pub fn controllers(&self) -> &[Controller] {
+    pub fn controllers(&self) -> &[Arc<Controller>] {
         &self.controllers
     }
 

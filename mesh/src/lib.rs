@@ -6,7 +6,6 @@
 //! * [`fabric`]: one flash-switch per node running `p4src/flash_mesh.p4`, wired by links, each
 //!   serving P4Runtime on loopback;
 //! * [`control`]: a P4Runtime controller per anchor, policy changes by signed bundles;
-//! * [`anchor`]: a merchant's authority (durable store, group commit) over a frame transport;
 //! * [`mesh`]: assembling all of it; [`demo`]: the phases and their KPIs; [`report`]: the KPI
 //!   rows, the goals, JSON and the human table; [`progress`]: a terminal progress bar.
 //!
@@ -17,7 +16,6 @@
 //! # Ok(()) }
 //! ```
 
-pub mod anchor;
 pub mod control;
 pub mod demo;
 pub mod error;

@@ -27,12 +27,12 @@ use flashmesh_wallet::{
 };
 use parking_lot::Mutex;
 
-use crate::anchor::MeshAnchor;
 use crate::control::MeshControl;
 use crate::error::MeshError;
 use crate::fabric::Fabric;
 use crate::plan::{LinkProfile, MeshPlan};
 use crate::transport::FrameTransport;
+use merchant_anchor::{Anchor, AnchorParts};
 
 /// The data plane program, built into the crate so the mesh runs from any directory.
 pub const FLASH_MESH_P4: &str = include_str!("../../p4src/flash_mesh.p4");
@@ -177,6 +177,16 @@ impl Payer {
         &self.transport
     }
 
+    /// The phone's account key (for experiments that make a phone misbehave).
+    pub fn keypair(&self) -> &Keypair {
+        &self.key
+    }
+
+    /// The merchant account it pays.
+    pub fn recipient(&self) -> PublicKey {
+        self.recipient
+    }
+
     /// The committee it pays through.
     pub fn committee(&self) -> &Committee {
         self.client.committee()
@@ -286,7 +296,7 @@ pub struct Mesh {
     /// Controllers.
     pub control: MeshControl,
     /// Authorities, by merchant index.
-    pub anchors: Vec<MeshAnchor>,
+    pub anchors: Vec<Anchor>,
     /// Payers, one per phone (each behind its own lock so phones pay concurrently).
     pub payers: Vec<Arc<tokio::sync::Mutex<Payer>>>,
     /// The payers' transports, in the same order.
@@ -315,11 +325,11 @@ impl Mesh {
         step("starting switches");
         let fabric =
             Arc::new(Fabric::start(plan.clone(), program, FLASH_MESH_P4, opts.seed).await?);
-        step("starting controllers (pipelines, routes, probes)");
+        step("starting anchors and their controllers (pipelines, routes, probes), wallets");
         let settings = crate::control::initial_settings(opts.probe_ms, opts.probe_miss_count);
         let operator = OperatorKey::from_seed(key_from(opts.seed, 0xFFFF).secret_bytes());
-        let control = MeshControl::start(&fabric, &pipeline, &settings, operator).await?;
-        step("starting anchors and wallets");
+        let mut specs = MeshControl::specs(&fabric, &pipeline, &settings, &operator).into_iter();
+        let mut driven = Vec::new();
         let (data_root, tmp) = match &opts.data_dir {
             Some(d) => (d.clone(), None),
             None => {
@@ -366,18 +376,32 @@ impl Mesh {
             let transport = Arc::new(fabric.host_transport(m, BCB_UDP_PORT)?);
             let dir = data_root.join(format!("anchor-{name}"));
             std::fs::create_dir_all(&dir)?;
-            let epoch = control.controllers()[m].watch_epoch();
-            anchors.push(MeshAnchor::start(
-                &format!("anchor-{name}"),
-                merchant_key(m),
-                Arc::new(committee.clone()),
-                &genesis,
-                &dir,
-                transport,
-                epoch,
-            )?);
+            let spec = specs
+                .next()
+                .ok_or_else(|| MeshError::Setup(format!("no controller for {name}")))?;
+            driven.push(spec.switches.iter().map(|s| s.node.clone()).collect());
+            let anchor_name = format!("anchor-{name}");
+            let anchor = Anchor::assemble(AnchorParts {
+                name: anchor_name.clone(),
+                key: merchant_key(m),
+                committee: Arc::new(committee.clone()),
+                genesis,
+                data_dir: dir,
+                epoch: 1,
+                transports: vec![transport],
+                controller: Some(spec),
+                admin: None,
+            })
+            .await
+            .map_err(|e| MeshError::Anchor(anchor_name, e.to_string()))?;
+            anchors.push(anchor);
             committees.push(committee);
         }
+        let controllers = anchors
+            .iter()
+            .filter_map(|a| a.controller().cloned())
+            .collect();
+        let control = MeshControl::new(controllers, driven, operator);
         let mut payers = Vec::new();
         let mut payer_transports = Vec::new();
         for p in plan.phones() {
@@ -456,7 +480,7 @@ impl Mesh {
 
     /// Total rejections by every authority.
     pub fn authority_rejections(&self) -> u64 {
-        self.anchors.iter().map(MeshAnchor::rejections).sum()
+        self.anchors.iter().map(Anchor::rejections).sum()
     }
 
     /// Stops everything, anchors last-writes included.

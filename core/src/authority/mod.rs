@@ -19,6 +19,7 @@
 //! must be made durable *before* the reply is sent. [`Authority::apply_change`] replays
 //! persisted changes after a restart. Rejections never change state.
 
+mod ahead;
 mod change;
 mod datagram;
 mod genesis;
@@ -26,6 +27,7 @@ mod genesis;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+pub use ahead::CheckedAhead;
 pub use change::StateChange;
 pub use datagram::Handled;
 pub use genesis::{Genesis, GenesisBalance, GenesisError};
