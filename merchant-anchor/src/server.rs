@@ -164,7 +164,7 @@ pub fn handle_datagram_with(
     let mut ahead = if repeat {
         CheckedAhead::default()
     } else {
-        CheckedAhead::envelope(&env, &shared.committee, None)
+        CheckedAhead::envelope(&env, &shared.committee)
     };
     let signed = ahead.verified() == Some(true);
     let mut authority = shared.authority.lock();

@@ -137,6 +137,21 @@ enum HeldReply {
     Receipt(Receipt),
 }
 
+impl HeldReply {
+    fn vote(&self) -> Option<Vote> {
+        match self {
+            HeldReply::Vote(v) => Some(*v),
+            HeldReply::Receipt(_) => None,
+        }
+    }
+    fn receipt(&self) -> Option<Receipt> {
+        match self {
+            HeldReply::Receipt(r) => Some(*r),
+            HeldReply::Vote(_) => None,
+        }
+    }
+}
+
 /// One round.
 #[derive(Debug, Clone)]
 pub struct QuorumRound {
@@ -423,46 +438,30 @@ impl QuorumRound {
         if self.held.is_empty() {
             return;
         }
-        let committee = &self.committee;
         let held = std::mem::take(&mut self.held);
-        let votes: Vec<Vote> = held
-            .iter()
-            .filter_map(|(_, r)| match r {
-                HeldReply::Vote(v) => Some(*v),
-                HeldReply::Receipt(_) => None,
-            })
-            .collect();
-        let receipts: Vec<Receipt> = held
-            .iter()
-            .filter_map(|(_, r)| match r {
-                HeldReply::Receipt(r) => Some(*r),
-                HeldReply::Vote(_) => None,
-            })
-            .collect();
-        let mut vote_verdicts = match self.collector.as_mut() {
-            Some(c) => c.add_each(&votes, committee),
-            None => Vec::new(),
-        }
-        .into_iter();
-        let mut receipt_verdicts = Receipt::verify_each(&receipts, committee).into_iter();
-        for (i, reply) in held {
-            let (verdict, what) = match reply {
-                HeldReply::Vote(_) => (vote_verdicts.next(), "vote"),
-                HeldReply::Receipt(r) => {
-                    let v = receipt_verdicts.next();
-                    if matches!(v, Some(Ok(()))) {
-                        self.next_sequence = self.next_sequence.max(r.next_sequence);
-                    }
-                    (v, "receipt")
-                }
-            };
+        // A round holds one kind: votes while it collects a certificate, receipts otherwise.
+        let (verdicts, what) = match self.collector.as_mut() {
+            Some(c) => {
+                let votes: Vec<Vote> = held.iter().filter_map(|(_, r)| r.vote()).collect();
+                (c.add_each(&votes, &self.committee), "vote")
+            }
+            None => {
+                let receipts: Vec<Receipt> = held.iter().filter_map(|(_, r)| r.receipt()).collect();
+                (Receipt::verify_each(&receipts, &self.committee), "receipt")
+            }
+        };
+        for ((i, reply), verdict) in held.into_iter().zip(verdicts) {
             self.answers[i] = Answer::Waiting;
             match verdict {
-                Some(Ok(())) => self.answers[i] = Answer::Accepted,
-                Some(Err(e)) => {
+                Ok(()) => {
+                    self.answers[i] = Answer::Accepted;
+                    if let Some(r) = reply.receipt() {
+                        self.next_sequence = self.next_sequence.max(r.next_sequence);
+                    }
+                }
+                Err(e) => {
                     self.refuse(i, e.code(), format!("invalid {what}: {e}"));
                 }
-                None => {}
             }
         }
     }

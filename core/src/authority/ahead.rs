@@ -20,17 +20,15 @@ pub struct CheckedAhead {
 }
 
 impl CheckedAhead {
-    /// Checks what `authority` will need to handle `env` in `current_epoch`, reading its state
-    /// only to skip a retransmission of the order it has locked. Call without the lock held
-    /// when `authority` is `None`: then every order is checked.
-    pub fn envelope(env: &Envelope, committee: &Committee, authority: Option<&Authority>) -> Self {
+    /// Checks the signatures of `env`'s order or certificate (against `committee`). A caller
+    /// that knows the order is a retransmission of the locked one ([`Authority::is_locked_to`])
+    /// can skip this and hand over [`CheckedAhead::default`].
+    pub fn envelope(env: &Envelope, committee: &Committee) -> Self {
         match &env.message {
-            Message::Order(order) if !authority.is_some_and(|a| a.is_locked_to(order)) => {
-                CheckedAhead {
-                    order: Some((order.digest(), order.verify())),
-                    certificate: None,
-                }
-            }
+            Message::Order(order) => CheckedAhead {
+                order: Some((order.digest(), order.verify())),
+                certificate: None,
+            },
             Message::Certificate(c) => CheckedAhead {
                 order: None,
                 certificate: Some((c.digest(), c.clone().verify(committee))),
@@ -91,7 +89,7 @@ mod tests {
         let mut authority = f.authority(0);
         let good = f.order(0, 1, 5, 0);
         let env = Envelope::order(good);
-        let mut ahead = CheckedAhead::envelope(&env, &f.committee, None);
+        let mut ahead = CheckedAhead::envelope(&env, &f.committee);
         assert_eq!(ahead.verified(), Some(true));
         // Handed over with another order, the verdict is not used: that one is checked.
         let forged = SignedOrder::sign(
@@ -106,9 +104,13 @@ mod tests {
         assert_eq!(authority.handle_envelope(env.clone(), 10).result, Ok(()));
         // The retransmission of a locked order needs no check.
         assert!(authority.is_locked_to(&good));
-        let ahead = CheckedAhead::envelope(&env, &f.committee, Some(&authority));
-        assert_eq!(ahead.verified(), None);
-        let mut bad = CheckedAhead::envelope(&Envelope::order(forged), &f.committee, None);
+        assert_eq!(
+            authority
+                .handle_envelope_with(env.clone(), 10, &mut CheckedAhead::default())
+                .result,
+            Ok(())
+        );
+        let mut bad = CheckedAhead::envelope(&Envelope::order(forged), &f.committee);
         assert_eq!(bad.verified(), Some(false));
         assert_eq!(
             authority.handle_envelope_with(env, 10, &mut bad).result,
