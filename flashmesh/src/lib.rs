@@ -6,6 +6,7 @@
 pub mod admin_client;
 pub mod bench;
 pub mod demo;
+pub mod experiment;
 pub mod init;
 pub mod local;
 pub mod policy;

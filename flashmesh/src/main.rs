@@ -91,6 +91,11 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Experiments from scenario files (`bmv2-testbed/scenarios/`): run one, list them.
+    Experiment {
+        #[command(subcommand)]
+        command: ExperimentCommand,
+    },
     /// Benchmarks.
     Bench {
         #[command(subcommand)]
@@ -398,6 +403,7 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Policy { command } => policy_command(command)?,
+        Command::Experiment { command } => experiment_command(command)?,
         Command::Sim {
             scenario,
             seed,
@@ -423,6 +429,102 @@ fn main() -> anyhow::Result<()> {
                 flashmesh::sim::render(&opts, &outcome).as_bytes(),
             );
             if !outcome.ok() {
+                std::process::exit(1);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, Subcommand)]
+enum ExperimentCommand {
+    /// Runs a scenario file with one command and writes kpis.json, payments.csv, events.csv
+    /// and run.json to --out; exits 1 when one of the scenario's assertions fails.
+    Run {
+        /// The scenario file (e.g. bmv2-testbed/scenarios/congestion.toml).
+        scenario: PathBuf,
+        /// Where it runs: embedded (in this process, no root), mininet, sim.
+        #[arg(long, default_value = "embedded")]
+        target: String,
+        /// The switch: flash-switch or bmv2 (mininet only).
+        #[arg(long, default_value = "flash-switch")]
+        switch: String,
+        /// Output folder [default: results/NAME].
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Seed instead of the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Scale every time in the scenario by this factor.
+        #[arg(long)]
+        scale: Option<f64>,
+        /// The short form CI runs: times scaled by the scenario's short_factor.
+        #[arg(long)]
+        short: bool,
+    },
+    /// Lists the scenarios in a folder.
+    List {
+        /// The folder.
+        #[arg(default_value = "bmv2-testbed/scenarios")]
+        dir: PathBuf,
+    },
+}
+
+fn experiment_command(command: ExperimentCommand) -> anyhow::Result<()> {
+    use flashmesh_scenario::{SwitchKind, TargetKind};
+    match command {
+        ExperimentCommand::List { dir } => {
+            print!("{}", flashmesh::experiment::list(&dir)?);
+        }
+        ExperimentCommand::Run {
+            scenario,
+            target,
+            switch,
+            out,
+            seed,
+            scale,
+            short,
+        } => {
+            let target = match target.as_str() {
+                "embedded" => TargetKind::Embedded,
+                "mininet" => TargetKind::Mininet,
+                "sim" => TargetKind::Sim,
+                other => anyhow::bail!("unknown target {other:?} (embedded, mininet or sim)"),
+            };
+            let switch = match (target, switch.as_str()) {
+                (TargetKind::Sim, _) => SwitchKind::Model,
+                (_, "flash-switch") => SwitchKind::FlashSwitch,
+                (TargetKind::Mininet, "bmv2") => SwitchKind::Bmv2,
+                (_, other) => anyhow::bail!(
+                    "switch {other:?} is not available on target {} (flash-switch; bmv2 on mininet)",
+                    target.name()
+                ),
+            };
+            let scale = if short {
+                let s = flashmesh_scenario::load_file(&scenario)?;
+                Some(scale.unwrap_or(1.0) * s.short_factor)
+            } else {
+                scale
+            };
+            let out = out.unwrap_or_else(|| {
+                let stem = scenario
+                    .file_stem()
+                    .map_or_else(|| "run".into(), |s| s.to_string_lossy().into_owned());
+                PathBuf::from("results").join(stem)
+            });
+            let opts = flashmesh::experiment::RunOptions {
+                scenario,
+                target,
+                switch,
+                out,
+                seed,
+                scale,
+                progress: true,
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            let report = rt.block_on(flashmesh::experiment::run(&opts))?;
+            print!("{}", flashmesh::experiment::render(&report));
+            if !report.ok() {
                 std::process::exit(1);
             }
         }

@@ -54,7 +54,7 @@ pub fn withheld(base: &PolicySettings) -> PolicySettings {
 
 /// The running controllers of a mesh (each run by its merchant's anchor).
 pub struct MeshControl {
-    controllers: Vec<Arc<Controller>>,
+    controllers: parking_lot::RwLock<Vec<Option<Arc<Controller>>>>,
     driven: Vec<Vec<String>>,
     operator: OperatorKey,
     version: std::sync::atomic::AtomicU64,
@@ -109,23 +109,36 @@ impl MeshControl {
     }
 
     /// The running controllers (one per merchant, in merchant order, driving the switches
-    /// named in `driven`), and the operator that signs policy for them.
+    /// named in `driven`; `None` for a merchant whose anchor is down), and the operator that
+    /// signs policy for them.
     pub fn new(
-        controllers: Vec<Arc<Controller>>,
+        controllers: Vec<Option<Arc<Controller>>>,
         driven: Vec<Vec<String>>,
         operator: OperatorKey,
     ) -> MeshControl {
         MeshControl {
-            controllers,
+            controllers: parking_lot::RwLock::new(controllers),
             driven,
             operator,
             version: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
-    /// The controllers, one per merchant in merchant order.
-    pub fn controllers(&self) -> &[Arc<Controller>] {
-        &self.controllers
+    /// The running controllers, in merchant order.
+    pub fn controllers(&self) -> Vec<Arc<Controller>> {
+        self.controllers.read().iter().flatten().cloned().collect()
+    }
+
+    /// Replaces the `i`-th merchant's controller (`None` when its anchor went down).
+    pub fn set(&self, i: usize, controller: Option<Arc<Controller>>) {
+        if let Some(slot) = self.controllers.write().get_mut(i) {
+            *slot = controller;
+        }
+    }
+
+    /// The epoch of the first running controller (they move together), 1 if none runs.
+    pub fn epoch(&self) -> u32 {
+        self.controllers().first().map_or(1, |c| c.epoch())
     }
 
     /// Signs `settings` as the next policy version and puts it in force on every controller.
@@ -147,7 +160,7 @@ impl MeshControl {
             signatures: Vec::new(),
         };
         self.operator.sign(&mut bundle);
-        for c in &self.controllers {
+        for c in self.controllers() {
             c.apply_policy(&bundle)
                 .await
                 .map_err(|e| MeshError::Controller(c.name().to_string(), e.to_string()))?;
@@ -161,7 +174,7 @@ impl MeshControl {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let mut all = true;
-            for c in &self.controllers {
+            for c in self.controllers() {
                 for l in c.links().await {
                     for end in [&l.a, &l.b].into_iter().flatten() {
                         all &= end.confirmed && !end.down;
@@ -183,7 +196,9 @@ impl MeshControl {
     /// The in-switch drop counters of every switch, summed by reason, read over P4Runtime.
     pub async fn drops(&self) -> BTreeMap<u32, u64> {
         let mut out = BTreeMap::new();
-        for (c, nodes) in self.controllers.iter().zip(&self.driven) {
+        let controllers = self.controllers.read().clone();
+        for (c, nodes) in controllers.iter().zip(&self.driven) {
+            let Some(c) = c else { continue };
             for node in nodes {
                 if let Some(s) = c.session(node)
                     && let Ok(cells) = s.read_counter(names::DROPS).await
@@ -201,6 +216,6 @@ impl MeshControl {
 
     /// Stops every controller.
     pub fn shutdown(self) {
-        drop(self.controllers);
+        self.controllers.write().clear();
     }
 }

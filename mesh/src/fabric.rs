@@ -219,12 +219,22 @@ impl Fabric {
 
     /// Cuts a link in the emulation: every frame on it is lost, both ways.
     pub fn cut_link(&self, link: usize) -> Result<(), MeshError> {
+        let params = LinkParams {
+            loss: 1.0,
+            ..self.plan.links[link].params
+        };
+        self.set_link(link, params)
+    }
+
+    /// Puts a link back to its planned emulation.
+    pub fn restore_link(&self, link: usize) -> Result<(), MeshError> {
+        self.set_link(link, self.plan.links[link].params)
+    }
+
+    /// Sets a link's emulation, both directions.
+    pub fn set_link(&self, link: usize, params: LinkParams) -> Result<(), MeshError> {
         let l = &self.plan.links[link];
         for (node, port) in [l.a, l.b] {
-            let params = LinkParams {
-                loss: 1.0,
-                ..l.params
-            };
             self.devices[node].set_link(port, params).map_err(|e| {
                 MeshError::Switch(self.plan.nodes[node].name.clone(), e.to_string())
             })?;
@@ -232,15 +242,34 @@ impl Fabric {
         Ok(())
     }
 
-    /// Puts a link back to its planned emulation.
-    pub fn restore_link(&self, link: usize) -> Result<(), MeshError> {
+    /// Sets the depth of every priority queue of a link's two ports, in packets.
+    pub fn set_queue_depth(&self, link: usize, depth: u32) -> Result<(), MeshError> {
         let l = &self.plan.links[link];
         for (node, port) in [l.a, l.b] {
-            self.devices[node].set_link(port, l.params).map_err(|e| {
-                MeshError::Switch(self.plan.nodes[node].name.clone(), e.to_string())
-            })?;
+            let cmd = flash_switch::control::parse(&format!("set_queue_depth {depth} {port}"))
+                .map_err(|e| {
+                    MeshError::Switch(self.plan.nodes[node].name.clone(), e.to_string())
+                })?;
+            self.devices[node].control(&cmd);
         }
         Ok(())
+    }
+
+    /// The packets waiting in the priority-`queue` queues of every link port of every switch,
+    /// summed per port: one sample per port.
+    pub fn queue_depths(&self, queue: usize) -> Vec<u64> {
+        let mut out = Vec::new();
+        for l in &self.plan.links {
+            for (node, port) in [l.a, l.b] {
+                let stats = self.devices[node].datapath().sched().tm.port_stats(port);
+                out.push(
+                    stats
+                        .and_then(|s| s.queues.get(queue).map(|q| q.depth))
+                        .unwrap_or(0),
+                );
+            }
+        }
+        out
     }
 
     /// Stops the P4Runtime services and the datapaths.

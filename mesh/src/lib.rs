@@ -19,8 +19,10 @@
 pub mod control;
 pub mod demo;
 pub mod error;
+pub mod experiment;
 pub mod fabric;
 pub mod frame;
+pub mod layout;
 pub mod mesh;
 pub mod plan;
 pub mod progress;
@@ -29,7 +31,9 @@ pub mod transport;
 
 pub use demo::{DemoOptions, PHASES, ProgressEvent, run_demo};
 pub use error::MeshError;
-pub use mesh::{CommitteeMode, Mesh, MeshOptions};
+pub use mesh::{
+    CommitteeLayout, CommitteeMode, Mesh, MeshKeys, MeshOptions, PayerLayout, Population,
+};
 pub use progress::DemoProgress;
 pub use report::{DemoReport, Goals, PhaseReport};
 pub use transport::FrameTransport;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use flashmesh_controller::ControllerSpec;
 use flashmesh_controller::p4rt::Pipeline;
 use flashmesh_controller::p4rt::derive::p4info_from_source;
 use flashmesh_controller::policy::{OperatorKey, PolicySettings};
@@ -160,6 +161,8 @@ pub struct Payer {
     next_nonce: u64,
     pending: Option<Unfinished>,
     last_certificate: Option<Certificate>,
+    last_nonce: u64,
+    last_certified: Option<Duration>,
 }
 
 /// How one payment went.
@@ -192,6 +195,21 @@ impl Payer {
         self.client.committee()
     }
 
+    /// Whether an earlier payment left its order unfinished (the next call finishes it).
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    /// The nonce of the order of the last attempt.
+    pub fn last_nonce(&self) -> u64 {
+        self.last_nonce
+    }
+
+    /// How long the last attempt took to assemble its certificate (if it did, in that attempt).
+    pub fn last_certified(&self) -> Option<Duration> {
+        self.last_certified
+    }
+
     /// The certificate of its last finished payment.
     pub fn last_certificate(&self) -> Option<&Certificate> {
         self.last_certificate.as_ref()
@@ -202,6 +220,19 @@ impl Payer {
     /// certificate whose receipts never came is sent again. The copies of another attempt
     /// carry the retry numbers after those already used (until two epochs have passed).
     pub async fn pay(&mut self, amount: u64, epoch: u32, opts: &PayOptions) -> PayOutcome {
+        let to = self.recipient;
+        self.pay_to(to, amount, epoch, opts).await
+    }
+
+    /// As [`Payer::pay`], to the account `recipient` (an unfinished payment is finished first,
+    /// to whomever it was for).
+    pub async fn pay_to(
+        &mut self,
+        recipient: PublicKey,
+        amount: u64,
+        epoch: u32,
+        opts: &PayOptions,
+    ) -> PayOutcome {
         let started = Instant::now();
         let opts = PayOptions {
             epoch,
@@ -217,7 +248,7 @@ impl Payer {
                 let o = SignedOrder::sign(
                     TransferOrder {
                         sender: self.key.public(),
-                        recipient: self.recipient,
+                        recipient,
                         token: DEFAULT_TOKEN,
                         amount,
                         nonce: self.next_nonce,
@@ -233,10 +264,15 @@ impl Payer {
                 }
             }
         };
+        self.last_nonce = order.order().nonce;
+        self.last_certified = None;
         let certificate = match certificate {
             Some(c) => c,
             None => match collect_votes_with(&self.client, order, &opts, &mut retries).await {
-                Ok(c) => c.certificate,
+                Ok(c) => {
+                    self.last_certified = Some(started.elapsed());
+                    c.certificate
+                }
                 Err(PayError::Refused { refusals, .. }) => {
                     // The committee will not vote for it (typically: its nonce was already
                     // used, because the receipts of an earlier attempt were lost). Learn the
@@ -289,22 +325,162 @@ impl Payer {
     }
 }
 
+/// A committee of the mesh: its merchant members (node indices) with their weights, and the
+/// accounts it opens at genesis (node index, balance).
+#[derive(Debug, Clone)]
+pub struct CommitteeLayout {
+    /// Name (`shared`, `m0`, or the scenario's).
+    pub name: String,
+    /// Merchant node indices.
+    pub members: Vec<usize>,
+    /// Voting weight of each member.
+    pub weights: Vec<u64>,
+    /// Accounts at genesis: the node whose account it is, and its balance.
+    pub accounts: Vec<(usize, u64)>,
+}
+
+/// A payer of the mesh: the phone, the committee it pays through (index into
+/// [`Population::committees`]) and the merchant it pays by default.
+#[derive(Debug, Clone, Copy)]
+pub struct PayerLayout {
+    /// Phone node index.
+    pub node: usize,
+    /// Committee index.
+    pub committee: usize,
+    /// Default payee (merchant node index).
+    pub payee: usize,
+}
+
+/// Who runs what on a mesh: the committees (each merchant is a member of exactly one) and the
+/// payers.
+#[derive(Debug, Clone)]
+pub struct Population {
+    /// Committees.
+    pub committees: Vec<CommitteeLayout>,
+    /// Payers.
+    pub payers: Vec<PayerLayout>,
+}
+
+impl Population {
+    /// The demo's population on its generated plan: committees by `mode`, every phone paying
+    /// the next cluster's merchant with `balance` to start with.
+    pub fn for_demo(plan: &MeshPlan, mode: CommitteeMode, balance: u64) -> Population {
+        let merchants: Vec<usize> = plan.merchants().map(|m| m.index).collect();
+        let phones: Vec<usize> = plan.phones().map(|p| p.index).collect();
+        let committees = match mode {
+            CommitteeMode::PerMerchant => merchants
+                .iter()
+                .map(|&m| CommitteeLayout {
+                    name: plan.nodes[m].name.clone(),
+                    members: vec![m],
+                    weights: vec![1],
+                    accounts: phones
+                        .iter()
+                        .filter(|&&p| plan.payee_of(p) == m)
+                        .map(|&p| (p, balance))
+                        .collect(),
+                })
+                .collect(),
+            CommitteeMode::Shared => vec![CommitteeLayout {
+                name: "shared".into(),
+                members: merchants.clone(),
+                weights: vec![1; merchants.len()],
+                accounts: phones.iter().map(|&p| (p, balance)).collect(),
+            }],
+        };
+        let payers = phones
+            .iter()
+            .map(|&p| {
+                let payee = plan.payee_of(p);
+                let committee = match mode {
+                    CommitteeMode::PerMerchant => {
+                        merchants.iter().position(|&m| m == payee).unwrap_or(0)
+                    }
+                    CommitteeMode::Shared => 0,
+                };
+                PayerLayout {
+                    node: p,
+                    committee,
+                    payee,
+                }
+            })
+            .collect();
+        Population { committees, payers }
+    }
+
+    /// The committee a merchant is a member of.
+    pub fn committee_of_merchant(&self, node: usize) -> Option<usize> {
+        self.committees
+            .iter()
+            .position(|c| c.members.contains(&node))
+    }
+}
+
+/// The keys of a mesh, all derived from its seed.
+#[derive(Debug, Clone, Copy)]
+pub struct MeshKeys {
+    seed: u64,
+}
+
+impl MeshKeys {
+    /// Keys of the mesh with `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self { seed }
+    }
+
+    /// A merchant's authority signing key.
+    pub fn authority(&self, node: usize) -> Keypair {
+        key_from(self.seed, 0x1000 + node as u64)
+    }
+
+    /// The account key of a node: a merchant's receiving account or a phone's wallet.
+    pub fn account(&self, plan: &MeshPlan, node: usize) -> Keypair {
+        match plan.nodes[node].role {
+            crate::plan::Role::Merchant => key_from(self.seed, 0x2000 + node as u64),
+            _ => key_from(self.seed, 0x3000 + node as u64),
+        }
+    }
+
+    /// The operator key that signs the mesh's policy bundles.
+    pub fn operator(&self) -> OperatorKey {
+        OperatorKey::from_seed(key_from(self.seed, 0xFFFF).secret_bytes())
+    }
+}
+
+/// What it takes to start a merchant's anchor again after a crash.
+struct AnchorSlot {
+    node: usize,
+    name: String,
+    key: [u8; 32],
+    committee: Arc<Committee>,
+    genesis: Genesis,
+    dir: PathBuf,
+    transport: Arc<FrameTransport>,
+    spec: ControllerSpec,
+}
+
 /// A running mesh.
 pub struct Mesh {
     /// Switches.
     pub fabric: Arc<Fabric>,
     /// Controllers.
     pub control: MeshControl,
-    /// Authorities, by merchant index.
-    pub anchors: Vec<Anchor>,
+    /// Authorities, by merchant order (`None` while crashed).
+    anchors: Vec<Option<Anchor>>,
+    slots: Vec<AnchorSlot>,
     /// Payers, one per phone (each behind its own lock so phones pay concurrently).
     pub payers: Vec<Arc<tokio::sync::Mutex<Payer>>>,
     /// The payers' transports, in the same order.
     pub payer_transports: Vec<Arc<FrameTransport>>,
+    payer_nodes: Vec<usize>,
+    /// The committees, as laid out.
+    pub committees: Vec<Committee>,
     /// Settings the controllers started with.
     pub settings: PolicySettings,
     /// Wallet options.
     pub pay_options: PayOptions,
+    /// The mesh's keys.
+    pub keys: MeshKeys,
     epoch: Arc<AtomicU64>,
     _data: Option<tempfile::TempDir>,
     /// Set-up time.
@@ -312,10 +488,40 @@ pub struct Mesh {
 }
 
 impl Mesh {
-    /// Builds and starts everything. `step` hears about each set-up step.
-    pub async fn start(opts: &MeshOptions, mut step: impl FnMut(&str)) -> Result<Mesh, MeshError> {
-        let t0 = Instant::now();
+    /// Builds and starts the demo's mesh. `step` hears about each set-up step.
+    pub async fn start(opts: &MeshOptions, step: impl FnMut(&str)) -> Result<Mesh, MeshError> {
         let plan = MeshPlan::new(opts.merchants, opts.phones_per_cluster, &opts.links)?;
+        let population = Population::for_demo(&plan, opts.committee, opts.balance);
+        let settings = crate::control::initial_settings(opts.probe_ms, opts.probe_miss_count);
+        Mesh::start_layout(plan, population, settings, opts, step).await
+    }
+
+    /// Builds and starts a mesh of any layout: a switch per node of `plan`, an anchor (with its
+    /// controller, starting with `settings`) per merchant, a payer per entry of `population`.
+    /// From `opts` it takes the seed, the wallet's timing and the data directory.
+    pub async fn start_layout(
+        plan: MeshPlan,
+        population: Population,
+        settings: PolicySettings,
+        opts: &MeshOptions,
+        mut step: impl FnMut(&str),
+    ) -> Result<Mesh, MeshError> {
+        let t0 = Instant::now();
+        let keys = MeshKeys::new(opts.seed);
+        let merchants: Vec<usize> = plan.merchants().map(|m| m.index).collect();
+        for &m in &merchants {
+            let n = population
+                .committees
+                .iter()
+                .filter(|c| c.members.contains(&m))
+                .count();
+            if n != 1 {
+                return Err(MeshError::Setup(format!(
+                    "merchant {} is a member of {n} committees; the embedded mesh runs one authority per merchant, in exactly one committee",
+                    plan.nodes[m].name
+                )));
+            }
+        }
         step("compiling p4src/flash_mesh.p4");
         let program = flashmesh_p4::compile_str("flash_mesh.p4", FLASH_MESH_P4)
             .map_err(|d| MeshError::Program(d.to_string()))?;
@@ -325,11 +531,12 @@ impl Mesh {
         step("starting switches");
         let fabric =
             Arc::new(Fabric::start(plan.clone(), program, FLASH_MESH_P4, opts.seed).await?);
+        for &l in &plan.initially_down {
+            fabric.cut_link(l)?;
+        }
         step("starting anchors and their controllers (pipelines, routes, probes), wallets");
-        let settings = crate::control::initial_settings(opts.probe_ms, opts.probe_miss_count);
-        let operator = OperatorKey::from_seed(key_from(opts.seed, 0xFFFF).secret_bytes());
+        let operator = keys.operator();
         let mut specs = MeshControl::specs(&fabric, &pipeline, &settings, &operator).into_iter();
-        let mut driven = Vec::new();
         let (data_root, tmp) = match &opts.data_dir {
             Some(d) => (d.clone(), None),
             None => {
@@ -339,39 +546,40 @@ impl Mesh {
                 (t.path().to_path_buf(), Some(t))
             }
         };
-        let mut anchors = Vec::new();
-        let merchant_account = |m: usize| key_from(opts.seed, 0x2000 + m as u64).public();
-        let merchant_key = |m: usize| key_from(opts.seed, 0x1000 + m as u64);
-        let phone_key = |p: usize| key_from(opts.seed, 0x3000 + p as u64);
-        let authority = |m: usize| {
-            let node = &plan.nodes[m];
-            AuthorityInfo {
-                name: format!("anchor-{}", node.name),
-                public_key: merchant_key(m).public(),
-                weight: 1,
-                address: SocketAddrV4::new(node.host_ip(), BCB_UDP_PORT).to_string(),
-            }
-        };
         let setup = |e: flashmesh_core::CommitteeError| MeshError::Setup(e.to_string());
-        let merchants: Vec<usize> = plan.merchants().map(|m| m.index).collect();
-        // The committee each merchant's authority serves, and the accounts it knows.
         let mut committees = Vec::new();
+        for c in &population.committees {
+            let members = c
+                .members
+                .iter()
+                .zip(&c.weights)
+                .map(|(&m, &w)| AuthorityInfo {
+                    name: format!("anchor-{}", plan.nodes[m].name),
+                    public_key: keys.authority(m).public(),
+                    weight: w,
+                    address: SocketAddrV4::new(plan.nodes[m].host_ip(), BCB_UDP_PORT).to_string(),
+                })
+                .collect();
+            committees.push(Committee::new(members).map_err(setup)?);
+        }
+        let mut anchors = Vec::new();
+        let mut slots = Vec::new();
+        let mut driven = Vec::new();
         for &m in &merchants {
-            let (committee, payers): (Committee, Vec<PublicKey>) = match opts.committee {
-                CommitteeMode::PerMerchant => (
-                    Committee::new(vec![authority(m)]).map_err(setup)?,
-                    plan.phones()
-                        .filter(|p| plan.payee_of(p.index) == m)
-                        .map(|p| phone_key(p.index).public())
-                        .collect(),
-                ),
-                CommitteeMode::Shared => (
-                    Committee::new(merchants.iter().map(|&i| authority(i)).collect())
-                        .map_err(setup)?,
-                    plan.phones().map(|p| phone_key(p.index).public()).collect(),
-                ),
+            let ci = population.committee_of_merchant(m).unwrap_or(0);
+            let layout = &population.committees[ci];
+            let genesis = Genesis {
+                balances: layout
+                    .accounts
+                    .iter()
+                    .filter(|(_, b)| *b > 0)
+                    .map(|&(n, amount)| flashmesh_core::GenesisBalance {
+                        account: keys.account(&plan, n).public(),
+                        token: DEFAULT_TOKEN,
+                        amount,
+                    })
+                    .collect(),
             };
-            let genesis = Genesis::uniform(payers, opts.balance);
             let name = &plan.nodes[m].name;
             let transport = Arc::new(fabric.host_transport(m, BCB_UDP_PORT)?);
             let dir = data_root.join(format!("anchor-{name}"));
@@ -380,54 +588,50 @@ impl Mesh {
                 .next()
                 .ok_or_else(|| MeshError::Setup(format!("no controller for {name}")))?;
             driven.push(spec.switches.iter().map(|s| s.node.clone()).collect());
-            let anchor_name = format!("anchor-{name}");
-            let anchor = Anchor::assemble(AnchorParts {
-                name: anchor_name.clone(),
-                key: merchant_key(m),
-                committee: Arc::new(committee.clone()),
+            let slot = AnchorSlot {
+                node: m,
+                name: format!("anchor-{name}"),
+                key: keys.authority(m).secret_bytes(),
+                committee: Arc::new(committees[ci].clone()),
                 genesis,
-                data_dir: dir,
-                epoch: 1,
-                transports: vec![transport],
-                controller: Some(spec),
-                admin: None,
-            })
-            .await
-            .map_err(|e| MeshError::Anchor(anchor_name, e.to_string()))?;
-            anchors.push(anchor);
-            committees.push(committee);
+                dir,
+                transport,
+                spec,
+            };
+            anchors.push(Some(slot.assemble().await?));
+            slots.push(slot);
         }
         let controllers = anchors
             .iter()
-            .filter_map(|a| a.controller().cloned())
+            .map(|a| a.as_ref().and_then(|a| a.controller().cloned()))
             .collect();
         let control = MeshControl::new(controllers, driven, operator);
         let mut payers = Vec::new();
         let mut payer_transports = Vec::new();
-        for p in plan.phones() {
-            let payee = plan.payee_of(p.index);
-            let transport = Arc::new(fabric.host_transport(p.index, WALLET_PORT)?);
+        for p in &population.payers {
+            let transport = Arc::new(fabric.host_transport(p.node, WALLET_PORT)?);
             payer_transports.push(transport.clone());
-            let committee = committees[payee].clone();
-            let crosses_bottleneck = match opts.committee {
-                CommitteeMode::PerMerchant => plan.crosses_bottleneck(p.index),
-                CommitteeMode::Shared => {
-                    plan.bottleneck_bound(p.index, &merchants, committee.quorum())
-                }
-            };
+            let committee = committees[p.committee].clone();
+            let crosses_bottleneck = plan.bottleneck_bound(
+                p.node,
+                &population.committees[p.committee].members,
+                committee.quorum(),
+            );
             let client = CommitteeClient::new(committee, transport.clone())
                 .map_err(|e| MeshError::Setup(e.to_string()))?;
             payers.push(Arc::new(tokio::sync::Mutex::new(Payer {
-                node: p.index,
-                payee,
+                node: p.node,
+                payee: p.payee,
                 crosses_bottleneck,
-                key: phone_key(p.index),
-                recipient: merchant_account(payee),
+                key: keys.account(&plan, p.node),
+                recipient: keys.account(&plan, p.payee).public(),
                 client,
                 transport,
                 next_nonce: 0,
                 pending: None,
                 last_certificate: None,
+                last_nonce: 0,
+                last_certified: None,
             })));
         }
         let pay_options = PayOptions {
@@ -438,19 +642,28 @@ impl Mesh {
         };
         step("waiting for the probes to confirm every link");
         control.wait_links_up(Duration::from_secs(5)).await;
-        let epoch = control.controllers()[0].epoch();
+        let epoch = control.epoch();
         Ok(Mesh {
             fabric,
             control,
             anchors,
+            slots,
             payers,
             payer_transports,
+            payer_nodes: population.payers.iter().map(|p| p.node).collect(),
+            committees,
             settings,
             pay_options,
+            keys,
             epoch: Arc::new(AtomicU64::new(u64::from(epoch))),
             _data: tmp,
             setup: t0.elapsed(),
         })
+    }
+
+    /// The phone node of each payer, in [`Mesh::payers`] order.
+    pub fn payer_nodes(&self) -> &[usize] {
+        &self.payer_nodes
     }
 
     /// The current epoch (all controllers move together).
@@ -470,6 +683,48 @@ impl Mesh {
         self.epoch.store(u64::from(e), Ordering::Relaxed);
     }
 
+    /// The anchor of the `i`-th merchant (in merchant order), unless it is crashed.
+    pub fn anchor(&self, i: usize) -> Option<&Anchor> {
+        self.anchors.get(i).and_then(Option::as_ref)
+    }
+
+    /// The running anchors.
+    pub fn running_anchors(&self) -> impl Iterator<Item = &Anchor> {
+        self.anchors.iter().flatten()
+    }
+
+    /// The merchant-order index of a merchant node's anchor.
+    pub fn anchor_index(&self, node: usize) -> Option<usize> {
+        self.slots.iter().position(|s| s.node == node)
+    }
+
+    /// Kills a merchant's anchor as SIGKILL would: its tasks stop where they are, nothing is
+    /// flushed beyond what its store had already made durable, its controller's sessions close
+    /// (the switches keep their entries). Returns false if it was not running.
+    pub fn crash_anchor(&mut self, i: usize) -> bool {
+        let Some(a) = self.anchors.get_mut(i).and_then(Option::take) else {
+            return false;
+        };
+        self.control.set(i, None);
+        drop(a);
+        true
+    }
+
+    /// Starts a crashed anchor again from its store (and its controller, which reclaims its
+    /// switches). Datagrams that reached its host while it was down are lost, as to a closed
+    /// socket.
+    pub async fn restart_anchor(&mut self, i: usize) -> Result<(), MeshError> {
+        if self.anchor(i).is_some() {
+            return Ok(());
+        }
+        let slot = &self.slots[i];
+        slot.transport.discard_pending();
+        let anchor = slot.assemble().await?;
+        self.control.set(i, anchor.controller().cloned());
+        self.anchors[i] = Some(anchor);
+        Ok(())
+    }
+
     /// The address of a merchant's authority.
     pub fn anchor_addr(&self, merchant: usize) -> SocketAddr {
         SocketAddr::V4(SocketAddrV4::new(
@@ -478,9 +733,9 @@ impl Mesh {
         ))
     }
 
-    /// Total rejections by every authority.
+    /// Total rejections by every running authority.
     pub fn authority_rejections(&self) -> u64 {
-        self.anchors.iter().map(Anchor::rejections).sum()
+        self.running_anchors().map(Anchor::rejections).sum()
     }
 
     /// Stops everything, anchors last-writes included.
@@ -493,13 +748,31 @@ impl Mesh {
             ..
         } = self;
         drop(payers);
-        for a in anchors {
+        for a in anchors.into_iter().flatten() {
             a.shutdown().await;
         }
         control.shutdown();
         if let Ok(f) = Arc::try_unwrap(fabric) {
             f.shutdown().await;
         }
+    }
+}
+
+impl AnchorSlot {
+    async fn assemble(&self) -> Result<Anchor, MeshError> {
+        Anchor::assemble(AnchorParts {
+            name: self.name.clone(),
+            key: Keypair::from_seed(&self.key),
+            committee: self.committee.clone(),
+            genesis: self.genesis.clone(),
+            data_dir: self.dir.clone(),
+            epoch: 1,
+            transports: vec![self.transport.clone()],
+            controller: Some(self.spec.clone()),
+            admin: None,
+        })
+        .await
+        .map_err(|e| MeshError::Anchor(self.name.clone(), e.to_string()))
     }
 }
 

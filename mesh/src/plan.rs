@@ -27,13 +27,16 @@ pub const HOST_PORT: u32 = 10;
 /// Switch port of a node's auxiliary host.
 pub const AUX_PORT: u32 = 11;
 
-/// Merchant or phone.
+/// What runs on a node's main host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     /// A merchant: runs an anchor.
     Merchant,
     /// A phone: runs a wallet.
     Phone,
+    /// A forwarder (or a gateway, which the embedded target forwards through only): a switch
+    /// with no anchor or wallet.
+    Forwarder,
 }
 
 /// One mesh node: a switch with its hosts.
@@ -45,38 +48,50 @@ pub struct NodePlan {
     pub name: String,
     /// Merchant or phone.
     pub role: Role,
-    /// The merchant whose cluster the node is in (the merchant itself for merchants).
+    /// The merchant whose cluster the node is in (the merchant itself for merchants; for a
+    /// forwarder, the nearest merchant, whose anchor drives its switch).
     pub cluster: usize,
 }
 
 impl NodePlan {
-    fn octet(&self) -> u8 {
-        self.index as u8
+    /// The node's index as two address octets (`10.HI.LO.x`), so up to 65,536 nodes.
+    fn octets(&self) -> (u8, u8) {
+        ((self.index >> 8) as u8, self.index as u8)
+    }
+
+    fn mac(&self, last: u8) -> Mac {
+        let (hi, lo) = self.octets();
+        [2, 0, 0x0a, hi, lo, last]
+    }
+
+    fn ip(&self, last: u8) -> Ipv4Addr {
+        let (hi, lo) = self.octets();
+        Ipv4Addr::new(10, hi, lo, last)
     }
 
     /// The switch's router MAC.
     pub fn router_mac(&self) -> Mac {
-        [2, 0, 0x0a, 0, self.octet(), 1]
+        self.mac(1)
     }
 
     /// The main host's MAC.
     pub fn host_mac(&self) -> Mac {
-        [2, 0, 0x0a, 0, self.octet(), 2]
+        self.mac(2)
     }
 
     /// The auxiliary host's MAC.
     pub fn aux_mac(&self) -> Mac {
-        [2, 0, 0x0a, 0, self.octet(), 3]
+        self.mac(3)
     }
 
     /// The main host's address.
     pub fn host_ip(&self) -> Ipv4Addr {
-        Ipv4Addr::new(10, 0, self.octet(), 2)
+        self.ip(2)
     }
 
     /// The auxiliary host's address.
     pub fn aux_ip(&self) -> Ipv4Addr {
-        Ipv4Addr::new(10, 0, self.octet(), 3)
+        self.ip(3)
     }
 }
 
@@ -89,6 +104,8 @@ pub enum LinkKind {
     Bottleneck,
     /// A phone's radio link (to a merchant or another phone).
     Radio,
+    /// A backbone link of a scenario file (between merchants or forwarders).
+    Backbone,
 }
 
 /// A link between two switch ports.
@@ -154,8 +171,10 @@ pub struct MeshPlan {
     pub links: Vec<LinkPlan>,
     /// Number of merchants.
     pub merchants: usize,
-    /// Phones per merchant cluster.
+    /// Phones per merchant cluster (of the demo's generated layout; 0 for a scenario's).
     pub phones_per_cluster: usize,
+    /// Links down from the start (a scenario's `down = true`), restored by events.
+    pub initially_down: Vec<usize>,
 }
 
 /// A layout that cannot be built.
@@ -164,6 +183,15 @@ pub enum PlanError {
     /// Merchants must be 1..=16 and phones per cluster 1..=3.
     #[error("a mesh needs 1..=16 merchants and 1..=3 phones per merchant (got {0} and {1})")]
     Size(usize, usize),
+    /// A scenario with no merchant has no anchor to drive its switches.
+    #[error("the scenario has no merchant: no anchor would drive the switches")]
+    NoMerchant,
+    /// A node the merchants cannot reach over any link (its switch would have no controller).
+    #[error("node {0} is not connected to any merchant")]
+    Unreachable(String),
+    /// More nodes than the addressing plan has (10.HI.LO.x).
+    #[error("{0} nodes: the embedded mesh addresses at most 65,536")]
+    TooManyNodes(usize),
 }
 
 impl MeshPlan {
@@ -201,6 +229,7 @@ impl MeshPlan {
             links: Vec::new(),
             merchants,
             phones_per_cluster,
+            initially_down: Vec::new(),
         };
         let mut next_port = vec![1u32; plan.nodes.len()];
         let mut link = |a: usize, b: usize, kind: LinkKind, cost: u32| {
@@ -211,6 +240,7 @@ impl MeshPlan {
                 LinkKind::Ring => profile.ring,
                 LinkKind::Bottleneck => profile.bottleneck,
                 LinkKind::Radio => profile.radio,
+                LinkKind::Backbone => profile.ring,
             };
             plan.links.push(LinkPlan {
                 a: (a, pa),

@@ -33,10 +33,13 @@ pub struct FlightRecorder {
 
 #[derive(Debug, Default)]
 struct Flights {
-    in_flight: HashMap<FlightKey, Instant>,
+    /// Copies in flight: when sent, and their place in `log`.
+    in_flight: HashMap<FlightKey, (Instant, usize)>,
     sent: u64,
     delivered: u64,
     delays_ms: Vec<f64>,
+    /// Every tracked copy by send time: its delay once delivered.
+    log: Vec<(Instant, Option<f64>)>,
 }
 
 /// What the recorder saw since the last [`FlightRecorder::reset`].
@@ -97,7 +100,10 @@ impl FlightRecorder {
         if let Some(k) = self.key(src, dst, datagram) {
             let mut f = self.inner.lock();
             f.sent += 1;
-            f.in_flight.insert(k, Instant::now());
+            let now = Instant::now();
+            let at = f.log.len();
+            f.log.push((now, None));
+            f.in_flight.insert(k, (now, at));
         }
     }
 
@@ -105,9 +111,13 @@ impl FlightRecorder {
     pub fn on_receive(&self, src: SocketAddrV4, dst: SocketAddrV4, datagram: &[u8]) {
         if let Some(k) = self.key(src, dst, datagram) {
             let mut f = self.inner.lock();
-            if let Some(t) = f.in_flight.remove(&k) {
+            if let Some((t, at)) = f.in_flight.remove(&k) {
                 f.delivered += 1;
-                f.delays_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                let ms = t.elapsed().as_secs_f64() * 1000.0;
+                f.delays_ms.push(ms);
+                if let Some(entry) = f.log.get_mut(at) {
+                    entry.1 = Some(ms);
+                }
             }
         }
     }
@@ -115,6 +125,22 @@ impl FlightRecorder {
     /// Forgets everything (start of a phase).
     pub fn reset(&self) {
         *self.inner.lock() = Flights::default();
+    }
+
+    /// The copies sent in `[from, to)` since the last reset: how many, how many arrived, and
+    /// their delays.
+    pub fn window(&self, from: Instant, to: Instant) -> FlightSummary {
+        let f = self.inner.lock();
+        let mut out = FlightSummary::default();
+        for (sent, delay) in f.log.iter().filter(|(t, _)| *t >= from && *t < to) {
+            let _ = sent;
+            out.sent += 1;
+            if let Some(d) = delay {
+                out.delivered += 1;
+                out.delays_ms.push(*d);
+            }
+        }
+        out
     }
 
     /// What was seen since the last reset.
@@ -199,6 +225,19 @@ impl FrameTransport {
     /// The counters.
     pub fn counters(&self) -> &TransportCounters {
         &self.counters
+    }
+
+    /// Drops every frame that reached this host and was not read yet (a restarted process
+    /// does not see what arrived while it was down).
+    pub fn discard_pending(&self) -> usize {
+        let Ok(mut rx) = self.rx.try_lock() else {
+            return 0;
+        };
+        let mut n = 0;
+        while rx.try_recv().is_ok() {
+            n += 1;
+        }
+        n
     }
 
     /// Starts (or with `None` stops) copying every sent datagram to `tap`.

@@ -58,7 +58,7 @@ async fn a_conflicting_order_blocks_its_sender_in_the_switches() {
     // (sent as a retry: the in-switch duplicate filter keys on sender, nonce, type and retry).
     assert!(matches!(ask(order(5), 0).await, Some(Message::Vote(_))));
     assert!(matches!(ask(order(6), 1).await, Some(Message::Error(_))));
-    let metrics = mesh.anchors[0].metrics().clone();
+    let metrics = mesh.anchor(0).expect("anchor runs").metrics().clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     while metrics.penalties_applied.load(Ordering::Relaxed) == 0 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;

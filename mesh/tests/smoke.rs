@@ -44,7 +44,7 @@ async fn a_payment_crosses_two_switches() {
         "merchant host port transmitted {merchant_rx}"
     );
     assert!(phone_rx >= 2, "phone host port transmitted {phone_rx}");
-    let m = mesh.anchors[0].metrics();
+    let m = mesh.anchor(0).expect("anchor runs").metrics();
     assert_eq!(m.orders.load(Ordering::Relaxed), 1);
     assert_eq!(m.certificates.load(Ordering::Relaxed), 1);
     // A second payment uses the next nonce.
