@@ -148,8 +148,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, ExperimentError> {
     })
     .await;
     bar.finish_and_clear();
-    let mut run = result?;
-    run.kpis.run.scale = opts.scale.unwrap_or(1.0);
+    let run = result?;
     let write = |source| ExperimentError::Write {
         path: opts.out.clone(),
         source,

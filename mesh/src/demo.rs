@@ -41,12 +41,11 @@ use rand::{RngExt, SeedableRng};
 use tokio::sync::mpsc;
 
 use crate::error::MeshError;
-use crate::fabric::{Fabric, STREAM_SENDER};
+use crate::fabric::{Fabric, stream_datagram};
 use crate::mesh::{Mesh, MeshOptions, PayLog, PayOutcome, Payer};
 use crate::report::{DemoReport, PhaseReport, percentile};
 
-/// UDP port of the best-effort flood.
-pub const FLOOD_PORT: u16 = 9000;
+pub use crate::fabric::FLOOD_PORT;
 
 /// What the demo runs.
 #[derive(Debug, Clone)]
@@ -196,19 +195,6 @@ async fn flood(fabric: Arc<Fabric>, src: usize, dst: usize, pps: f64, until: Ins
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     sent
-}
-
-/// A 32-byte FMH header of the reroute stream (a QUERY with no body).
-fn stream_datagram(seq: u64, epoch: u32) -> [u8; 32] {
-    let mut h = [0u8; 32];
-    h[0] = 1;
-    h[1] = 5;
-    h[4..8].copy_from_slice(&epoch.to_be_bytes());
-    h[8..16].copy_from_slice(&STREAM_SENDER);
-    h[16..24].copy_from_slice(&seq.to_be_bytes());
-    h[24] = 16;
-    h[25] = 16;
-    h
 }
 
 async fn link_failure(
@@ -601,6 +587,6 @@ mod tests {
         assert_eq!(hdr.msg_type(), Some(flashmesh_core::MsgType::Query));
         assert_eq!(hdr.nonce(), 7);
         assert_eq!(hdr.epoch(), 3);
-        assert_eq!(h[8..16], STREAM_SENDER);
+        assert_eq!(h[8..16], crate::fabric::STREAM_SENDER);
     }
 }

@@ -23,6 +23,23 @@ use crate::transport::{FlightRecorder, FrameTransport};
 /// Sender tag stamped on the reroute measurement stream.
 pub const STREAM_SENDER: [u8; 8] = *b"fm-strm\0";
 
+/// UDP port of the best-effort floods.
+pub const FLOOD_PORT: u16 = 9000;
+
+/// A 32-byte FMH header of the reroute measurement stream (a QUERY with no body) with
+/// sequence number `seq`.
+pub fn stream_datagram(seq: u64, epoch: u32) -> [u8; 32] {
+    let mut h = [0u8; 32];
+    h[0] = 1;
+    h[1] = 5;
+    h[4..8].copy_from_slice(&epoch.to_be_bytes());
+    h[8..16].copy_from_slice(&STREAM_SENDER);
+    h[16..24].copy_from_slice(&seq.to_be_bytes());
+    h[24] = 16;
+    h[25] = 16;
+    h
+}
+
 type PeerSlot = Arc<OnceLock<(Weak<Device>, u32)>>;
 
 /// What an auxiliary host received.

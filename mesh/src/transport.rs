@@ -132,8 +132,7 @@ impl FlightRecorder {
     pub fn window(&self, from: Instant, to: Instant) -> FlightSummary {
         let f = self.inner.lock();
         let mut out = FlightSummary::default();
-        for (sent, delay) in f.log.iter().filter(|(t, _)| *t >= from && *t < to) {
-            let _ = sent;
+        for (_, delay) in f.log.iter().filter(|(t, _)| *t >= from && *t < to) {
             out.sent += 1;
             if let Some(d) = delay {
                 out.delivered += 1;

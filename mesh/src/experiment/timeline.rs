@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, SocketAddrV4};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use flash_switch::link::LinkParams;
@@ -17,12 +17,10 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::error::MeshError;
-use crate::fabric::{Fabric, STREAM_SENDER};
+use crate::fabric::{FLOOD_PORT, Fabric, stream_datagram};
 use crate::layout::link_params;
 use crate::mesh::Mesh;
 
-/// UDP port of the floods.
-pub const FLOOD_PORT: u16 = 9000;
 /// How long a reroute probe stream runs after a cut at most.
 const REROUTE_WINDOW: Duration = Duration::from_secs(3);
 
@@ -40,10 +38,10 @@ pub struct Action {
 pub enum Step {
     /// As written in the scenario.
     Event(EventKind),
-    /// A trace's link cut (`node` is the moving phone).
-    TraceCut { node: usize, link: usize },
+    /// A trace's link cut.
+    TraceCut(usize),
     /// A trace's link restore.
-    TraceRestore { node: usize, link: usize },
+    TraceRestore(usize),
 }
 
 /// The scenario's events with each mobility trace expanded into its link steps, by time.
@@ -54,18 +52,18 @@ pub fn actions(s: &Scenario) -> Vec<Action> {
             at_ms: e.at_ms,
             step: Step::Event(e.kind.clone()),
         });
-        if let EventKind::Move { node, trace, .. } = &e.kind {
+        if let EventKind::Move { trace, .. } = &e.kind {
             for t in trace {
                 if let Some(link) = t.restore {
                     out.push(Action {
                         at_ms: e.at_ms + t.after_ms,
-                        step: Step::TraceRestore { node: *node, link },
+                        step: Step::TraceRestore(link),
                     });
                 }
                 if let Some(link) = t.cut {
                     out.push(Action {
                         at_ms: e.at_ms + t.after_ms,
-                        step: Step::TraceCut { node: *node, link },
+                        step: Step::TraceCut(link),
                     });
                 }
             }
@@ -245,14 +243,8 @@ impl Timeline {
         a: &Action,
     ) -> Result<(), MeshError> {
         match &a.step {
-            Step::TraceCut { node, link } => {
-                self.cut(s, *link, "trace_cut")?;
-                let _ = node;
-            }
-            Step::TraceRestore { node, link } => {
-                self.restore(s, *link, "trace_restore")?;
-                let _ = node;
-            }
+            Step::TraceCut(link) => self.cut(s, *link, "trace_cut")?,
+            Step::TraceRestore(link) => self.restore(s, *link, "trace_restore")?,
             Step::Event(kind) => self.event(s, mesh, kind).await?,
         }
         Ok(())
@@ -459,19 +451,6 @@ fn first_arrival(fabric: &Fabric, dst: usize, base: u64, sent_at: &[Instant]) ->
         .min()
 }
 
-/// A 32-byte FMH header of a reroute stream (a QUERY with no body).
-pub fn stream_datagram(seq: u64, epoch: u32) -> [u8; 32] {
-    let mut h = [0u8; 32];
-    h[0] = 1;
-    h[1] = 5;
-    h[4..8].copy_from_slice(&epoch.to_be_bytes());
-    h[8..16].copy_from_slice(&STREAM_SENDER);
-    h[16..24].copy_from_slice(&seq.to_be_bytes());
-    h[24] = 16;
-    h[25] = 16;
-    h
-}
-
 /// A flood frame's payload: plain bytes for best effort, an FMH PAYMENT_DATA header first for
 /// the payment-data class.
 fn flood_payload(size: usize, class: FloodClass) -> Vec<u8> {
@@ -562,9 +541,6 @@ async fn replay(
     sent
 }
 
-/// Bytes sent so far by every flood (for progress displays).
-pub type FloodCounter = Arc<AtomicU64>;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,9 +553,9 @@ mod tests {
         let a = actions(&s);
         assert_eq!(a.len(), 3);
         assert!(matches!(a[0].step, Step::Event(EventKind::Move { .. })));
-        assert!(matches!(a[1].step, Step::TraceRestore { .. }));
+        assert!(matches!(a[1].step, Step::TraceRestore(_)));
         assert_eq!(a[2].at_ms, 8500);
-        assert!(matches!(a[2].step, Step::TraceCut { .. }));
+        assert!(matches!(a[2].step, Step::TraceCut(_)));
         assert!(a.windows(2).all(|w| w[0].at_ms <= w[1].at_ms));
     }
 
