@@ -155,6 +155,7 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, ExperimentError> {
     };
     flashmesh_scenario::outputs::write_outputs(&opts.out, &run.kpis, &run.payments, &run.events)
         .map_err(write)?;
+    flashmesh_scenario::outputs::write_queues(&opts.out, &run.queues).map_err(write)?;
     let facts = serde_json::json!({
         "scenario": s.name,
         "file": opts.scenario,

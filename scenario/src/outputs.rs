@@ -109,6 +109,18 @@ pub struct EventRecord {
     pub detail: String,
 }
 
+/// One row of `queues.csv`: the deepest port queue of each class across the mesh at one moment
+/// (written by targets that can sample queues; plots treat the file as optional).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct QueueRecord {
+    /// When, ms since the run's start.
+    pub at_ms: f64,
+    /// Deepest class-0 (BCB, strict priority) queue, packets.
+    pub class0: u64,
+    /// Deepest class-2 (best effort) queue, packets.
+    pub class2: u64,
+}
+
 /// KPIs of one phase. Counters a target cannot measure stay `null`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhaseKpis {
@@ -349,6 +361,17 @@ fn read_csv<T: for<'de> Deserialize<'de>>(path: &Path) -> io::Result<Vec<T>> {
         .collect()
 }
 
+/// Writes `queues.csv` into `dir`.
+pub fn write_queues(dir: &Path, samples: &[QueueRecord]) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    write_csv(&dir.join("queues.csv"), samples)
+}
+
+/// Reads `queues.csv` back.
+pub fn read_queues(path: &Path) -> io::Result<Vec<QueueRecord>> {
+    read_csv(path)
+}
+
 /// Reads `kpis.json` back.
 pub fn read_kpis(path: &Path) -> io::Result<Kpis> {
     let text = std::fs::read_to_string(path)?;
@@ -449,5 +472,12 @@ mod tests {
         assert_eq!(read_payments(&dir.path().join("payments.csv")).unwrap(), ps);
         assert_eq!(read_events(&dir.path().join("events.csv")).unwrap(), ev);
         assert_eq!(read_kpis(&dir.path().join("kpis.json")).unwrap(), kpis);
+        let qs = vec![QueueRecord {
+            at_ms: 20.5,
+            class0: 1,
+            class2: 64,
+        }];
+        write_queues(dir.path(), &qs).unwrap();
+        assert_eq!(read_queues(&dir.path().join("queues.csv")).unwrap(), qs);
     }
 }

@@ -21,8 +21,8 @@ pub const CLASS0_QUEUE: usize = 7;
 /// Queue of the best-effort class 2 (priority 0).
 pub const CLASS2_QUEUE: usize = 0;
 
-/// A sample of the deepest link-port queue of each class: (ms, class 0, class 2).
-pub type QueueSample = (f64, u64, u64);
+/// A sample of the deepest link-port queue of each class (a row of `queues.csv`).
+pub type QueueSample = flashmesh_scenario::outputs::QueueRecord;
 
 /// Samples queue depths every `every` until stopped.
 pub struct QueueSampler {
@@ -40,7 +40,11 @@ impl QueueSampler {
             while !s.load(Ordering::Relaxed) {
                 let t = start.elapsed().as_secs_f64() * 1000.0;
                 let max = |q: usize| fabric.queue_depths(q).into_iter().max().unwrap_or(0);
-                out.push((t, max(CLASS0_QUEUE), max(CLASS2_QUEUE)));
+                out.push(QueueSample {
+                    at_ms: t,
+                    class0: max(CLASS0_QUEUE),
+                    class2: max(CLASS2_QUEUE),
+                });
                 tokio::time::sleep(every).await;
             }
             out
@@ -109,16 +113,16 @@ impl Snapshots {
 pub fn queue_kpis(k: &mut PhaseKpis, samples: &[QueueSample]) {
     let inside: Vec<&QueueSample> = samples
         .iter()
-        .filter(|s| s.0 >= k.start_ms as f64 && s.0 < k.end_ms as f64)
+        .filter(|s| s.at_ms >= k.start_ms as f64 && s.at_ms < k.end_ms as f64)
         .collect();
     if inside.is_empty() {
         return;
     }
     let n = inside.len() as f64;
-    k.queue_depth_mean_class0 = Some(inside.iter().map(|s| s.1 as f64).sum::<f64>() / n);
-    k.queue_depth_max_class0 = inside.iter().map(|s| s.1 as f64).reduce(f64::max);
-    k.queue_depth_mean_class2 = Some(inside.iter().map(|s| s.2 as f64).sum::<f64>() / n);
-    k.queue_depth_max_class2 = inside.iter().map(|s| s.2 as f64).reduce(f64::max);
+    k.queue_depth_mean_class0 = Some(inside.iter().map(|s| s.class0 as f64).sum::<f64>() / n);
+    k.queue_depth_max_class0 = inside.iter().map(|s| s.class0 as f64).reduce(f64::max);
+    k.queue_depth_mean_class2 = Some(inside.iter().map(|s| s.class2 as f64).sum::<f64>() / n);
+    k.queue_depth_max_class2 = inside.iter().map(|s| s.class2 as f64).reduce(f64::max);
 }
 
 /// Fills the drop and rejection KPIs of `k` from the snapshots.

@@ -46,6 +46,8 @@ pub struct ExperimentRun {
     pub payments: Vec<PaymentRecord>,
     /// The timeline as it happened.
     pub events: Vec<EventRecord>,
+    /// Deepest queue per class over time.
+    pub queues: Vec<measure::QueueSample>,
     /// Set-up time, s.
     pub setup_s: f64,
     /// Whole run, s.
@@ -111,19 +113,31 @@ pub async fn run_experiment(
     let setup_s = t0.elapsed().as_secs_f64();
     let result = drive(s, &mut mesh, &mut progress).await;
     mesh.shutdown().await;
-    let (payments, events, mut kpis) = result?;
+    let Driven {
+        payments,
+        events,
+        mut kpis,
+        queues,
+    } = result?;
     kpis.run.scale = if opts.scale > 0.0 { opts.scale } else { 1.0 };
     kpis.counters.insert("embedded.setup_s".into(), setup_s);
     Ok(ExperimentRun {
         kpis,
         payments,
         events,
+        queues,
         setup_s,
         wall_s: t0.elapsed().as_secs_f64(),
     })
 }
 
-type Driven = (Vec<PaymentRecord>, Vec<EventRecord>, Kpis);
+/// What one drive of the timeline measured.
+struct Driven {
+    payments: Vec<PaymentRecord>,
+    events: Vec<EventRecord>,
+    kpis: Kpis,
+    queues: Vec<measure::QueueSample>,
+}
 
 async fn drive(
     s: &Scenario,
@@ -279,5 +293,10 @@ async fn drive(
         c.insert(format!("switch.drop.{name}"), n as f64);
     }
     c.insert("authority.rejections".into(), rejections as f64);
-    Ok((payments, timeline.log.clone(), kpis))
+    Ok(Driven {
+        payments,
+        events: timeline.log.clone(),
+        kpis,
+        queues: samples,
+    })
 }
