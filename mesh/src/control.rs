@@ -12,6 +12,7 @@ use flashmesh_controller::policy::bundle::msg_type;
 use flashmesh_controller::policy::{
     ClassRule, OperatorKey, PolicyBody, PolicyBundle, PolicySettings, PolicyVerifier,
 };
+use flashmesh_controller::runtime::ControllerEvent;
 use flashmesh_controller::runtime::SwitchSpec;
 use flashmesh_controller::runtime::config::sender_tag;
 use flashmesh_controller::sdn::flash_mesh::names;
@@ -52,9 +53,15 @@ pub fn withheld(base: &PolicySettings) -> PolicySettings {
     }
 }
 
-/// The running controllers of a mesh (each run by its merchant's anchor).
+/// The controllers' slots, shared with the link-state relays.
+type Slots = Arc<parking_lot::RwLock<Vec<Option<Arc<Controller>>>>>;
+
+/// The running controllers of a mesh (each run by its merchant's anchor). Each controller
+/// probes only its own switches' links; what its probes find is flooded to the others (one relay
+/// task per controller), so that every anchor routes around a link that is down anywhere.
 pub struct MeshControl {
-    controllers: parking_lot::RwLock<Vec<Option<Arc<Controller>>>>,
+    controllers: Slots,
+    relays: parking_lot::Mutex<Vec<Option<tokio::task::JoinHandle<()>>>>,
     driven: Vec<Vec<String>>,
     operator: OperatorKey,
     version: std::sync::atomic::AtomicU64,
@@ -116,8 +123,16 @@ impl MeshControl {
         driven: Vec<Vec<String>>,
         operator: OperatorKey,
     ) -> MeshControl {
+        let slots: Slots = Arc::new(parking_lot::RwLock::new(controllers));
+        let relays = slots
+            .read()
+            .iter()
+            .enumerate()
+            .map(|(i, c)| c.as_ref().map(|c| relay(slots.clone(), i, c.events())))
+            .collect();
         MeshControl {
-            controllers: parking_lot::RwLock::new(controllers),
+            controllers: slots,
+            relays: parking_lot::Mutex::new(relays),
             driven,
             operator,
             version: std::sync::atomic::AtomicU64::new(0),
@@ -129,10 +144,47 @@ impl MeshControl {
         self.controllers.read().iter().flatten().cloned().collect()
     }
 
-    /// Replaces the `i`-th merchant's controller (`None` when its anchor went down).
-    pub fn set(&self, i: usize, controller: Option<Arc<Controller>>) {
+    /// Takes the `i`-th merchant's controller out (its anchor went down); its switches keep
+    /// forwarding on the entries they hold.
+    pub fn remove(&self, i: usize) {
         if let Some(slot) = self.controllers.write().get_mut(i) {
-            *slot = controller;
+            *slot = None;
+        }
+        if let Some(Some(r)) = self.relays.lock().get_mut(i).map(Option::take) {
+            r.abort();
+        }
+    }
+
+    /// Puts the `i`-th merchant's (restarted) controller in: it learns the link state the
+    /// others' probes hold, they learn what its probes hold, and its relay starts.
+    pub async fn join(&self, i: usize, controller: Arc<Controller>) {
+        let others: Vec<Arc<Controller>> = self
+            .controllers
+            .read()
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .filter_map(|(_, c)| c.clone())
+            .collect();
+        for o in &others {
+            for (node, port, up) in o.probed_link_states().await {
+                controller.learn_link(&node, port, up).await;
+            }
+        }
+        for (node, port, up) in controller.probed_link_states().await {
+            for o in &others {
+                o.learn_link(&node, port, up).await;
+            }
+        }
+        let rx = controller.events();
+        if let Some(slot) = self.controllers.write().get_mut(i) {
+            *slot = Some(controller);
+        }
+        if let Some(r) = self.relays.lock().get_mut(i) {
+            if let Some(old) = r.take() {
+                old.abort();
+            }
+            *r = Some(relay(self.controllers.clone(), i, rx));
         }
     }
 
@@ -216,6 +268,48 @@ impl MeshControl {
 
     /// Stops every controller.
     pub fn shutdown(self) {
+        for r in self.relays.lock().iter().flatten() {
+            r.abort();
+        }
         self.controllers.write().clear();
     }
+}
+
+/// Floods the link changes controller `i` reports to every other running controller. After a
+/// lag (events lost) it re-sends the whole of `i`'s probed state.
+fn relay(
+    slots: Slots,
+    i: usize,
+    mut events: tokio::sync::broadcast::Receiver<ControllerEvent>,
+) -> tokio::task::JoinHandle<()> {
+    use tokio::sync::broadcast::error::RecvError;
+    tokio::spawn(async move {
+        loop {
+            let changes = match events.recv().await {
+                Ok(ControllerEvent::LinkDown { node, port }) => vec![(node, port, false)],
+                Ok(ControllerEvent::LinkUp { node, port }) => vec![(node, port, true)],
+                Ok(_) => continue,
+                Err(RecvError::Lagged(_)) => {
+                    let me = slots.read().get(i).cloned().flatten();
+                    match me {
+                        Some(c) => c.probed_link_states().await,
+                        None => break,
+                    }
+                }
+                Err(RecvError::Closed) => break,
+            };
+            let others: Vec<Arc<Controller>> = slots
+                .read()
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != i)
+                .filter_map(|(_, c)| c.clone())
+                .collect();
+            for (node, port, up) in changes {
+                for o in &others {
+                    o.learn_link(&node, port, up).await;
+                }
+            }
+        }
+    })
 }

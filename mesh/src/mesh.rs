@@ -705,7 +705,7 @@ impl Mesh {
         let Some(a) = self.anchors.get_mut(i).and_then(Option::take) else {
             return false;
         };
-        self.control.set(i, None);
+        self.control.remove(i);
         drop(a);
         true
     }
@@ -720,7 +720,9 @@ impl Mesh {
         let slot = &self.slots[i];
         slot.transport.discard_pending();
         let anchor = slot.assemble().await?;
-        self.control.set(i, anchor.controller().cloned());
+        if let Some(c) = anchor.controller() {
+            self.control.join(i, c.clone()).await;
+        }
         self.anchors[i] = Some(anchor);
         Ok(())
     }

@@ -736,6 +736,58 @@ impl Controller {
         Ok(verified)
     }
 
+    /// Link state another anchor's probes established for a link this controller does not
+    /// probe (neither end is one of its switches): link-state flooding among anchors, so that
+    /// every controller routes around a link that is down anywhere in the mesh. A link with an
+    /// end on one of this controller's switches is left to its own probes. Returns whether the
+    /// topology changed (and routes were recomputed).
+    pub async fn learn_link(&self, node: &str, port: u16, up: bool) -> bool {
+        let sh = &self.shared;
+        let mut st = sh.state.lock().await;
+        let Some(link) = st
+            .topology
+            .links()
+            .iter()
+            .find(|l| l.far_end(node, port).is_some())
+        else {
+            return false;
+        };
+        let probed_here = sh
+            .switches
+            .iter()
+            .any(|s| s.node == link.a.node || s.node == link.b.node);
+        if probed_here {
+            return false;
+        }
+        let state = if up { LinkState::Up } else { LinkState::Down };
+        let was_usable = link.usable();
+        if !st.topology.set_state(node, port, state) {
+            return false;
+        }
+        if was_usable != (state != LinkState::Down) {
+            info!(node, port, up, "remote link state learned");
+            sh.update_routes(&mut st).await;
+        }
+        true
+    }
+
+    /// The state of every link end this controller probes, as `(node, port, up)`: what it
+    /// tells the other anchors when one (re)joins.
+    pub async fn probed_link_states(&self) -> Vec<(String, u16, bool)> {
+        let st = self.shared.state.lock().await;
+        let mut out = Vec::new();
+        for l in st.topology.links() {
+            for end in [&l.a, &l.b] {
+                if let Some(p) = st.monitor.port(&end.node, end.port)
+                    && (p.confirmed || p.down)
+                {
+                    out.push((end.node.clone(), end.port, !p.down));
+                }
+            }
+        }
+        out
+    }
+
     /// The topology's links with their probe statistics.
     pub async fn links(&self) -> Vec<LinkStatus> {
         let st = self.shared.state.lock().await;

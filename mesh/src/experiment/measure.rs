@@ -244,7 +244,12 @@ mod tests {
         counter_kpis(&mut k, &s);
         assert_eq!(k.switch_duplicate_drops, Some(15.0));
         assert_eq!(k.switch_blocked_drops, Some(3.0));
-        let samples = vec![(10.0, 1, 5), (20.0, 3, 7), (2000.0, 99, 99)];
+        let q = |at_ms, class0, class2| QueueSample {
+            at_ms,
+            class0,
+            class2,
+        };
+        let samples = vec![q(10.0, 1, 5), q(20.0, 3, 7), q(2000.0, 99, 99)];
         queue_kpis(&mut k, &samples);
         assert_eq!(k.queue_depth_max_class2, Some(7.0));
         assert_eq!(k.queue_depth_mean_class0, Some(2.0));
