@@ -42,13 +42,22 @@ pub(crate) fn curves(run: &RunData) -> Vec<PhaseCurve> {
         .collect()
 }
 
-/// The steps of the empirical CDF of `sorted`: from `(first, 0)` up to `(last, 1)`.
+/// The corners of the empirical CDF of `sorted`: from `(first, 0)` up to `(last, 1)`, one
+/// rise per distinct value (no zero-length segments: plotters draws those as spikes).
 pub(crate) fn steps(sorted: &[f64]) -> Vec<(f64, f64)> {
     let n = sorted.len() as f64;
-    let mut points = Vec::with_capacity(sorted.len() * 2);
+    let mut points: Vec<(f64, f64)> = Vec::with_capacity(sorted.len() * 2);
     for (i, &v) in sorted.iter().enumerate() {
-        points.push((v, i as f64 / n));
-        points.push((v, (i + 1) as f64 / n));
+        let below = i as f64 / n;
+        let above = (i + 1) as f64 / n;
+        match points.last_mut() {
+            // The same value again: the rise gets taller.
+            Some(last) if last.0 == v => last.1 = above,
+            _ => {
+                points.push((v, below));
+                points.push((v, above));
+            }
+        }
     }
     points
 }
@@ -82,7 +91,9 @@ pub(crate) fn draw(path: &Path, curves: &[PhaseCurve], theme: Theme) -> Result<(
                 let colour = frame::colour(i);
                 let mut points = steps(&curve.finality_ms);
                 // Carry the finished curve on to the right edge.
-                points.push((x.end, 1.0));
+                if points.last().is_some_and(|p| p.0 < x.end) {
+                    points.push((x.end, 1.0));
+                }
                 chart
                     .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
                     .label(format!("{} (n={})", curve.name, curve.finality_ms.len()))
@@ -167,6 +178,10 @@ mod tests {
         assert_eq!(
             steps(&[1.0, 2.0]),
             vec![(1.0, 0.0), (1.0, 0.5), (2.0, 0.5), (2.0, 1.0)]
+        );
+        assert_eq!(
+            steps(&[1.0, 1.0, 3.0, 3.0]),
+            vec![(1.0, 0.0), (1.0, 0.5), (3.0, 0.5), (3.0, 1.0)]
         );
         assert!(steps(&[]).is_empty());
     }

@@ -175,11 +175,13 @@ pub(crate) struct Line {
     pub points: Vec<(f64, f64)>,
 }
 
-/// Draws `lines` (empty ones left out) with a dot of `point_size` at each point, so that a
-/// line of one point still shows.
+/// Draws `lines` (empty ones left out) `width` pixels wide with a dot of `point_size` at each
+/// point, so that a line of one point still shows. Spiky data wants `width` 1: plotters joins
+/// wider segments with mitres that overshoot far at sharp angles.
 pub(crate) fn draw_lines(
     chart: &mut Chart<'_, '_>,
     lines: Vec<Line>,
+    width: u32,
     point_size: u32,
 ) -> DrawResult {
     for line in lines {
@@ -188,7 +190,8 @@ pub(crate) fn draw_lines(
         }
         chart
             .draw_series(
-                LineSeries::new(line.points, line.colour.stroke_width(2)).point_size(point_size),
+                LineSeries::new(line.points, line.colour.stroke_width(width))
+                    .point_size(point_size),
             )?
             .label(line.name)
             .legend(legend_line(line.colour));

@@ -90,7 +90,7 @@ pub(crate) fn draw(path: &Path, points: &[ScalePoint], theme: Theme) -> Result<(
                 line("P50", frame::colour(0), |p| p.p50),
                 line("P95", frame::colour(1), |p| p.p95),
             ];
-            frame::draw_lines(chart, lines, 4)
+            frame::draw_lines(chart, lines, 2, 4)
         },
     )
 }

@@ -1,5 +1,5 @@
 //! Charts over the run's time, in seconds: `finality_over_time.png` (each final payment at its
-//! start with its finality latency; failed and unfinished ones marked in a row at the top) and
+//! start with its finality latency; failed and unfinished ones marked in rows at the top) and
 //! `queue_depth.png` (the deepest class-0 and class-2 queue). Both shade the phases and mark
 //! each event with a vertical line labelled by its kind.
 
@@ -68,7 +68,9 @@ pub(crate) fn draw_finality(path: &Path, run: &RunData, theme: Theme) -> Result<
         }
     }
     let data_top = frame::span_from_zero(ok.iter().map(|&(_, f)| f)).end;
-    let marks_at = data_top * 1.1;
+    // Failed and unfinished payments have no finality: rows of marks above the final ones.
+    let failed_at = data_top * 1.15;
+    let unfinished_at = data_top * 1.07;
     let axes = Axes {
         title: "Finality over time".into(),
         x_desc: "payment start (s)",
@@ -92,27 +94,27 @@ pub(crate) fn draw_finality(path: &Path, run: &RunData, theme: Theme) -> Result<
                     .label(format!("final (n={})", ok.len()))
                     .legend(move |(x, y)| Circle::new((x + 10, y), 3, c.filled()));
             }
-            if !failed.is_empty() {
-                let c = RED;
-                chart
-                    .draw_series(
-                        failed
-                            .iter()
-                            .map(|&at| Cross::new((at, marks_at), 4, c.stroke_width(2))),
-                    )?
-                    .label(format!("failed (n={})", failed.len()))
-                    .legend(move |(x, y)| Cross::new((x + 10, y), 4, c.stroke_width(2)));
-            }
             if !unfinished.is_empty() {
                 let c = frame::colour(1);
                 chart
                     .draw_series(
                         unfinished
                             .iter()
-                            .map(|&at| TriangleMarker::new((at, marks_at), 5, c.filled())),
+                            .map(|&at| TriangleMarker::new((at, unfinished_at), 5, c.filled())),
                     )?
                     .label(format!("unfinished (n={})", unfinished.len()))
                     .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 5, c.filled()));
+            }
+            if !failed.is_empty() {
+                let c = RED;
+                chart
+                    .draw_series(
+                        failed
+                            .iter()
+                            .map(|&at| Cross::new((at, failed_at), 4, c.stroke_width(2))),
+                    )?
+                    .label(format!("failed (n={})", failed.len()))
+                    .legend(move |(x, y)| Cross::new((x + 10, y), 4, c.stroke_width(2)));
             }
             Ok(())
         },
@@ -172,7 +174,7 @@ pub(crate) fn draw_queues(
                     points: samples.iter().map(|&(t, _, b)| (t, b)).collect(),
                 },
             ];
-            frame::draw_lines(chart, lines, point_size)
+            frame::draw_lines(chart, lines, 1, point_size)
         },
     )
 }
