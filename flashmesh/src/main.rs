@@ -462,6 +462,16 @@ enum ExperimentCommand {
         #[arg(long)]
         short: bool,
     },
+    /// Draws PNG charts of a run's outputs into its folder: finality_cdf.png,
+    /// finality_over_time.png, queue_depth.png (when queues.csv exists); with --scaling, also
+    /// scaling.png comparing the given run folders.
+    Plot {
+        /// The run's output folder (kpis.json, payments.csv, events.csv, queues.csv).
+        dir: PathBuf,
+        /// A run folder to compare in DIR/scaling.png (repeat for each run).
+        #[arg(long)]
+        scaling: Vec<PathBuf>,
+    },
     /// Lists the scenarios in a folder.
     List {
         /// The folder.
@@ -475,6 +485,16 @@ fn experiment_command(command: ExperimentCommand) -> anyhow::Result<()> {
     match command {
         ExperimentCommand::List { dir } => {
             print!("{}", flashmesh::experiment::list(&dir)?);
+        }
+        ExperimentCommand::Plot { dir, scaling } => {
+            let plots = flashmesh_plot::plot_dir(&dir)
+                .with_context(|| format!("plotting {}", dir.display()))?;
+            print_plots(&plots);
+            if !scaling.is_empty() {
+                let path = flashmesh_plot::plot_scaling(&scaling, &dir)
+                    .context("plotting the scaling of the given runs")?;
+                println!("wrote {}", path.display());
+            }
         }
         ExperimentCommand::Run {
             scenario,
@@ -524,12 +544,26 @@ fn experiment_command(command: ExperimentCommand) -> anyhow::Result<()> {
             let rt = tokio::runtime::Runtime::new()?;
             let report = rt.block_on(flashmesh::experiment::run(&opts))?;
             print!("{}", flashmesh::experiment::render(&report));
+            match flashmesh_plot::plot_dir(&report.out) {
+                Ok(plots) => print_plots(&plots),
+                Err(e) => eprintln!("warning: plots not drawn: {e}"),
+            }
             if !report.ok() {
                 std::process::exit(1);
             }
         }
     }
     Ok(())
+}
+
+/// Prints the charts written and the warnings of drawing them.
+fn print_plots(plots: &flashmesh_plot::PlotReport) {
+    for w in &plots.warnings {
+        eprintln!("warning: {w}");
+    }
+    for path in &plots.written {
+        println!("wrote {}", path.display());
+    }
 }
 
 fn policy_command(command: PolicyCommand) -> anyhow::Result<()> {
