@@ -8,6 +8,7 @@ pub mod bench;
 pub mod demo;
 pub mod experiment;
 pub mod init;
+pub mod load;
 pub mod local;
 pub mod policy;
 pub mod sim;

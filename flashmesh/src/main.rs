@@ -91,6 +91,59 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         threads: usize,
     },
+    /// Wallet load against a running committee: payers (account key files) pay at a total
+    /// rate with seeded Poisson arrivals, each through its own wallet over UDP; one row per
+    /// payment in `--out` (the experiments' payments.csv format).
+    Load {
+        /// Committee file.
+        #[arg(long)]
+        committee: PathBuf,
+        /// Key file of a paying account (repeat).
+        #[arg(long = "key", required = true)]
+        keys: Vec<PathBuf>,
+        /// Key file of a receiving account (repeat; default: the payers pay each other).
+        #[arg(long = "payee")]
+        payees: Vec<PathBuf>,
+        /// Payments per second over all payers.
+        #[arg(long, default_value_t = 10.0)]
+        rate: f64,
+        /// Seconds during which payments start.
+        #[arg(long, default_value_t = 10)]
+        duration_s: u64,
+        /// At most this many payments (0: by duration).
+        #[arg(long, default_value_t = 0)]
+        payments: u64,
+        /// Smallest amount.
+        #[arg(long, default_value_t = 1)]
+        amount_min: u64,
+        /// Largest amount.
+        #[arg(long, default_value_t = 10)]
+        amount_max: u64,
+        /// Seed of arrivals, payers, payees and amounts.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where the rows go.
+        #[arg(long, default_value = "payments.csv")]
+        out: PathBuf,
+        /// Wallet state (one directory per payer; default: `wallets/` beside `--out`).
+        #[arg(long)]
+        state: Option<PathBuf>,
+        /// Source address of the payers' sockets.
+        #[arg(long, default_value = "0.0.0.0")]
+        bind: IpAddr,
+        /// Retransmit after this silence (ms).
+        #[arg(long, default_value_t = 200)]
+        retry_ms: u64,
+        /// Time allowed per phase (votes, receipts), ms.
+        #[arg(long, default_value_t = 3000)]
+        timeout_ms: u64,
+        /// Epoch of the orders.
+        #[arg(long, default_value_t = 1)]
+        epoch: u32,
+        /// Committee name in the rows (default: the committee file's stem).
+        #[arg(long)]
+        committee_name: Option<String>,
+    },
     /// Experiments from scenario files (`bmv2-testbed/scenarios/`): run one, list them.
     Experiment {
         #[command(subcommand)]
@@ -403,6 +456,67 @@ fn main() -> anyhow::Result<()> {
             }
         }
         Command::Policy { command } => policy_command(command)?,
+        Command::Load {
+            committee,
+            keys,
+            payees,
+            rate,
+            duration_s,
+            payments,
+            amount_min,
+            amount_max,
+            seed,
+            out,
+            state,
+            bind,
+            retry_ms,
+            timeout_ms,
+            epoch,
+            committee_name,
+        } => {
+            let state = state.unwrap_or_else(|| {
+                out.parent()
+                    .unwrap_or_else(|| std::path::Path::new("."))
+                    .join("wallets")
+            });
+            let committee_name = committee_name.unwrap_or_else(|| {
+                committee
+                    .file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned())
+            });
+            let o = flashmesh::load::LoadOptions {
+                committee,
+                payers: keys,
+                payees,
+                rate_per_s: rate,
+                duration: Duration::from_secs(duration_s),
+                payments,
+                amount: (amount_min, amount_max),
+                seed,
+                out,
+                state,
+                bind,
+                pay: flashmesh_wallet::PayOptions {
+                    retry_interval: Duration::from_millis(retry_ms.max(1)),
+                    phase_timeout: Duration::from_millis(timeout_ms.max(1)),
+                    epoch,
+                    payee: None,
+                },
+                committee_name,
+            };
+            let rt = tokio::runtime::Runtime::new()?;
+            let r = rt.block_on(flashmesh::load::run_load(&o))?;
+            let ms = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.0}"));
+            println!(
+                "{} payments, {} final, finality p50 {} ms p95 {} ms, {:.1} s; rows in {}",
+                r.payments.len(),
+                r.succeeded(),
+                ms(r.finality_ms(0.5)),
+                ms(r.finality_ms(0.95)),
+                r.wall_s,
+                o.out.display()
+            );
+        }
         Command::Experiment { command } => experiment_command(command)?,
         Command::Sim {
             scenario,

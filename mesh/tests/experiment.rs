@@ -91,7 +91,10 @@ fn congestion_priority_keeps_finality_low() {
     assert!(kpi(&run, "congested_priority", "queue_depth_max_class2").unwrap_or(0.0) > 0.0);
     assert!(kpi(&run, "idle", "success_rate").unwrap_or(0.0) >= 0.8);
     let k = kinds(&run);
-    assert!(k.contains(&"flood_start") && k.contains(&"priority"), "{k:?}");
+    assert!(
+        k.contains(&"flood_start") && k.contains(&"priority"),
+        "{k:?}"
+    );
 }
 
 #[test]
@@ -122,7 +125,10 @@ fn failover_reroutes_and_survives_an_anchor_kill() {
 #[ignore = "release build: .ci/run runs it with --release -- --ignored"]
 fn a_moving_phone_keeps_paying() {
     let run = run("mobility", Some(0.5));
-    assert!(kpi(&run, "all", "interruption_ms").is_some(), "interruption measured");
+    assert!(
+        kpi(&run, "all", "interruption_ms").is_some(),
+        "interruption measured"
+    );
     let moved_after: Vec<_> = run
         .payments
         .iter()
@@ -162,7 +168,10 @@ fn the_scaling_series_runs() {
         let run = run(&name, None);
         assertions_hold(&name, &run);
         assert_eq!(run.kpis.run.merchants, n);
-        assert!(kpi(&run, "all", "succeeded").unwrap_or(0.0) > 0.0, "scaling-{n}");
+        assert!(
+            kpi(&run, "all", "succeeded").unwrap_or(0.0) > 0.0,
+            "scaling-{n}"
+        );
     }
 }
 
@@ -172,6 +181,9 @@ fn a_third_of_the_committee_failed() {
     let run = run("failed-33", None);
     assertions_hold("failed-33", &run);
     let k = kinds(&run);
-    assert!(k.iter().filter(|e| **e == "anchor_crash").count() >= 4, "{k:?}");
+    assert!(
+        k.iter().filter(|e| **e == "anchor_crash").count() >= 4,
+        "{k:?}"
+    );
     assert!(kpi(&run, "all", "succeeded").unwrap_or(0.0) > 0.0);
 }

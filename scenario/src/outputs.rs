@@ -344,6 +344,14 @@ fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> io::Result<()> {
     w.flush()
 }
 
+/// Writes payment rows to `path` (a load generator's `payments.csv`).
+pub fn write_payments(path: &Path, payments: &[PaymentRecord]) -> io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    write_csv(path, payments)
+}
+
 /// Reads `payments.csv` back (for plots).
 pub fn read_payments(path: &Path) -> io::Result<Vec<PaymentRecord>> {
     read_csv(path)

@@ -1,0 +1,219 @@
+//! The README's "A committee by hand", run as written: `flashmesh committee init`, four
+//! `merchant-anchor` processes, the wallet binary (address, balance, pay, history), the admin
+//! `/status` page, then `flashmesh load` against the same committee. Real processes on loopback
+//! UDP. The anchor and wallet binaries are other packages' targets: the workspace test run builds
+//! them; a run of this package alone skips with a printed reason when they are missing.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Kills the anchors when the test ends, however it ends.
+struct Anchors(Vec<Child>);
+
+impl Drop for Anchors {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn sibling(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_flashmesh")).with_file_name(name)
+}
+
+fn run(bin: &Path, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", bin.display()))
+}
+
+fn stdout_ok(bin: &Path, args: &[&str]) -> String {
+    let o = run(bin, args);
+    assert!(
+        o.status.success(),
+        "{} {args:?}: {}\n{}",
+        bin.display(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A first port `p` with `p..p+n` free for UDP and TCP on loopback (as far as one can tell).
+fn free_ports(n: u16) -> u16 {
+    let pid = std::process::id() as u16;
+    for i in 0..200u16 {
+        let base = 20_000 + (pid.wrapping_mul(7).wrapping_add(i * 37)) % 40_000;
+        let all_free = (base..base + n).all(|p| {
+            UdpSocket::bind(("127.0.0.1", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
+        });
+        if all_free {
+            return base;
+        }
+    }
+    panic!("no free port range");
+}
+
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut body = String::new();
+    s.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+#[test]
+fn a_committee_by_hand_as_the_readme_says() {
+    let anchor_bin = sibling("merchant-anchor");
+    let wallet_bin = sibling("wallet");
+    for b in [&anchor_bin, &wallet_bin] {
+        if !b.exists() {
+            println!(
+                "skipped: {} not built (cargo test --workspace builds it)",
+                b.display()
+            );
+            return;
+        }
+    }
+    let flashmesh = PathBuf::from(env!("CARGO_BIN_EXE_flashmesh"));
+    let dir = tempfile::tempdir().unwrap();
+    let c = dir.path().join("committee");
+    let bcb = free_ports(4);
+    let admin = free_ports(4);
+    let (bcb_s, admin_s) = (bcb.to_string(), admin.to_string());
+    let init = stdout_ok(
+        &flashmesh,
+        &[
+            "committee",
+            "init",
+            "--authorities",
+            "4",
+            "--accounts",
+            "3",
+            "--balance",
+            "1000",
+            "--out",
+            c.to_str().unwrap(),
+            "--bcb-port",
+            &bcb_s,
+            "--admin-port",
+            &admin_s,
+        ],
+    );
+    assert!(
+        init.contains("merchant-anchor"),
+        "init prints the commands: {init}"
+    );
+    let mut anchors = Anchors(Vec::new());
+    for i in 0..4 {
+        let config = c.join(format!("anchor-{i}/anchor.toml"));
+        anchors.0.push(
+            Command::new(&anchor_bin)
+                .arg("--config")
+                .arg(&config)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("anchor starts"),
+        );
+    }
+    let committee = c.join("committee.toml");
+    let key = |i: usize| c.join(format!("accounts/account-{i}.key"));
+    let w = |k: &Path, args: &[&str]| -> Output {
+        let mut all = vec![
+            "--committee",
+            committee.to_str().unwrap(),
+            "--key",
+            k.to_str().unwrap(),
+            "--timeout-s",
+            "5",
+        ];
+        all.extend_from_slice(args);
+        run(&wallet_bin, &all)
+    };
+
+    // address: the recipient's tag
+    let addr = String::from_utf8_lossy(&w(&key(1), &["address"]).stdout).into_owned();
+    let tag = addr
+        .lines()
+        .find_map(|l| l.strip_prefix("tag"))
+        .map(|t| t.trim().to_string())
+        .expect("address prints a tag");
+
+    // balance, once the anchors answer
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let balance = loop {
+        let o = w(&key(0), &["balance"]);
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        if o.status.success() {
+            break out;
+        }
+        assert!(Instant::now() < deadline, "no quorum answered: {out}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(balance.contains("balance 1000"), "{balance}");
+
+    // pay and history
+    let o = w(&key(0), &["pay", "--to", &tag, "--amount", "10"]);
+    let paid = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{paid}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(paid.contains("paid 10"), "{paid}");
+    let history = String::from_utf8_lossy(&w(&key(0), &["history"]).stdout).into_owned();
+    assert!(
+        history.contains("nonce    0") && history.contains("10"),
+        "{history}"
+    );
+    let after = String::from_utf8_lossy(&w(&key(0), &["balance"]).stdout).into_owned();
+    assert!(after.contains("balance 990"), "{after}");
+
+    // the admin page
+    let status = http_get(admin, "/status").expect("status answers");
+    assert!(
+        status.starts_with("HTTP/1.") && status.contains("200"),
+        "{status}"
+    );
+
+    // flashmesh load against the same committee: every row final
+    let rows = dir.path().join("load/payments.csv");
+    let keys: Vec<String> = (0..3).map(|i| key(i).display().to_string()).collect();
+    let mut args = vec![
+        "load",
+        "--committee",
+        committee.to_str().unwrap(),
+        "--rate",
+        "20",
+        "--payments",
+        "12",
+        "--duration-s",
+        "3",
+        "--bind",
+        "127.0.0.1",
+        "--out",
+        rows.to_str().unwrap(),
+    ];
+    for k in &keys {
+        args.push("--key");
+        args.push(k);
+    }
+    let report = stdout_ok(&flashmesh, &args);
+    assert!(report.contains("12 payments"), "{report}");
+    let rows = flashmesh_scenario::outputs::read_payments(&rows).unwrap();
+    assert_eq!(rows.len(), 12);
+    let ok = rows
+        .iter()
+        .filter(|r| r.outcome == flashmesh_scenario::PaymentOutcome::Ok)
+        .count();
+    assert!(ok >= 11, "{ok} of 12 final: {rows:?}");
+    assert!(rows.iter().all(|r| r.payer != r.payee));
+}
