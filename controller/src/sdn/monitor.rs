@@ -101,17 +101,20 @@ impl LinkMonitor {
         event
     }
 
-    /// Records a reply for `seq` on `(node, port)` with its RTT. Late replies to older probes
-    /// only count as received. May return an Up event.
+    /// Records a reply for `seq` on `(node, port)` with its RTT. A reply late by fewer probe
+    /// intervals than the miss limit is proof of life; older ones only count as received. May
+    /// return an Up event.
     pub fn on_reply(&mut self, node: &str, port: u16, seq: u64, rtt_us: u64) -> Option<LinkEvent> {
+        let window = u64::from(self.miss_limit);
         let st = self.ports.get_mut(&(node.to_string(), port))?;
         match st.outstanding {
             Some((s, false)) if s == seq => st.outstanding = Some((s, true)),
             Some((s, _)) if seq > s => return None, // not sent by us: ignore
             Some((s, true)) if s == seq => return None, // duplicate reply
-            // the answer to the previous probe, late by less than one interval (a busy
-            // controller): still proof of life
-            Some((s, _)) if seq + 1 == s => {}
+            // the answer to an earlier probe, late by fewer intervals than the miss limit (a
+            // slow radio hop, a busy controller): the link was alive inside the window that
+            // decides it is down, so it is still proof of life
+            Some((s, _)) if s - seq < window => {}
             Some(_) => {
                 // a much older answer counts for loss, but says nothing about the link now:
                 // it neither clears misses nor brings the link up
@@ -213,6 +216,33 @@ mod tests {
             m.on_reply("a", 1, 3, 10),
             Some(LinkEvent::Up { .. })
         ));
+    }
+
+    #[test]
+    fn a_reply_late_by_less_than_the_miss_window_keeps_the_link_up() {
+        let mut m = LinkMonitor::new(3);
+        m.on_send("a", 1, 1);
+        assert!(m.on_reply("a", 1, 1, 10).is_some());
+        // every reply arrives two intervals late: never three misses in a row
+        for seq in 2..50 {
+            assert_eq!(m.on_send("a", 1, seq), None, "probe {seq}");
+            if seq >= 4 {
+                assert_eq!(m.on_reply("a", 1, seq - 2, 10), None);
+            }
+        }
+        assert!(!m.port("a", 1).unwrap().down);
+        // three intervals late is outside the window: the link goes down
+        let mut m = LinkMonitor::new(3);
+        m.on_send("a", 1, 1);
+        m.on_reply("a", 1, 1, 10);
+        let mut downs = 0;
+        for seq in 2..50 {
+            downs += usize::from(m.on_send("a", 1, seq).is_some());
+            if seq >= 5 {
+                m.on_reply("a", 1, seq - 3, 10);
+            }
+        }
+        assert!(downs > 0 && m.port("a", 1).unwrap().down);
     }
 
     #[test]

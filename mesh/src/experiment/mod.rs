@@ -165,6 +165,10 @@ async fn drive(
             recipients,
             options: mesh.pay_options.clone(),
             retries: s.workload.retries,
+            // as long as one payment may take: both phases, every attempt
+            give_up_after: Duration::from_millis(
+                2 * s.workload.timeout_ms * (1 + u64::from(s.workload.retries)),
+            ),
             start,
             stop,
             epoch: epoch.clone(),

@@ -119,6 +119,8 @@ pub struct PayerRun {
     pub options: PayOptions,
     /// Attempts after the first for a payment that failed.
     pub retries: u8,
+    /// A payment not started within this of its due time is abandoned unsent.
+    pub give_up_after: Duration,
     /// The run's start.
     pub start: Instant,
     /// No payment starts after this.
@@ -135,7 +137,8 @@ fn ms_since(start: Instant) -> f64 {
 
 /// Makes the payer's payments in order: waits for each one's time, pays (first finishing an
 /// order left unfinished by the one before, which the protocol requires: one order per nonce),
-/// and records start, end, outcome, nonce and certificate time.
+/// and records start, end, outcome, nonce and certificate time. A payment whose turn comes too
+/// late (see [`PayerRun::give_up_after`]) is recorded as failed, `payer_busy`, and not sent.
 pub async fn run_payer(run: PayerRun) {
     let mut payer = run.payer.lock().await;
     for (p, recipient) in run.payments.iter().zip(&run.recipients) {
@@ -144,6 +147,17 @@ pub async fn run_payer(run: PayerRun) {
             break;
         }
         tokio::time::sleep_until(due.into()).await;
+        // A payment whose payer was busy (with the ones before it) for longer than a payment
+        // may take is abandoned unsent, as a user would: otherwise one slow phase would push a
+        // backlog into every phase after it.
+        if Instant::now() > due + run.give_up_after {
+            let mut r = run.records.lock();
+            let rec = &mut r[p.id as usize];
+            rec.end_ms = Some(ms_since(run.start));
+            rec.outcome = PaymentOutcome::Failed;
+            rec.reason = "payer_busy".into();
+            continue;
+        }
         let epoch = run.epoch.load(Ordering::Relaxed);
         // An earlier payment that gave up left its order open: it goes first.
         let mut budget = 1 + u32::from(run.retries);
