@@ -75,9 +75,10 @@ pub enum ExperimentProgress {
 }
 
 /// The probe interval the controllers use: fast enough for millisecond-scale reroutes on small
-/// meshes, slower on large ones so that probes do not crowd two cores.
-fn probe_ms(nodes: usize) -> u64 {
-    if nodes <= 64 { 20 } else { 100 }
+/// meshes, slower on large ones so that probes (two per link per interval, each a packet-out
+/// and a packet-in over P4Runtime) stay near 2000 a second and do not crowd two cores.
+fn probe_ms(links: usize) -> u64 {
+    (links as u64).clamp(20, 500)
 }
 
 /// Runs `s` on the embedded mesh. The caller checks the target can run it
@@ -90,7 +91,7 @@ pub async fn run_experiment(
     let t0 = Instant::now();
     let plan = MeshPlan::from_scenario(s)?;
     let population = population::population(s)?;
-    let mut settings = crate::control::initial_settings(probe_ms(s.nodes.len()), 3);
+    let mut settings = crate::control::initial_settings(probe_ms(s.links.len()), 3);
     settings.epoch_length_ms = if s.epoch_ms > 0 {
         s.epoch_ms
     } else {
