@@ -37,35 +37,67 @@ pub struct Route {
     pub smac: Mac,
 }
 
-/// Shortest distances to `dst` over usable links, skipping node `without` if given.
-fn distances_to(topo: &Topology, dst: &str, without: Option<&str>) -> BTreeMap<String, u64> {
-    let mut dist: BTreeMap<String, u64> = BTreeMap::new();
-    let mut heap = BinaryHeap::new();
-    dist.insert(dst.to_string(), 0);
-    heap.push(Reverse((0u64, dst.to_string())));
-    while let Some(Reverse((d, n))) = heap.pop() {
-        if dist.get(&n).is_some_and(|&x| x < d) {
-            continue;
-        }
+/// The usable links as an adjacency list over node indices, built once per route computation
+/// (a mesh of hundreds of nodes runs one shortest-path search per destination).
+struct Graph<'a> {
+    index: BTreeMap<&'a str, usize>,
+    adj: Vec<Vec<(usize, u64)>>,
+}
+
+/// Distance of a node that cannot reach the destination.
+const UNREACHABLE: u64 = u64::MAX;
+
+impl<'a> Graph<'a> {
+    fn new(topo: &'a Topology) -> Self {
+        let index: BTreeMap<&str, usize> = topo
+            .nodes()
+            .enumerate()
+            .map(|(i, n)| (n.name.as_str(), i))
+            .collect();
+        let mut adj = vec![Vec::new(); index.len()];
         for l in topo.links().iter().filter(|l| l.usable()) {
-            let other = if l.a.node == n {
-                &l.b.node
-            } else if l.b.node == n {
-                &l.a.node
-            } else {
-                continue;
-            };
-            if Some(other.as_str()) == without {
-                continue;
-            }
-            let nd = d + u64::from(l.cost);
-            if dist.get(other).is_none_or(|&x| nd < x) {
-                dist.insert(other.clone(), nd);
-                heap.push(Reverse((nd, other.clone())));
+            if let (Some(&a), Some(&b)) =
+                (index.get(l.a.node.as_str()), index.get(l.b.node.as_str()))
+            {
+                adj[a].push((b, u64::from(l.cost)));
+                adj[b].push((a, u64::from(l.cost)));
             }
         }
+        Graph { index, adj }
     }
-    dist
+
+    fn id(&self, name: &str) -> Option<usize> {
+        self.index.get(name).copied()
+    }
+
+    /// Shortest distances to `dst` over usable links, skipping node `without` if given.
+    fn distances_to(&self, dst: usize, without: Option<usize>) -> Vec<u64> {
+        let mut dist = vec![UNREACHABLE; self.adj.len()];
+        let mut heap = BinaryHeap::new();
+        dist[dst] = 0;
+        heap.push(Reverse((0u64, dst)));
+        while let Some(Reverse((d, n))) = heap.pop() {
+            if dist[n] < d {
+                continue;
+            }
+            for &(other, cost) in &self.adj[n] {
+                if Some(other) == without {
+                    continue;
+                }
+                let nd = d + cost;
+                if nd < dist[other] {
+                    dist[other] = nd;
+                    heap.push(Reverse((nd, other)));
+                }
+            }
+        }
+        dist
+    }
+}
+
+/// The distance of `node` in `dist`, if it reaches the destination.
+fn reach(g: &Graph<'_>, dist: &[u64], node: &str) -> Option<u64> {
+    g.id(node).map(|i| dist[i]).filter(|&d| d != UNREACHABLE)
 }
 
 /// The routes of node `src` to every attached prefix in the topology.
@@ -87,14 +119,21 @@ pub fn routes_for(topo: &Topology, src: &str) -> Vec<Route> {
             smac: me.mac,
         });
     }
+    let g = Graph::new(topo);
+    let Some(src_id) = g.id(src) else {
+        return out;
+    };
     let my_ports = topo.ports_of(src);
-    let to_src = distances_to(topo, src, None);
+    let to_src = g.distances_to(src_id, None);
     for dst in topo.nodes().filter(|n| n.name != src) {
         if dst.attachments.is_empty() {
             continue;
         }
-        let dist = distances_to(topo, &dst.name, None);
-        let Some(&my_dist) = dist.get(src) else {
+        let Some(dst_id) = g.id(&dst.name) else {
+            continue;
+        };
+        let dist = g.distances_to(dst_id, None);
+        let Some(my_dist) = reach(&g, &dist, src) else {
             continue; // unreachable
         };
         // primary: cheapest usable link, ties broken by port number
@@ -104,7 +143,7 @@ pub fn routes_for(topo: &Topology, src: &str) -> Vec<Route> {
                 continue;
             }
             let far = l.far_end(src, *port).expect("own port");
-            if let Some(d) = dist.get(&far.node) {
+            if let Some(d) = reach(&g, &dist, &far.node) {
                 let c = u64::from(l.cost) + d;
                 if primary.as_ref().is_none_or(|(bc, _, _)| c < *bc) {
                     primary = Some((c, *port, far.node.clone()));
@@ -116,19 +155,19 @@ pub fn routes_for(topo: &Topology, src: &str) -> Vec<Route> {
         };
         let pmac = topo.node(&pnode).expect("checked").mac;
         // backup: another link whose neighbour reaches dst without passing through src
-        let dist_no_src = distances_to(topo, &dst.name, Some(src));
+        let dist_no_src = g.distances_to(dst_id, Some(src_id));
         let mut backup: Option<((bool, u64), u16, String)> = None;
         for (port, l) in &my_ports {
             if *port == pport || !l.usable() {
                 continue;
             }
             let far = l.far_end(src, *port).expect("own port");
-            let Some(d) = dist_no_src.get(&far.node) else {
+            let Some(d) = reach(&g, &dist_no_src, &far.node) else {
                 continue;
             };
             // loop-free alternate: the neighbour's own shortest path avoids us
-            let n_dist = dist.get(&far.node).copied().unwrap_or(u64::MAX);
-            let n_to_src = to_src.get(&far.node).copied().unwrap_or(u64::MAX);
+            let n_dist = reach(&g, &dist, &far.node).unwrap_or(u64::MAX);
+            let n_to_src = reach(&g, &to_src, &far.node).unwrap_or(u64::MAX);
             let lfa = n_dist < n_to_src.saturating_add(my_dist);
             let score = (!lfa, u64::from(l.cost) + d);
             if backup.as_ref().is_none_or(|(bs, _, _)| score < *bs) {

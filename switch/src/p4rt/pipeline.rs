@@ -59,8 +59,8 @@ pub fn device_config_source(bytes: &[u8]) -> Result<&str, P4rtError> {
     Ok(text)
 }
 
-/// Compiles a pushed config and checks its P4Info against the program.
-pub fn verify(config: &ForwardingPipelineConfig) -> Result<Installed, P4rtError> {
+/// Compiles a pushed config and checks its P4Info against the program (no cache).
+fn compile_and_check(config: &ForwardingPipelineConfig) -> Result<Installed, P4rtError> {
     let sent = config
         .p4info
         .as_ref()
@@ -87,6 +87,49 @@ pub fn verify(config: &ForwardingPipelineConfig) -> Result<Installed, P4rtError>
         index: Arc::new(P4InfoIndex::new(sent)),
         program,
     })
+}
+
+/// Pipelines this process already verified, by their P4Info and device config bytes: in an
+/// embedded mesh of many switches every one is pushed the same pipeline, which compiles once.
+/// A few entries at most (the oldest goes first).
+static VERIFIED: std::sync::Mutex<Vec<Verified>> = std::sync::Mutex::new(Vec::new());
+
+/// A verified pipeline's key bytes, program and P4Info index.
+type Verified = (Vec<u8>, Arc<Program>, Arc<P4InfoIndex>);
+
+/// How many verified pipelines [`verify`] keeps.
+const VERIFIED_KEPT: usize = 4;
+
+/// Compiles a pushed config and checks its P4Info against the program, or takes the compiled
+/// program of an identical config verified before in this process.
+pub fn verify(config: &ForwardingPipelineConfig) -> Result<Installed, P4rtError> {
+    use prost::Message;
+    let p4info = config
+        .p4info
+        .as_ref()
+        .map(Message::encode_to_vec)
+        .unwrap_or_default();
+    let mut key = Vec::with_capacity(8 + p4info.len() + config.p4_device_config.len());
+    key.extend_from_slice(&(p4info.len() as u64).to_be_bytes());
+    key.extend_from_slice(&p4info);
+    key.extend_from_slice(&config.p4_device_config);
+    {
+        let cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, program, index)) = cache.iter().find(|(k, _, _)| *k == key) {
+            return Ok(Installed {
+                config: config.clone(),
+                program: program.clone(),
+                index: index.clone(),
+            });
+        }
+    }
+    let installed = compile_and_check(config)?;
+    let mut cache = VERIFIED.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= VERIFIED_KEPT {
+        cache.remove(0);
+    }
+    cache.push((key, installed.program.clone(), installed.index.clone()));
+    Ok(installed)
 }
 
 fn engine_config(device: &Device) -> SwitchConfig {
