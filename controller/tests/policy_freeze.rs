@@ -71,7 +71,7 @@ fn policy_digest_and_signature_are_frozen() {
     let encoding = hex::encode(canonical_encoding(&b.body));
     let digest = b.digest_hex();
     let sig = &b.signatures[0];
-    let tag = hex::encode(sender_tag("m1"));
+    let tag = sender_tag("m1").to_hex();
     let frame = hex::encode(probe_frame());
     if std::env::var_os("FLASHMESH_PRINT_GOLDEN").is_some() {
         println!("const ENCODING: &str = \"{encoding}\";");
