@@ -16,6 +16,12 @@ pub const DOMAIN_RECEIPT: &str = "flash-mesh v1 receipt";
 pub const DOMAIN_QUERY_REPLY: &str = "flash-mesh v1 query-reply";
 /// Domain of a certificate's identity (digest of the whole encoded certificate).
 pub const DOMAIN_CERTIFICATE: &str = "flash-mesh v1 certificate";
+/// Domain of a policy bundle body, signed by operators (the controller's canonical encoding of
+/// the body; see `flashmesh_controller::policy::digest`).
+pub const DOMAIN_POLICY: &str = "flashmesh 2026-11 policy bundle body v1";
+/// Domain of a controller's probe sender tag, derived from the controller's name (see
+/// [`crate::keys::Tag::derive`]).
+pub const DOMAIN_CONTROLLER_TAG: &str = "flashmesh 2026-11 controller probe tag v1";
 
 /// A 32-byte blake3 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -67,6 +73,8 @@ mod tests {
             DOMAIN_RECEIPT,
             DOMAIN_QUERY_REPLY,
             DOMAIN_CERTIFICATE,
+            DOMAIN_POLICY,
+            DOMAIN_CONTROLLER_TAG,
         ];
         for (i, x) in all.iter().enumerate() {
             for y in &all[i + 1..] {

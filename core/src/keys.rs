@@ -37,7 +37,8 @@ pub enum KeyError {
     Random(String),
 }
 
-fn decode_hex_array<const N: usize>(s: &str) -> Result<[u8; N], KeyError> {
+/// Decodes exactly `N` bytes of hex (surrounding whitespace trimmed), without any other check.
+pub fn decode_hex_array<const N: usize>(s: &str) -> Result<[u8; N], KeyError> {
     let s = s.trim();
     let bytes = hex::decode(s).map_err(|e| KeyError::Hex(e.to_string()))?;
     bytes.as_slice().try_into().map_err(|_| KeyError::Length {
@@ -63,6 +64,15 @@ impl Tag {
         let h = blake3::hash(&key.0);
         let mut t = [0u8; TAG_LEN];
         t.copy_from_slice(&h.as_bytes()[..TAG_LEN]);
+        Tag(t)
+    }
+    /// A tag derived from a name under a domain: the first 8 bytes of
+    /// `Digest::of(domain, bytes)` (a controller's probe sender tag is
+    /// `Tag::derive(DOMAIN_CONTROLLER_TAG, name)`).
+    pub fn derive(domain: &'static str, bytes: &[u8]) -> Tag {
+        let d = Digest::of(domain, bytes);
+        let mut t = [0u8; TAG_LEN];
+        t.copy_from_slice(&d.0[..TAG_LEN]);
         Tag(t)
     }
     /// The tag as a big-endian integer (as a P4 table would see it).
@@ -202,6 +212,10 @@ impl Signature {
     pub fn to_hex(&self) -> String {
         hex::encode(self.0)
     }
+    /// Parses 128 hex characters (not checked further: verification does that).
+    pub fn from_hex(s: &str) -> Result<Signature, KeyError> {
+        decode_hex_array(s).map(Signature)
+    }
 }
 impl fmt::Debug for Signature {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -299,6 +313,19 @@ mod tests {
         assert!(k.public().verify_digest(&Digest([8u8; 32]), &s).is_err());
         let other = Keypair::from_seed(&[4u8; 32]);
         assert!(other.public().verify_digest(&d, &s).is_err());
+    }
+
+    #[test]
+    fn tag_derivation_and_signature_hex() {
+        let t = Tag::derive(crate::digest::DOMAIN_CONTROLLER_TAG, b"m1");
+        let d = Digest::of(crate::digest::DOMAIN_CONTROLLER_TAG, b"m1");
+        assert_eq!(&t.0[..], &d.0[..8]);
+        assert_ne!(t, Tag::derive(crate::digest::DOMAIN_CONTROLLER_TAG, b"m2"));
+        let k = Keypair::from_seed(&[5u8; 32]);
+        let s = k.sign_digest(&d);
+        assert_eq!(Signature::from_hex(&s.to_hex()).unwrap(), s);
+        assert!(Signature::from_hex("00").is_err());
+        assert_eq!(decode_hex_array::<2>(" 0a0B\n"), Ok([0x0a, 0x0b]));
     }
 
     #[test]

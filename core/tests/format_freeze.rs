@@ -189,3 +189,43 @@ fn golden_bytes_decode_and_verify() {
         }
     }
 }
+
+/// The canonical encoding of a fixed policy body, as the controller writes it (frozen there too,
+/// in `controller/tests/policy_freeze.rs`): operators sign its `DOMAIN_POLICY` digest.
+const POLICY_BODY_ENCODING: &str = "0000000000000007000000006b49d2000000000a667265657a6520e29c93000000070100070200070300070401030801030900070a0201030000000000003039000000000000001900000004000000000000005a00000003010203";
+const POLICY_BODY_DIGEST: &str = "1d1a59a3caa8eb294d0397ce9e29615cee7ef4aee618182541f9dc691a80285d";
+
+#[test]
+fn policy_digest_is_frozen() {
+    use flashmesh_core::digest::{DOMAIN_POLICY, Digest};
+    assert_eq!(DOMAIN_POLICY, "flashmesh 2026-11 policy bundle body v1");
+    let body = hex::decode(POLICY_BODY_ENCODING).unwrap();
+    let d = Digest::of(DOMAIN_POLICY, &body);
+    assert_eq!(d.to_hex(), POLICY_BODY_DIGEST, "policy digest changed");
+    // An operator signs the digest with strict ed25519, deterministically.
+    let op = key(0x5a);
+    assert_eq!(
+        op.public().to_hex(),
+        "0d7550754e0800a5d237eef5826035766b9b3e5a15868a940ab289958788e3b0"
+    );
+    let sig = op.sign_digest(&d);
+    assert_eq!(
+        sig.to_hex(),
+        "9e200a7df683d35ac06a52c51b4f185093da6731b4a2efc8fc2c5b5b43efd3586decd3e3fce3e9335c90ac568f8e84f5687ca0818e45f6baf0fc9d9d906a310d"
+    );
+    op.public().verify_digest(&d, &sig).unwrap();
+}
+
+#[test]
+fn controller_probe_tag_is_frozen() {
+    use flashmesh_core::Tag;
+    use flashmesh_core::digest::DOMAIN_CONTROLLER_TAG;
+    assert_eq!(
+        DOMAIN_CONTROLLER_TAG,
+        "flashmesh 2026-11 controller probe tag v1"
+    );
+    assert_eq!(
+        Tag::derive(DOMAIN_CONTROLLER_TAG, b"m1").to_hex(),
+        "d2d9c4375ee31451"
+    );
+}

@@ -10,9 +10,9 @@
 
 use std::path::{Path, PathBuf};
 
-use flashmesh_controller::policy::bundle::msg_type;
 use flashmesh_controller::policy::{ClassRule, VerifiedPolicy};
 use flashmesh_controller::{OperatorKey, PolicyBundle, PolicyRefusal, PolicySettings};
+use flashmesh_core::wire::MsgType;
 use serde::{Deserialize, Serialize};
 
 use crate::admin_client::{self, Answer, ClientError};
@@ -101,31 +101,17 @@ impl Format {
     }
 }
 
-/// Message type names accepted on the command line, with their FMH numbers.
-pub const MSG_TYPES: [(&str, u8); 10] = [
-    ("order", msg_type::ORDER),
-    ("vote", msg_type::VOTE),
-    ("certificate", msg_type::CERTIFICATE),
-    ("receipt", msg_type::RECEIPT),
-    ("query", msg_type::QUERY),
-    ("query_reply", msg_type::QUERY_REPLY),
-    ("handoff", msg_type::HANDOFF),
-    ("payment_data", msg_type::PAYMENT_DATA),
-    ("probe", msg_type::PROBE),
-    ("error", msg_type::ERROR),
-];
-
-/// A message type by name (`order`, `vote`, ...) or number.
+/// A message type by name (`order`, `vote`, ...: core's [`MsgType::name`], any case) or number.
 pub fn parse_msg_type(s: &str) -> Result<u8, String> {
     let s = s.trim();
-    if let Some((_, n)) = MSG_TYPES
+    if let Some(t) = MsgType::ALL
         .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(s))
+        .find(|t| t.name().eq_ignore_ascii_case(s))
     {
-        return Ok(*n);
+        return Ok(t.to_u8());
     }
     s.parse::<u8>().map_err(|_| {
-        let names: Vec<&str> = MSG_TYPES.iter().map(|(n, _)| *n).collect();
+        let names: Vec<&str> = MsgType::ALL.iter().map(|t| t.name()).collect();
         format!(
             "{s:?} is not a message type (a number or one of {})",
             names.join(", ")
@@ -389,6 +375,27 @@ mod tests {
         assert_eq!(parse_duration_secs("30d"), Ok(30 * 86_400));
         assert!(parse_duration_secs("3w").is_err());
         assert!(parse_duration_secs("h").is_err());
+    }
+
+    #[test]
+    fn every_name_accepted_before_still_parses_to_its_number() {
+        let before = [
+            ("order", 1),
+            ("vote", 2),
+            ("certificate", 3),
+            ("receipt", 4),
+            ("query", 5),
+            ("query_reply", 6),
+            ("handoff", 7),
+            ("payment_data", 8),
+            ("probe", 9),
+            ("error", 10),
+        ];
+        for (name, n) in before {
+            assert_eq!(parse_msg_type(name), Ok(n), "{name}");
+            assert_eq!(parse_msg_type(&name.to_uppercase()), Ok(n), "{name}");
+        }
+        assert_eq!(MsgType::ALL.len(), before.len());
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use flashmesh_controller::p4rt::{Backoff, Pipeline, SessionConfig};
-use flashmesh_controller::policy::bundle::msg_type;
 use flashmesh_controller::policy::{
     ClassRule, OperatorKey, PolicyBody, PolicyBundle, PolicySettings, PolicyVerifier,
 };
@@ -17,6 +16,7 @@ use flashmesh_controller::runtime::SwitchSpec;
 use flashmesh_controller::runtime::config::sender_tag;
 use flashmesh_controller::sdn::flash_mesh::names;
 use flashmesh_controller::{Controller, ControllerSpec};
+use flashmesh_core::wire::MsgType;
 
 use crate::error::MeshError;
 use crate::fabric::Fabric;
@@ -25,7 +25,7 @@ use crate::fabric::Fabric;
 /// congested link is not mistaken for a dead one.
 pub fn probe_rule() -> ClassRule {
     ClassRule {
-        msg_type: msg_type::PROBE,
+        msg_type: MsgType::Probe.to_u8(),
         class: 0,
         priority: 7,
     }
@@ -35,7 +35,11 @@ pub fn probe_rule() -> ClassRule {
 /// probe rule, an epoch that does not roll during a run, probes every `probe_ms`.
 pub fn initial_settings(probe_ms: u64, miss_count: u32) -> PolicySettings {
     let mut s = PolicySettings::default();
-    if !s.classes.iter().any(|r| r.msg_type == msg_type::PROBE) {
+    if !s
+        .classes
+        .iter()
+        .any(|r| r.msg_type == MsgType::Probe.to_u8())
+    {
         s.classes.push(probe_rule());
     }
     s.epoch_length_ms = 3_600_000;

@@ -169,7 +169,7 @@ async fn probe_goes_out_by_packet_out_and_its_reply_comes_back_as_packet_in() {
     }
     let mut pins = sa.packet_ins();
     let p = Probe {
-        origin: [7; 8],
+        origin: flashmesh_core::Tag([7; 8]),
         port: 1,
         seq: 99,
         sent_ns: 12345,
@@ -199,7 +199,7 @@ async fn probe_goes_out_by_packet_out_and_its_reply_comes_back_as_packet_in() {
     assert!(reply.reply);
     assert_eq!(
         (reply.origin, reply.port, reply.seq, reply.sent_ns),
-        ([7; 8], 1, 99, 12345)
+        (flashmesh_core::Tag([7; 8]), 1, 99, 12345)
     );
 }
 

@@ -40,7 +40,7 @@ impl AuditRecord {
             reason: String::new(),
             detail: String::new(),
             version: bundle.body.version,
-            digest: hex::encode(body_digest(&bundle.body)),
+            digest: body_digest(&bundle.body).to_hex(),
             signers: bundle.signatures.iter().map(|s| s.key.clone()).collect(),
             bundle: None,
         }

@@ -25,37 +25,16 @@
 //! signature = "e5fcd2ad…"
 //! ```
 
+use flashmesh_core::wire::{
+    MSG_CERTIFICATE, MSG_ORDER, MSG_PAYMENT_DATA, MSG_PROBE, MSG_RECEIPT, MSG_VOTE,
+};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
-
-/// FMH message types (DESIGN.md).
-pub mod msg_type {
-    /// Vote request.
-    pub const ORDER: u8 = 1;
-    /// Authority vote.
-    pub const VOTE: u8 = 2;
-    /// Quorum certificate.
-    pub const CERTIFICATE: u8 = 3;
-    /// Execution receipt.
-    pub const RECEIPT: u8 = 4;
-    /// Account query.
-    pub const QUERY: u8 = 5;
-    /// Query answer.
-    pub const QUERY_REPLY: u8 = 6;
-    /// Committee handoff.
-    pub const HANDOFF: u8 = 7;
-    /// Payment data.
-    pub const PAYMENT_DATA: u8 = 8;
-    /// Link probe.
-    pub const PROBE: u8 = 9;
-    /// Error.
-    pub const ERROR: u8 = 10;
-}
 
 /// Class and queue priority for one FMH message type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClassRule {
-    /// FMH `msg_type`.
+    /// FMH `msg_type` (`flashmesh_core::wire::MsgType` number).
     pub msg_type: u8,
     /// Traffic class: 0 FastPay BCB, 1 payment data, 2 best effort.
     pub class: u8,
@@ -85,7 +64,6 @@ pub struct PolicySettings {
 
 impl Default for PolicySettings {
     fn default() -> Self {
-        use msg_type::*;
         let bcb = |t| ClassRule {
             msg_type: t,
             class: 0,
@@ -93,28 +71,28 @@ impl Default for PolicySettings {
         };
         Self {
             classes: vec![
-                bcb(ORDER),
-                bcb(VOTE),
-                bcb(CERTIFICATE),
+                bcb(MSG_ORDER),
+                bcb(MSG_VOTE),
+                bcb(MSG_CERTIFICATE),
                 ClassRule {
-                    msg_type: RECEIPT,
+                    msg_type: MSG_RECEIPT,
                     class: 1,
                     priority: 3,
                 },
                 ClassRule {
-                    msg_type: PAYMENT_DATA,
+                    msg_type: MSG_PAYMENT_DATA,
                     class: 1,
                     priority: 3,
                 },
                 // link probes ride the top queue so congestion never fakes a link failure
-                bcb(PROBE),
+                bcb(MSG_PROBE),
             ],
             retry_allowance: 2,
             epoch_length_ms: 10_000,
             probe_interval_ms: 10,
             probe_miss_count: 3,
             penalty_secs: 60,
-            dedup_types: vec![ORDER, CERTIFICATE],
+            dedup_types: vec![MSG_ORDER, MSG_CERTIFICATE],
         }
     }
 }
@@ -243,7 +221,7 @@ impl PolicyBundle {
 
     /// The body digest operators sign, hex.
     pub fn digest_hex(&self) -> String {
-        hex::encode(super::digest::body_digest(&self.body))
+        super::digest::body_digest(&self.body).to_hex()
     }
 
     /// TOML text.

@@ -1,46 +1,45 @@
-//! The canonical encoding of a policy body and its domain-separated blake3 digest, which is what
-//! operators sign. The encoding is fixed here field by field, so TOML and JSON forms of the same
-//! body sign identically.
+//! The canonical encoding of a policy body, whose [`DOMAIN_POLICY`] digest (core's
+//! [`Digest::of`]) is what operators sign. The encoding is fixed here field by field, so TOML
+//! and JSON forms of the same body sign identically: big-endian integers of fixed width, the
+//! note and the duplicate-filter types as a u32 length then the bytes, the class rules as a u32
+//! count then three bytes each (`controller/tests/policy_freeze.rs` freezes the bytes).
+
+use flashmesh_core::codec::Writer;
+use flashmesh_core::digest::{DOMAIN_POLICY, Digest};
 
 use super::bundle::PolicyBody;
 
-/// blake3 key-derivation context that separates policy digests from every other signed thing.
-pub const POLICY_DOMAIN: &str = "flashmesh 2026-11 policy bundle body v1";
-
-fn put_u64(out: &mut Vec<u8>, v: u64) {
-    out.extend_from_slice(&v.to_be_bytes());
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    out.extend_from_slice(&(b.len() as u32).to_be_bytes());
-    out.extend_from_slice(b);
+/// A u32 length then the bytes.
+fn put_len_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    out.put_u32(b.len() as u32);
+    out.put_bytes(b);
 }
 
 /// Deterministic binary encoding of a body.
 pub fn canonical_encoding(body: &PolicyBody) -> Vec<u8> {
     let s = &body.settings;
     let mut out = Vec::with_capacity(128);
-    put_u64(&mut out, body.version);
-    put_u64(&mut out, body.expires_at);
-    put_bytes(&mut out, body.note.as_bytes());
-    out.extend_from_slice(&(s.classes.len() as u32).to_be_bytes());
+    out.put_u64(body.version);
+    out.put_u64(body.expires_at);
+    put_len_bytes(&mut out, body.note.as_bytes());
+    out.put_u32(s.classes.len() as u32);
     for r in &s.classes {
-        out.extend_from_slice(&[r.msg_type, r.class, r.priority]);
+        out.put_u8(r.msg_type);
+        out.put_u8(r.class);
+        out.put_u8(r.priority);
     }
-    out.push(s.retry_allowance);
-    put_u64(&mut out, s.epoch_length_ms);
-    put_u64(&mut out, s.probe_interval_ms);
-    out.extend_from_slice(&s.probe_miss_count.to_be_bytes());
-    put_u64(&mut out, s.penalty_secs);
-    put_bytes(&mut out, &s.dedup_types);
+    out.put_u8(s.retry_allowance);
+    out.put_u64(s.epoch_length_ms);
+    out.put_u64(s.probe_interval_ms);
+    out.put_u32(s.probe_miss_count);
+    out.put_u64(s.penalty_secs);
+    put_len_bytes(&mut out, &s.dedup_types);
     out
 }
 
-/// The 32-byte digest operators sign.
-pub fn body_digest(body: &PolicyBody) -> [u8; 32] {
-    let mut h = blake3::Hasher::new_derive_key(POLICY_DOMAIN);
-    h.update(&canonical_encoding(body));
-    *h.finalize().as_bytes()
+/// The digest operators sign: `Digest::of(DOMAIN_POLICY, canonical_encoding(body))`.
+pub fn body_digest(body: &PolicyBody) -> Digest {
+    Digest::of(DOMAIN_POLICY, &canonical_encoding(body))
 }
 
 #[cfg(test)]
@@ -93,6 +92,6 @@ mod tests {
     fn digest_is_domain_separated() {
         let b = PolicyBundle::new(1, 100, PolicySettings::default()).body;
         let plain = blake3::hash(&canonical_encoding(&b));
-        assert_ne!(plain.as_bytes(), &body_digest(&b));
+        assert_ne!(plain.as_bytes(), &body_digest(&b).0);
     }
 }

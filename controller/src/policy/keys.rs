@@ -1,30 +1,14 @@
-//! Operator keys: ed25519 signing keys held by operators and the public keys an anchor pins.
+//! Operator keys: core's ed25519 [`Keypair`] held by operators, signing policy bodies; the
+//! public keys an anchor pins are core's [`PublicKey`].
 
-use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
-use thiserror::Error;
+pub use flashmesh_core::keys::KeyError;
+use flashmesh_core::keys::{Keypair, PublicKey};
 
 use super::bundle::{OperatorSignature, PolicyBundle};
 use super::digest::body_digest;
 
-/// A key that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum KeyError {
-    /// Not hex or wrong length.
-    #[error("key is not {expected} bytes of hex")]
-    Format {
-        /// Expected byte length.
-        expected: usize,
-    },
-    /// Not a valid curve point.
-    #[error("public key is not a valid ed25519 point")]
-    Point,
-    /// The OS random source failed.
-    #[error("no randomness available: {0}")]
-    Random(String),
-}
-
-/// An operator's signing key.
-pub struct OperatorKey(SigningKey);
+/// An operator's signing key (a core [`Keypair`]).
+pub struct OperatorKey(Keypair);
 
 impl std::fmt::Debug for OperatorKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -32,61 +16,58 @@ impl std::fmt::Debug for OperatorKey {
     }
 }
 
-/// Decodes exactly `N` bytes of hex.
-pub fn hex_array<const N: usize>(s: &str) -> Result<[u8; N], KeyError> {
-    let v = hex::decode(s.trim()).map_err(|_| KeyError::Format { expected: N })?;
-    v.try_into().map_err(|_| KeyError::Format { expected: N })
+impl From<Keypair> for OperatorKey {
+    fn from(k: Keypair) -> Self {
+        Self(k)
+    }
 }
 
 impl OperatorKey {
     /// A fresh random key.
     pub fn generate() -> Result<Self, KeyError> {
-        let mut seed = [0u8; 32];
-        getrandom::fill(&mut seed).map_err(|e| KeyError::Random(e.to_string()))?;
-        Ok(Self(SigningKey::from_bytes(&seed)))
+        Keypair::generate().map(Self)
     }
 
     /// The key from its 32-byte seed.
     pub fn from_seed(seed: [u8; 32]) -> Self {
-        Self(SigningKey::from_bytes(&seed))
+        Self(Keypair::from_seed(&seed))
     }
 
     /// The key from a hex seed.
     pub fn from_hex(s: &str) -> Result<Self, KeyError> {
-        Ok(Self::from_seed(hex_array::<32>(s)?))
+        Keypair::from_hex(s).map(Self)
     }
 
     /// The seed as hex (secret).
     pub fn seed_hex(&self) -> String {
-        hex::encode(self.0.to_bytes())
+        self.0.to_hex()
+    }
+
+    /// The key pair.
+    pub fn keypair(&self) -> &Keypair {
+        &self.0
     }
 
     /// The public key.
-    pub fn public(&self) -> VerifyingKey {
-        self.0.verifying_key()
+    pub fn public(&self) -> PublicKey {
+        self.0.public()
     }
 
     /// The public key as hex.
     pub fn public_hex(&self) -> String {
-        hex::encode(self.public().to_bytes())
+        self.public().to_hex()
     }
 
     /// Signs a bundle's body, replacing an earlier signature by the same key.
     pub fn sign(&self, bundle: &mut PolicyBundle) {
-        let digest = body_digest(&bundle.body);
-        let sig = self.0.sign(&digest);
+        let sig = self.0.sign_digest(&body_digest(&bundle.body));
         let key = self.public_hex();
         bundle.signatures.retain(|s| s.key != key);
         bundle.signatures.push(OperatorSignature {
             key,
-            signature: hex::encode(sig.to_bytes()),
+            signature: sig.to_hex(),
         });
     }
-}
-
-/// Parses a pinned public key from hex.
-pub fn public_from_hex(s: &str) -> Result<VerifyingKey, KeyError> {
-    VerifyingKey::from_bytes(&hex_array::<32>(s)?).map_err(|_| KeyError::Point)
 }
 
 #[cfg(test)]
@@ -98,9 +79,9 @@ mod tests {
         let k = OperatorKey::generate().unwrap();
         let k2 = OperatorKey::from_hex(&k.seed_hex()).unwrap();
         assert_eq!(k.public(), k2.public());
-        assert_eq!(public_from_hex(&k.public_hex()).unwrap(), k.public());
+        assert_eq!(PublicKey::from_hex(&k.public_hex()).unwrap(), k.public());
         assert!(OperatorKey::from_hex("zz").is_err());
-        assert!(public_from_hex("00").is_err());
+        assert!(PublicKey::from_hex("00").is_err());
     }
 
     #[test]

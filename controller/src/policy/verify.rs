@@ -3,13 +3,13 @@
 
 use std::collections::BTreeSet;
 
-use ed25519_dalek::{Signature, VerifyingKey};
+use flashmesh_core::keys::{PublicKey, Signature, decode_hex_array};
 use serde::Serialize;
 use thiserror::Error;
 
 use super::bundle::{PolicyBundle, SettingsError};
 use super::digest::body_digest;
-use super::keys::{KeyError, hex_array, public_from_hex};
+use super::keys::KeyError;
 
 /// Why a bundle was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -105,13 +105,13 @@ pub struct VerifiedPolicy {
 /// The pinned operator keys and the threshold.
 #[derive(Debug, Clone)]
 pub struct PolicyVerifier {
-    pinned: Vec<VerifyingKey>,
+    pinned: Vec<PublicKey>,
     threshold: usize,
 }
 
 impl PolicyVerifier {
     /// A verifier for `pinned` keys needing `threshold` (at least 1) distinct signers.
-    pub fn new(pinned: Vec<VerifyingKey>, threshold: usize) -> Self {
+    pub fn new(pinned: Vec<PublicKey>, threshold: usize) -> Self {
         Self {
             pinned,
             threshold: threshold.max(1),
@@ -122,7 +122,7 @@ impl PolicyVerifier {
     pub fn from_hex(pinned: &[String], threshold: usize) -> Result<Self, KeyError> {
         let keys = pinned
             .iter()
-            .map(|k| public_from_hex(k))
+            .map(|k| PublicKey::from_hex(k))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self::new(keys, threshold))
     }
@@ -146,19 +146,18 @@ impl PolicyVerifier {
         let digest = body_digest(&bundle.body);
         let mut signers = BTreeSet::new();
         for s in &bundle.signatures {
-            let key_bytes = hex_array::<32>(&s.key)
+            let key_bytes = decode_hex_array::<32>(&s.key)
                 .map_err(|_| PolicyRefusal::Malformed(format!("key {:?}", s.key)))?;
             let key = self
                 .pinned
                 .iter()
-                .find(|k| k.to_bytes() == key_bytes)
+                .find(|k| *k.as_bytes() == key_bytes)
                 .ok_or_else(|| PolicyRefusal::UnknownSigner {
                     key: s.key.to_lowercase(),
                 })?;
-            let sig_bytes = hex_array::<64>(&s.signature)
+            let sig = Signature::from_hex(&s.signature)
                 .map_err(|_| PolicyRefusal::Malformed(format!("signature by {}", s.key)))?;
-            let sig = Signature::from_bytes(&sig_bytes);
-            key.verify_strict(&digest, &sig)
+            key.verify_digest(&digest, &sig)
                 .map_err(|_| PolicyRefusal::Tampered {
                     key: s.key.to_lowercase(),
                 })?;
@@ -187,7 +186,7 @@ impl PolicyVerifier {
         bundle.body.settings.validate()?;
         Ok(VerifiedPolicy {
             bundle: bundle.clone(),
-            digest: hex::encode(digest),
+            digest: digest.to_hex(),
             signers: signers.into_iter().collect(),
         })
     }

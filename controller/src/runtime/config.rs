@@ -4,6 +4,8 @@
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use flashmesh_core::digest::DOMAIN_CONTROLLER_TAG;
+use flashmesh_core::keys::Tag;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -100,7 +102,7 @@ pub struct ControllerSpec {
     /// Controller name.
     pub name: String,
     /// FMH sender tag of probes.
-    pub sender_tag: [u8; 8],
+    pub sender_tag: Tag,
     /// Switches.
     pub switches: Vec<SwitchSpec>,
     /// Topology.
@@ -115,12 +117,9 @@ pub struct ControllerSpec {
     pub initial_epoch: u32,
 }
 
-/// The probe sender tag of a controller name.
-pub fn sender_tag(name: &str) -> [u8; 8] {
-    let h = blake3::Hasher::new_derive_key("flashmesh 2026-11 controller probe tag v1")
-        .update(name.as_bytes())
-        .finalize();
-    h.as_bytes()[..8].try_into().expect("8 bytes")
+/// The probe sender tag of a controller name: core's `Tag::derive(DOMAIN_CONTROLLER_TAG, name)`.
+pub fn sender_tag(name: &str) -> Tag {
+    Tag::derive(DOMAIN_CONTROLLER_TAG, name.as_bytes())
 }
 
 impl ControllerConfig {

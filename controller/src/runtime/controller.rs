@@ -113,7 +113,7 @@ struct State {
 
 struct Shared {
     name: String,
-    sender_tag: [u8; 8],
+    sender_tag: flashmesh_core::keys::Tag,
     switches: Vec<SwitchSpec>,
     sessions: BTreeMap<String, Session>,
     state: Mutex<State>,

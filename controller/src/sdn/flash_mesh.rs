@@ -114,7 +114,7 @@ pub fn classify_entries_withheld(s: &PolicySettings) -> Vec<EntrySpec> {
         classes: s
             .classes
             .iter()
-            .filter(|r| r.msg_type == crate::policy::bundle::msg_type::PROBE)
+            .filter(|r| r.msg_type == flashmesh_core::wire::MsgType::Probe.to_u8())
             .copied()
             .collect(),
         ..s.clone()

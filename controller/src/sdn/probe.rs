@@ -1,21 +1,19 @@
 //! PROBE frames: Ethernet / IPv4 / UDP 47474 / FMH (msg_type 9) with a body that identifies the
-//! sending node, port and sequence number and carries the send time. Building and parsing are
-//! pure; a malformed frame is an error, never a panic.
+//! sending node, port and sequence number and carries the send time. The FMH is core's
+//! ([`HeaderRepr`]); the Ethernet/IPv4/UDP framing and the body are the probe's own. Building and
+//! parsing are pure; a malformed frame is an error, never a panic.
 
 use std::net::Ipv4Addr;
 
+use flashmesh_core::codec::DecodeError;
+use flashmesh_core::keys::Tag;
+use flashmesh_core::wire::{
+    BCB_UDP_PORT, FLAG_PROBE_REPLY, HEADER_LEN, Header, HeaderRepr, MSG_PROBE, MsgType,
+};
 use thiserror::Error;
 
 use super::topology::Mac;
 
-/// The BCB UDP service port.
-pub const BCB_PORT: u16 = 47474;
-/// FMH length.
-pub const FMH_LEN: usize = 32;
-/// FMH `msg_type` of a probe.
-pub const MSG_PROBE: u8 = 9;
-/// FMH flag bit of a probe reply.
-pub const FLAG_REPLY: u8 = 1;
 /// Magic at the start of a probe body.
 pub const PROBE_MAGIC: [u8; 4] = *b"FMPB";
 /// Probe body length: magic, origin tag, port, sequence, send time.
@@ -25,7 +23,7 @@ pub const PROBE_BODY_LEN: usize = 4 + 8 + 2 + 8 + 8;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Probe {
     /// Tag of the controller that sent it (the FMH sender).
-    pub origin: [u8; 8],
+    pub origin: Tag,
     /// The port it was sent out of.
     pub port: u16,
     /// Sequence number on that port.
@@ -50,6 +48,9 @@ pub enum ProbeError {
     /// FMH of another type.
     #[error("FMH message type {0} is not PROBE")]
     NotProbe(u8),
+    /// A PROBE whose FMH is not valid (version, reserved bytes).
+    #[error("probe FMH is malformed: {0}")]
+    BadHeader(DecodeError),
     /// Body without the probe magic.
     #[error("probe body is malformed")]
     BadBody,
@@ -70,7 +71,7 @@ fn ipv4_checksum(h: &[u8]) -> u16 {
 /// Builds a probe request frame.
 pub fn build(p: &Probe, smac: Mac, dmac: Mac, src: Ipv4Addr, dst: Ipv4Addr) -> Vec<u8> {
     let body_len = PROBE_BODY_LEN;
-    let udp_len = 8 + FMH_LEN + body_len;
+    let udp_len = 8 + HEADER_LEN + body_len;
     let ip_len = 20 + udp_len;
     let mut f = Vec::with_capacity(14 + ip_len);
     f.extend_from_slice(&dmac);
@@ -84,25 +85,25 @@ pub fn build(p: &Probe, smac: Mac, dmac: Mac, src: Ipv4Addr, dst: Ipv4Addr) -> V
     f.extend_from_slice(&dst.octets());
     let ck = ipv4_checksum(&f[ip_start..ip_start + 20]);
     f[ip_start + 10..ip_start + 12].copy_from_slice(&ck.to_be_bytes());
-    f.extend_from_slice(&BCB_PORT.to_be_bytes());
-    f.extend_from_slice(&BCB_PORT.to_be_bytes());
+    f.extend_from_slice(&BCB_UDP_PORT.to_be_bytes());
+    f.extend_from_slice(&BCB_UDP_PORT.to_be_bytes());
     f.extend_from_slice(&(udp_len as u16).to_be_bytes());
     f.extend_from_slice(&[0, 0]); // UDP checksum optional over IPv4
-    // FMH
-    f.push(1);
-    f.push(MSG_PROBE);
-    f.push(0);
-    f.push(if p.reply { FLAG_REPLY } else { 0 });
-    f.extend_from_slice(&p.epoch.to_be_bytes());
-    f.extend_from_slice(&p.origin);
-    f.extend_from_slice(&p.seq.to_be_bytes());
-    f.push(255); // ttl in epochs
-    f.push(1); // one hop: the neighbour reflects it
-    f.extend_from_slice(&(body_len as u16).to_be_bytes());
-    f.extend_from_slice(&[0; 4]);
+    HeaderRepr {
+        msg_type: MsgType::Probe,
+        retry: 0,
+        flags: if p.reply { FLAG_PROBE_REPLY } else { 0 },
+        epoch: p.epoch,
+        sender: p.origin,
+        nonce: p.seq,
+        ttl: 255,     // in epochs
+        hop_limit: 1, // one hop: the neighbour reflects it
+        body_len: body_len as u16,
+    }
+    .emit_to(&mut f);
     // body
     f.extend_from_slice(&PROBE_MAGIC);
-    f.extend_from_slice(&p.origin);
+    f.extend_from_slice(&p.origin.0);
     f.extend_from_slice(&p.port.to_be_bytes());
     f.extend_from_slice(&p.seq.to_be_bytes());
     f.extend_from_slice(&p.sent_ns.to_be_bytes());
@@ -119,29 +120,30 @@ pub fn parse(frame: &[u8]) -> Result<Probe, ProbeError> {
     }
     let ihl = usize::from(frame[14] & 0x0f) * 4;
     let udp = 14 + ihl;
-    if ihl < 20 || frame.len() < udp + 8 + FMH_LEN + PROBE_BODY_LEN {
+    if ihl < 20 || frame.len() < udp + 8 + HEADER_LEN + PROBE_BODY_LEN {
         return Err(ProbeError::Short(frame.len()));
     }
     let dport = u16::from_be_bytes([frame[udp + 2], frame[udp + 3]]);
-    if dport != BCB_PORT {
+    if dport != BCB_UDP_PORT {
         return Err(ProbeError::NotBcb);
     }
-    let fmh = &frame[udp + 8..udp + 8 + FMH_LEN];
-    if fmh[1] != MSG_PROBE {
-        return Err(ProbeError::NotProbe(fmh[1]));
+    let fmh = Header::new_unchecked(&frame[udp + 8..udp + 8 + HEADER_LEN]);
+    if fmh.msg_type_raw() != MSG_PROBE {
+        return Err(ProbeError::NotProbe(fmh.msg_type_raw()));
     }
-    let body = &frame[udp + 8 + FMH_LEN..udp + 8 + FMH_LEN + PROBE_BODY_LEN];
+    let fmh = HeaderRepr::parse(&fmh).map_err(ProbeError::BadHeader)?;
+    let body = &frame[udp + 8 + HEADER_LEN..udp + 8 + HEADER_LEN + PROBE_BODY_LEN];
     if body[0..4] != PROBE_MAGIC {
         return Err(ProbeError::BadBody);
     }
     let u64_at = |b: &[u8], i: usize| u64::from_be_bytes(b[i..i + 8].try_into().expect("8 bytes"));
     Ok(Probe {
-        origin: body[4..12].try_into().expect("8 bytes"),
+        origin: Tag(body[4..12].try_into().expect("8 bytes")),
         port: u16::from_be_bytes([body[12], body[13]]),
         seq: u64_at(body, 14),
         sent_ns: u64_at(body, 22),
-        epoch: u32::from_be_bytes(fmh[4..8].try_into().expect("4 bytes")),
-        reply: fmh[3] & FLAG_REPLY != 0,
+        epoch: fmh.epoch,
+        reply: fmh.is_probe_reply(),
     })
 }
 
@@ -151,7 +153,7 @@ mod tests {
 
     fn probe() -> Probe {
         Probe {
-            origin: [1, 2, 3, 4, 5, 6, 7, 8],
+            origin: Tag([1, 2, 3, 4, 5, 6, 7, 8]),
             port: 3,
             seq: 42,
             sent_ns: 123_456_789,
@@ -173,7 +175,7 @@ mod tests {
         assert_eq!(ipv4_checksum(&f[14..34]), 0);
         assert_eq!(parse(&f).unwrap(), probe());
         let mut r = f.clone();
-        r[14 + 20 + 8 + 3] |= FLAG_REPLY;
+        r[14 + 20 + 8 + 3] |= FLAG_PROBE_REPLY;
         assert!(parse(&r).unwrap().reply);
     }
 
@@ -196,5 +198,50 @@ mod tests {
         g[14 + 20 + 8 + 32] = b'X';
         assert_eq!(parse(&g), Err(ProbeError::BadBody));
         assert_eq!(parse(&[0u8; 3]), Err(ProbeError::Short(3)));
+    }
+
+    #[test]
+    fn the_fmh_is_cores_header() {
+        let p = Probe {
+            reply: true,
+            ..probe()
+        };
+        let f = build(
+            &p,
+            [2; 6],
+            [0xff; 6],
+            Ipv4Addr::LOCALHOST,
+            Ipv4Addr::LOCALHOST,
+        );
+        let fmh = HeaderRepr::parse_bytes(&f[14 + 20 + 8..]).unwrap();
+        assert_eq!(
+            fmh,
+            HeaderRepr {
+                msg_type: MsgType::Probe,
+                retry: 0,
+                flags: FLAG_PROBE_REPLY,
+                epoch: 5,
+                sender: p.origin,
+                nonce: 42,
+                ttl: 255,
+                hop_limit: 1,
+                body_len: PROBE_BODY_LEN as u16,
+            }
+        );
+        let mut g = f.clone();
+        g[14 + 20 + 8] = 2;
+        assert_eq!(
+            parse(&g),
+            Err(ProbeError::BadHeader(DecodeError::BadVersion(2)))
+        );
+        let mut g = f.clone();
+        g[14 + 20 + 8 + 31] = 1;
+        assert_eq!(
+            parse(&g),
+            Err(ProbeError::BadHeader(DecodeError::ReservedNotZero))
+        );
+        let mut g = f;
+        g[14 + 20 + 8 + 1] = 11;
+        assert_eq!(parse(&g), Err(ProbeError::NotProbe(11)));
     }
 }
