@@ -204,20 +204,15 @@ pub async fn run_load(o: &LoadOptions) -> Result<LoadReport, LoadError> {
     let plan = schedule(o, &payer_keys, &payee_keys);
     let rows: Vec<PaymentRecord> = plan
         .iter()
-        .map(|d| PaymentRecord {
-            id: d.id,
-            payer: payers[d.payer].name.clone(),
-            payee: payees[d.payee].name.clone(),
-            committee: o.committee_name.clone(),
-            amount: d.amount,
-            nonce: 0,
-            start_ms: d.at_ms,
-            end_ms: None,
-            outcome: PaymentOutcome::Unfinished,
-            reason: String::new(),
-            cert_ms: None,
-            retries: 0,
-            path: String::new(),
+        .map(|d| {
+            PaymentRecord::planned(
+                d.id,
+                payers[d.payer].name.clone(),
+                payees[d.payee].name.clone(),
+                o.committee_name.clone(),
+                d.amount,
+                d.at_ms,
+            )
         })
         .collect();
     let rows = Arc::new(Mutex::new(rows));

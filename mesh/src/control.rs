@@ -162,14 +162,7 @@ impl MeshControl {
     /// Puts the `i`-th merchant's (restarted) controller in: it learns the link state the
     /// others' probes hold, they learn what its probes hold, and its relay starts.
     pub async fn join(&self, i: usize, controller: Arc<Controller>) {
-        let others: Vec<Arc<Controller>> = self
-            .controllers
-            .read()
-            .iter()
-            .enumerate()
-            .filter(|(j, _)| *j != i)
-            .filter_map(|(_, c)| c.clone())
-            .collect();
+        let others = others(&self.controllers, i);
         for o in &others {
             for (node, port, up) in o.probed_link_states().await {
                 controller.learn_link(&node, port, up).await;
@@ -279,6 +272,17 @@ impl MeshControl {
     }
 }
 
+/// The running controllers other than the `i`-th.
+fn others(slots: &Slots, i: usize) -> Vec<Arc<Controller>> {
+    slots
+        .read()
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != i)
+        .filter_map(|(_, c)| c.clone())
+        .collect()
+}
+
 /// Floods the link changes controller `i` reports to every other running controller. After a
 /// lag (events lost) it re-sends the whole of `i`'s probed state.
 fn relay(
@@ -302,13 +306,7 @@ fn relay(
                 }
                 Err(RecvError::Closed) => break,
             };
-            let others: Vec<Arc<Controller>> = slots
-                .read()
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != i)
-                .filter_map(|(_, c)| c.clone())
-                .collect();
+            let others = others(&slots, i);
             for (node, port, up) in changes {
                 for o in &others {
                     o.learn_link(&node, port, up).await;

@@ -89,6 +89,32 @@ pub struct PaymentRecord {
 }
 
 impl PaymentRecord {
+    /// The row of a payment that is due but has not ended: no nonce, end, reason or path yet.
+    pub fn planned(
+        id: u64,
+        payer: String,
+        payee: String,
+        committee: String,
+        amount: u64,
+        start_ms: f64,
+    ) -> PaymentRecord {
+        PaymentRecord {
+            id,
+            payer,
+            payee,
+            committee,
+            amount,
+            nonce: 0,
+            start_ms,
+            end_ms: None,
+            outcome: PaymentOutcome::Unfinished,
+            reason: String::new(),
+            cert_ms: None,
+            retries: 0,
+            path: String::new(),
+        }
+    }
+
     /// Finality latency, for a final payment.
     pub fn finality_ms(&self) -> Option<f64> {
         match (self.outcome, self.end_ms) {

@@ -185,21 +185,14 @@ impl World {
                 .between(w.amount_min.max(1), w.amount_max.max(w.amount_min.max(1)));
             let honest = self.payers[payer].byzantine.is_none();
             let c = self.payers[payer].committee;
-            self.payments.push(PaymentRecord {
+            self.payments.push(PaymentRecord::planned(
                 id,
-                payer: self.scenario.nodes[node].name.clone(),
-                payee: self.scenario.nodes[payee].name.clone(),
-                committee: self.committees[c].name.clone(),
+                self.scenario.nodes[node].name.clone(),
+                self.scenario.nodes[payee].name.clone(),
+                self.committees[c].name.clone(),
                 amount,
-                nonce: 0,
-                start_ms: to_ms(t as Micros),
-                end_ms: None,
-                outcome: PaymentOutcome::Unfinished,
-                reason: String::new(),
-                cert_ms: None,
-                retries: 0,
-                path: String::new(),
-            });
+                to_ms(t as Micros),
+            ));
             self.payment_meta.push(PaymentMeta {
                 payer,
                 payee,

@@ -85,22 +85,17 @@ pub fn records(s: &Scenario, mesh: &Mesh, plan: &[Planned]) -> Records {
                 .map(|n| s.nodes[n].name.clone())
                 .collect();
             PaymentRecord {
-                id: p.id,
-                payer: s.nodes[node].name.clone(),
-                payee: s.nodes[p.payee].name.clone(),
-                committee: s
-                    .committee_of(node)
-                    .map(|c| s.committees[c].name.clone())
-                    .unwrap_or_default(),
-                amount: p.amount,
-                nonce: 0,
-                start_ms: p.at_ms,
-                end_ms: None,
-                outcome: PaymentOutcome::Unfinished,
-                reason: String::new(),
-                cert_ms: None,
-                retries: 0,
                 path: path.join(">"),
+                ..PaymentRecord::planned(
+                    p.id,
+                    s.nodes[node].name.clone(),
+                    s.nodes[p.payee].name.clone(),
+                    s.committee_of(node)
+                        .map(|c| s.committees[c].name.clone())
+                        .unwrap_or_default(),
+                    p.amount,
+                    p.at_ms,
+                )
             }
         })
         .collect();
