@@ -15,7 +15,7 @@ use std::sync::Arc;
 use flashmesh_core::authority::{Authority, Genesis, StateChange};
 use flashmesh_core::envelope::{Envelope, Message};
 use flashmesh_core::error::ErrorCode;
-use flashmesh_core::keys::Signature;
+use flashmesh_core::keys::{PublicKey, Signature};
 use flashmesh_core::messages::{ErrorMessage, QueryReply, Receipt, Vote};
 use flashmesh_core::wire::MsgType;
 use flashmesh_core::{Committee, Keypair};
@@ -23,6 +23,7 @@ use flashmesh_scenario::file::ByzantineBehaviour;
 
 use crate::net::{Addr, Packet, Port};
 use crate::store::{RestoreError, StoreModel};
+use crate::supply::SupplyMirror;
 use crate::world::{Ev, GROUP_COMMIT, PENALTY_DELAY, World};
 
 /// One authority of one committee on one merchant node.
@@ -35,7 +36,9 @@ pub struct AuthorityHost {
     members: Arc<Committee>,
     authority: Option<Authority>,
     store: StoreModel,
-    held: Vec<(Addr, Envelope)>,
+    /// Replies waiting for the next group commit, with the account a vote is about.
+    held: Vec<(Addr, Envelope, Option<PublicKey>)>,
+    supply: SupplyMirror,
     commit_scheduled: bool,
     /// Byzantine behaviour, if any.
     pub byzantine: Option<ByzantineBehaviour>,
@@ -61,6 +64,7 @@ impl AuthorityHost {
             authority: Some(authority),
             store: StoreModel::default(),
             held: Vec::new(),
+            supply: SupplyMirror::default(),
             commit_scheduled: false,
             byzantine,
             old_votes: Vec::new(),
@@ -84,6 +88,7 @@ impl AuthorityHost {
         }
         self.authority = None;
         self.held.clear();
+        self.supply.reset();
         self.store.crash()
     }
 
@@ -164,14 +169,26 @@ impl World {
             self.count(&format!("authority.accepted.{}", t.name()), 1.0);
         }
         let host = &mut self.hosts[h];
+        // The account a vote is about: the sender of the order locked now, or of the order
+        // whose lock the vote repeats.
+        let locked = match (&handled.persist, &handled.reply) {
+            (Some(StateChange::Lock { order, .. }), _) => Some(order.order().sender),
+            (_, Some(r)) if matches!(r.message, Message::Vote(_)) => Envelope::decode(&pkt.bytes)
+                .ok()
+                .and_then(|e| match e.message {
+                    Message::Order(o) => Some(o.order().sender),
+                    _ => None,
+                }),
+            _ => None,
+        };
         if let Some(change) = handled.persist {
             host.store.append(change);
         }
         if let Some(reply) = handled.reply {
             if host.store.has_pending() || !host.held.is_empty() {
-                host.held.push((pkt.src, reply));
+                host.held.push((pkt.src, reply, locked));
             } else {
-                self.release(h, pkt.src, reply);
+                self.release(h, pkt.src, reply, locked);
             }
         }
         let host = &mut self.hosts[h];
@@ -193,27 +210,32 @@ impl World {
         let held = std::mem::take(&mut host.held);
         let (node, ci) = (host.node, host.committee);
         let committee = self.committees[ci].committee.clone();
-        let mut applied = false;
+        let mut touched = Vec::new();
         for c in &done {
             if let StateChange::Apply { certificate } = c {
-                applied = true;
+                let o = certificate.order.order();
+                touched.extend([o.sender, o.recipient]);
                 self.monitor.applied(now, node, ci, certificate);
                 self.monitor
                     .certificate(now, ci, &committee, certificate, "an authority", true);
             }
         }
-        if applied && let Some(a) = self.hosts[h].authority.as_ref() {
-            let supply = a.supply();
-            self.monitor.supply(now, node, ci, &supply);
+        let host = &mut self.hosts[h];
+        if !touched.is_empty()
+            && let Some(a) = host.authority.as_ref()
+        {
+            let supply = host.supply.update(a, &touched);
+            self.monitor.supply(now, node, ci, supply);
         }
         self.count("store.commits", 1.0);
-        for (to, reply) in held {
-            self.release(h, to, reply);
+        for (to, reply, account) in held {
+            self.release(h, to, reply, account);
         }
     }
 
-    /// Sends reply `env` of host `h` to `to` (recording honest votes with the monitor).
-    fn release(&mut self, h: usize, to: Addr, env: Envelope) {
+    /// Sends reply `env` of host `h` to `to` (recording honest votes with the monitor; a vote's
+    /// account is `locked` when the vote is new, else found by the lock it repeats).
+    fn release(&mut self, h: usize, to: Addr, env: Envelope, locked: Option<PublicKey>) {
         let host = &self.hosts[h];
         let from = Addr {
             node: host.node,
@@ -222,14 +244,16 @@ impl World {
         if host.byzantine.is_none()
             && let Message::Vote(v) = &env.message
         {
-            let account = host.authority.as_ref().and_then(|a| {
-                a.accounts()
-                    .find(|(_, s)| {
-                        s.pending
-                            .as_ref()
-                            .is_some_and(|p| p.vote.order_digest == v.order_digest)
-                    })
-                    .map(|(k, _)| *k)
+            let account = locked.or_else(|| {
+                host.authority.as_ref().and_then(|a| {
+                    a.accounts()
+                        .find(|(_, s)| {
+                            s.pending
+                                .as_ref()
+                                .is_some_and(|p| p.vote.order_digest == v.order_digest)
+                        })
+                        .map(|(k, _)| *k)
+                })
             });
             let (node, ci) = (host.node, host.committee);
             let now = self.agenda.now();

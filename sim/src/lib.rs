@@ -28,6 +28,7 @@ pub mod report;
 pub mod rng;
 pub mod runner;
 pub mod store;
+pub mod supply;
 pub mod verify;
 pub mod world;
 

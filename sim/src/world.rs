@@ -347,7 +347,12 @@ impl World {
 
     /// Adds `v` to counter `name`.
     pub(crate) fn count(&mut self, name: &str, v: f64) {
-        *self.counters.entry(name.to_string()).or_default() += v;
+        match self.counters.get_mut(name) {
+            Some(c) => *c += v,
+            None => {
+                self.counters.insert(name.to_string(), v);
+            }
+        }
     }
 
     /// Records a trace line (when tracing).
