@@ -246,13 +246,12 @@ impl Monitor {
     ) {
         self.count(names::SUPPLY);
         let want = &self.supply[committee_ix];
-        let nonzero = |m: &BTreeMap<TokenId, u128>| {
-            m.iter()
-                .filter(|(_, v)| **v != 0)
-                .map(|(t, v)| (*t, *v))
-                .collect::<Vec<_>>()
-        };
-        if nonzero(supply) != nonzero(want) {
+        // A token at zero counts as absent on both sides.
+        if !supply
+            .iter()
+            .filter(|(_, v)| **v != 0)
+            .eq(want.iter().filter(|(_, v)| **v != 0))
+        {
             self.violate(
                 names::SUPPLY,
                 at,

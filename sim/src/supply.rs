@@ -53,7 +53,6 @@ impl SupplyMirror {
                 *self.total.entry(t).or_insert(0) += u128::from(v);
             }
         }
-        self.total.retain(|_, v| *v != 0);
         &self.total
     }
 
@@ -63,7 +62,6 @@ impl SupplyMirror {
             .map(|(k, a)| (*k, a.balances.clone()))
             .collect();
         self.total = authority.supply();
-        self.total.retain(|_, v| *v != 0);
         self.built = true;
         self.since_full = 0;
     }
