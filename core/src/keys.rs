@@ -131,8 +131,10 @@ impl PublicKey {
         Tag::of(self)
     }
     /// Decompresses the point; fails if the bytes are not a valid ed25519 public key.
+    /// Decompressed keys are cached per thread (see the `key_cache` module).
     pub fn verifying_key(&self) -> Result<VerifyingKey, KeyError> {
-        VerifyingKey::from_bytes(&self.0).map_err(|_| KeyError::InvalidPublicKey)
+        crate::key_cache::verifying_key(&self.0, VerifyingKey::from_bytes)
+            .map_err(|_| KeyError::InvalidPublicKey)
     }
     /// Checks that the bytes are a valid, non-weak public key.
     pub fn validate(&self) -> Result<(), KeyError> {

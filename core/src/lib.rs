@@ -105,6 +105,7 @@ pub mod committee;
 pub mod digest;
 pub mod envelope;
 pub mod error;
+mod key_cache;
 pub mod keys;
 pub mod messages;
 pub mod planted;

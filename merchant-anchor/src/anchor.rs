@@ -172,6 +172,10 @@ pub struct AdminEndpoint {
     pub token: Option<String>,
 }
 
+/// How long [`Anchor::shutdown`] waits for its tasks to stop and for the committer to finish
+/// what was queued.
+const COMMITTER_STOP: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A running anchor.
 pub struct Anchor {
     name: String,
@@ -493,14 +497,27 @@ impl Anchor {
         for t in &self.tasks {
             t.abort();
         }
-        for t in self.tasks.drain(..) {
-            let _ = t.await;
+        let stopped = async {
+            for t in self.tasks.drain(..) {
+                let _ = t.await;
+            }
+        };
+        if tokio::time::timeout(COMMITTER_STOP, stopped).await.is_err() {
+            tracing::warn!(name = %self.name, "a task did not stop within {COMMITTER_STOP:?}");
         }
         // the last handle (the admin API's went with its task) stops the controller's tasks
         // and closes its switch sessions
         self.controller.take();
         if let Some(c) = self.committer.take() {
-            let _ = tokio::task::spawn_blocking(move || c.join()).await;
+            let joined = tokio::time::timeout(
+                COMMITTER_STOP,
+                tokio::task::spawn_blocking(move || c.join()),
+            )
+            .await;
+            if joined.is_err() {
+                // something still holds the commit queue: leave the thread, do not hang
+                tracing::warn!(name = %self.name, "the committer did not stop within {COMMITTER_STOP:?}");
+            }
         }
     }
 }

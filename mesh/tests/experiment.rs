@@ -9,10 +9,14 @@
 //! cores; they run only with `FLASHMESH_LARGE_EXPERIMENTS=1` and otherwise skip with a printed
 //! reason.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use flashmesh_mesh::experiment::{ExperimentOptions, ExperimentRun, run_experiment};
+use flashmesh_mesh::experiment::{
+    ExperimentOptions, ExperimentProgress, ExperimentRun, run_experiment,
+};
 use flashmesh_scenario::{SwitchKind, Target, TargetKind};
 
 /// One mesh at a time.
@@ -32,6 +36,38 @@ fn scenario(name: &str) -> flashmesh_scenario::Scenario {
     s
 }
 
+/// Time allowed beyond a scenario's own duration (set-up, drain, teardown on a slow machine).
+const LIMIT: Duration = Duration::from_secs(600);
+
+/// Ends the test process with the step it was in when a run outlives its limit: a stuck
+/// experiment fails in minutes, naming where, instead of hanging the suite.
+struct Watchdog(Option<std::sync::mpsc::Sender<()>>);
+
+impl Watchdog {
+    fn start(name: &str, limit: Duration, last: Arc<Mutex<String>>) -> Watchdog {
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let name = name.to_string();
+        std::thread::spawn(move || {
+            if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(limit) {
+                let step = last.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "experiment {name} still running after {limit:?}, at: {step}"
+                );
+                std::process::exit(101);
+            }
+        });
+        Watchdog(Some(tx))
+    }
+}
+
+impl Drop for Watchdog {
+    fn drop(&mut self) {
+        // a disconnect ends the wait without the timeout
+        self.0.take();
+    }
+}
+
 /// Runs `name` with its times scaled by `scale` (its own short factor when `None`), checks the
 /// outputs every experiment has, and returns the run.
 fn run(name: &str, scale: Option<f64>) -> ExperimentRun {
@@ -44,8 +80,21 @@ fn run(name: &str, scale: Option<f64>) -> ExperimentRun {
         .enable_all()
         .build()
         .expect("runtime");
+    let last = Arc::new(Mutex::new(String::from("starting")));
+    let _watch = Watchdog::start(
+        name,
+        Duration::from_millis(s.duration_ms) + LIMIT,
+        last.clone(),
+    );
     let run = rt
-        .block_on(run_experiment(&s, &ExperimentOptions::default(), |_| {}))
+        .block_on(run_experiment(&s, &ExperimentOptions::default(), |p| {
+            let step = match p {
+                ExperimentProgress::Setup(step) => format!("set-up: {step}"),
+                ExperimentProgress::Running { .. } => "running the timeline".into(),
+                ExperimentProgress::Draining => "draining".into(),
+            };
+            *last.lock().unwrap_or_else(|e| e.into_inner()) = step;
+        }))
         .expect("experiment runs");
     for p in &s.phases {
         assert!(

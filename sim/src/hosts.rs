@@ -152,7 +152,7 @@ impl World {
         let request = handled.request_type;
         if let Err(rej) = &handled.result {
             let code = rej.code();
-            self.count(&format!("authority.rejected.{}", code.name()), 1.0);
+            self.count_of("authority.rejected.", code.name(), 1.0);
             if code == ErrorCode::ConflictingOrder
                 && let Ok(hdr) = flashmesh_core::wire::HeaderRepr::parse_bytes(&pkt.bytes)
             {
@@ -166,7 +166,7 @@ impl World {
                 );
             }
         } else if let Some(t) = request {
-            self.count(&format!("authority.accepted.{}", t.name()), 1.0);
+            self.count_of("authority.accepted.", t.name(), 1.0);
         }
         let host = &mut self.hosts[h];
         // The account a vote is about: the sender of the order locked now, or of the order

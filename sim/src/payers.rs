@@ -461,7 +461,7 @@ impl World {
             (phase, _) => {
                 // Timed out, or refused by some: the order stays (locks may be held); the round
                 // starts again after a retry interval, with its retry numbering kept.
-                self.count(&format!("payer.round_again.{}", phase.name()), 1.0);
+                self.count_of("payer.round_again.", phase.name(), 1.0);
                 let t = now + self.timing().retry_interval.as_micros() as Micros;
                 a.round = match (&a.cert, phase) {
                     (Some(cert), PhaseKind::Receipts) => {

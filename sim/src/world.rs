@@ -174,6 +174,8 @@ pub struct World {
     pub(crate) reorder: f64,
     pub(crate) monitor: Monitor,
     pub(crate) counters: BTreeMap<String, f64>,
+    /// A reused buffer for counter names made of two parts.
+    counter_name: String,
     pub(crate) bcb_delays: Vec<f64>,
     pub(crate) bcb_sent: u64,
     pub(crate) bcb_arrived: u64,
@@ -329,6 +331,7 @@ impl World {
             reorder: 0.0,
             monitor: Monitor::new(supply),
             counters: BTreeMap::new(),
+            counter_name: String::new(),
             bcb_delays: Vec::new(),
             bcb_sent: 0,
             bcb_arrived: 0,
@@ -353,6 +356,16 @@ impl World {
                 self.counters.insert(name.to_string(), v);
             }
         }
+    }
+
+    /// Adds `v` to the counter `prefix` + `suffix`, without a new string when it exists.
+    pub(crate) fn count_of(&mut self, prefix: &str, suffix: &str, v: f64) {
+        let mut name = std::mem::take(&mut self.counter_name);
+        name.clear();
+        name.push_str(prefix);
+        name.push_str(suffix);
+        self.count(&name, v);
+        self.counter_name = name;
     }
 
     /// Records a trace line (when tracing).
@@ -393,7 +406,7 @@ impl World {
                 }
                 FaultItem::Byzantine { .. } | FaultItem::ByzantinePayer { .. } => {}
             }
-            self.count(&format!("faults.{}", item.kind()), 1.0);
+            self.count_of("faults.", item.kind(), 1.0);
         }
         self.faults_end = self.config.plan.faults_end();
         if self.scenario.epoch_ms > 0 {
@@ -493,7 +506,7 @@ impl World {
             if let Some(k) = Self::filter_key(&pkt)
                 && let Err(d) = self.switches[node].check(&k)
             {
-                self.count(&format!("switch.drop.{}", d.name()), 1.0);
+                self.count_of("switch.drop.", d.name(), 1.0);
                 self.note(|| format!("switch {node} drops {:?} ({d:?})", k.msg_type));
                 return;
             }

@@ -164,6 +164,22 @@ fn election(cfg: &SessionConfig) -> p4::Uint128 {
     }
 }
 
+/// How long a Write or a Read may take before it is abandoned with DEADLINE_EXCEEDED (a
+/// switch that stopped answering must not stall its controller for ever).
+pub const RPC_DEADLINE: Duration = Duration::from_secs(10);
+
+/// How long a pipeline push may take (a real switch compiles and loads it).
+pub const PIPELINE_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The error of an RPC abandoned at its deadline.
+fn deadline_error(op: &'static str) -> P4rtError {
+    P4rtError::Rpc {
+        op,
+        code: tonic::Code::DeadlineExceeded,
+        message: "no answer within the deadline".into(),
+    }
+}
+
 fn endpoint(addr: &str) -> Result<Endpoint, P4rtError> {
     let url = if addr.contains("://") {
         addr.to_string()
@@ -457,13 +473,11 @@ impl Session {
             response_type: p4::get_forwarding_pipeline_config_request::ResponseType::CookieOnly
                 as i32,
         };
-        match self
-            .inner
-            .client
-            .clone()
-            .get_forwarding_pipeline_config(req)
+        let mut client = self.inner.client.clone();
+        let got = tokio::time::timeout(RPC_DEADLINE, client.get_forwarding_pipeline_config(req))
             .await
-        {
+            .map_err(|_| deadline_error("GetForwardingPipelineConfig"))?;
+        match got {
             Ok(r) => Ok(r
                 .into_inner()
                 .config
@@ -497,13 +511,14 @@ impl Session {
             }),
             ..Default::default()
         };
-        match self
-            .inner
-            .client
-            .clone()
-            .set_forwarding_pipeline_config(req)
-            .await
-        {
+        let mut client = self.inner.client.clone();
+        let set = tokio::time::timeout(
+            PIPELINE_DEADLINE,
+            client.set_forwarding_pipeline_config(req),
+        )
+        .await
+        .map_err(|_| deadline_error("SetForwardingPipelineConfig"))?;
+        match set {
             Ok(_) => {
                 info!(addr = %self.inner.cfg.addr, cookie = pipeline.cookie, "pipeline pushed");
                 Ok(PushOutcome::Pushed)
@@ -534,13 +549,13 @@ impl Session {
             atomicity: p4::write_request::Atomicity::ContinueOnError as i32,
             ..Default::default()
         };
-        self.inner
-            .client
-            .clone()
-            .write(req)
-            .await
-            .map(|_| ())
-            .map_err(|s| write_error(s, self.inner.cfg.device_id, total, what))
+        let mut client = self.inner.client.clone();
+        match tokio::time::timeout(RPC_DEADLINE, client.write(req)).await {
+            Ok(r) => r
+                .map(|_| ())
+                .map_err(|s| write_error(s, self.inner.cfg.device_id, total, what)),
+            Err(_) => Err(deadline_error("Write")),
+        }
     }
 
     /// Writes name-based updates in one batch; failed updates come back as
@@ -578,19 +593,22 @@ impl Session {
             role: self.inner.cfg.role.clone(),
             entities,
         };
-        let mut stream = self
-            .inner
-            .client
-            .clone()
-            .read(req)
+        let mut client = self.inner.client.clone();
+        let read = async move {
+            let mut stream = client
+                .read(req)
+                .await
+                .map_err(|s| rpc_error("Read", s))?
+                .into_inner();
+            let mut out = Vec::new();
+            while let Some(r) = stream.message().await.map_err(|s| rpc_error("Read", s))? {
+                out.extend(r.entities);
+            }
+            Ok(out)
+        };
+        tokio::time::timeout(RPC_DEADLINE, read)
             .await
-            .map_err(|s| rpc_error("Read", s))?
-            .into_inner();
-        let mut out = Vec::new();
-        while let Some(r) = stream.message().await.map_err(|s| rpc_error("Read", s))? {
-            out.extend(r.entities);
-        }
-        Ok(out)
+            .unwrap_or_else(|_| Err(deadline_error("Read")))
     }
 
     /// All entries of a table (not its default entry).

@@ -23,6 +23,7 @@ mod ahead;
 mod change;
 mod datagram;
 mod genesis;
+mod receipts;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -138,6 +139,8 @@ pub struct Authority {
     key: Keypair,
     committee: Arc<Committee>,
     accounts: HashMap<PublicKey, AccountState>,
+    /// Answers to repeated certificates (not state: a restart starts without them).
+    repeats: receipts::RepeatReceipts,
 }
 
 impl Authority {
@@ -162,6 +165,7 @@ impl Authority {
             key,
             committee,
             accounts,
+            repeats: receipts::RepeatReceipts::default(),
         })
     }
     /// This authority's key.
@@ -420,7 +424,7 @@ impl Authority {
         if !self.precheck_certificate(&certificate)? {
             let next = self.accounts.get(&o.sender).map_or(0, |a| a.next_sequence);
             return Ok(Outcome {
-                reply: Receipt::sign(digest, o.nonce, false, next, &self.key),
+                reply: self.repeats.get(digest, o.nonce, next, &self.key),
                 persist: None,
             });
         }

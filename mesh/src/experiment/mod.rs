@@ -81,6 +81,21 @@ fn probe_ms(links: usize) -> u64 {
     (links as u64).clamp(20, 500)
 }
 
+/// How long one teardown step may take before the run goes on without it.
+const TEARDOWN: Duration = Duration::from_secs(60);
+
+/// `f`, or `None` with a warning when it takes longer than `limit` (a stuck part must not
+/// hang the run: what was measured is still reported).
+async fn bounded<T>(what: &str, limit: Duration, f: impl Future<Output = T>) -> Option<T> {
+    match tokio::time::timeout(limit, f).await {
+        Ok(v) => Some(v),
+        Err(_) => {
+            tracing::warn!("{what} did not finish within {limit:?}; going on without it");
+            None
+        }
+    }
+}
+
 /// Runs `s` on the embedded mesh. The caller checks the target can run it
 /// ([`flashmesh_scenario::Target::check`]).
 pub async fn run_experiment(
@@ -113,7 +128,7 @@ pub async fn run_experiment(
     tokio::time::sleep(Duration::from_millis(300)).await;
     let setup_s = t0.elapsed().as_secs_f64();
     let result = drive(s, &mut mesh, &mut progress).await;
-    mesh.shutdown().await;
+    let stopped = bounded("stopping the mesh", TEARDOWN, mesh.shutdown()).await;
     let Driven {
         payments,
         events,
@@ -122,6 +137,9 @@ pub async fn run_experiment(
     } = result?;
     kpis.run.scale = if opts.scale > 0.0 { opts.scale } else { 1.0 };
     kpis.counters.insert("embedded.setup_s".into(), setup_s);
+    if stopped.is_none() {
+        kpis.counters.insert("embedded.teardown_stuck".into(), 1.0);
+    }
     Ok(ExperimentRun {
         kpis,
         payments,
@@ -242,8 +260,12 @@ async fn drive(
         t.abort();
     }
     snaps.take(mesh, start).await;
-    let samples = sampler.finish().await;
-    let side = timeline.finish().await;
+    let samples = bounded("the queue sampler", TEARDOWN, sampler.finish())
+        .await
+        .unwrap_or_default();
+    let side = bounded("the side traffic", TEARDOWN, timeline.finish())
+        .await
+        .unwrap_or_default();
     if let Some(e) = failure {
         return Err(e);
     }
