@@ -22,6 +22,8 @@ pub const DOMAIN_POLICY: &str = "flashmesh 2026-11 policy bundle body v1";
 /// Domain of a controller's probe sender tag, derived from the controller's name (see
 /// [`crate::keys::Tag::derive`]).
 pub const DOMAIN_CONTROLLER_TAG: &str = "flashmesh 2026-11 controller probe tag v1";
+/// Domain of the committee identity a state snapshot is bound to.
+pub const DOMAIN_SNAPSHOT_COMMITTEE: &str = "flash-mesh v1 snapshot committee";
 
 /// A 32-byte blake3 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -75,6 +77,7 @@ mod tests {
             DOMAIN_CERTIFICATE,
             DOMAIN_POLICY,
             DOMAIN_CONTROLLER_TAG,
+            DOMAIN_SNAPSHOT_COMMITTEE,
         ];
         for (i, x) in all.iter().enumerate() {
             for y in &all[i + 1..] {

@@ -229,3 +229,68 @@ fn controller_probe_tag_is_frozen() {
         "d2d9c4375ee31451"
     );
 }
+
+/// blake3 of the snapshot bytes of the state in `snapshot_is_frozen` (anchors keep snapshots on
+/// disk across upgrades).
+const SNAPSHOT_BLAKE3: &str = "cd9a4fcf85a4cf2c11b0c58a4a44b737a699e0cbc8957f10735767575f80ac3e";
+
+#[test]
+fn snapshot_is_frozen() {
+    use flashmesh_core::{Authority, AuthorityInfo, Committee, Genesis};
+    let auths: Vec<Keypair> = (0..4).map(|i| key(0xa0 + i)).collect();
+    let committee = Committee::new(
+        auths
+            .iter()
+            .enumerate()
+            .map(|(i, k)| AuthorityInfo {
+                name: format!("a{i}"),
+                public_key: k.public(),
+                weight: 1,
+                address: format!("10.0.0.{i}:47474"),
+            })
+            .collect(),
+    )
+    .unwrap();
+    let (payer, payee) = (key(0x11), key(0x22));
+    let genesis = Genesis::uniform([payer.public(), payee.public()], 5_000);
+    let mut a = Authority::new(auths[0].clone(), committee.clone(), &genesis).unwrap();
+    let order = SignedOrder::sign(
+        TransferOrder {
+            sender: payer.public(),
+            recipient: payee.public(),
+            token: DEFAULT_TOKEN,
+            amount: 1_000,
+            nonce: 0,
+            epoch: 42,
+            ttl: 3,
+        },
+        &payer,
+    );
+    let votes: Vec<Vote> = auths
+        .iter()
+        .map(|k| Vote::sign(order.digest(), 0, k))
+        .collect();
+    a.handle_certificate(Certificate::new(order, &votes[..3]))
+        .unwrap();
+    let next = SignedOrder::sign(
+        TransferOrder {
+            sender: payee.public(),
+            recipient: payer.public(),
+            token: DEFAULT_TOKEN,
+            amount: 10,
+            nonce: 0,
+            epoch: 42,
+            ttl: 3,
+        },
+        &payee,
+    );
+    a.handle_order(next, 42).unwrap();
+    let bytes = a.snapshot();
+    assert_eq!(
+        blake3::hash(&bytes).to_hex().as_str(),
+        SNAPSHOT_BLAKE3,
+        "snapshot format changed"
+    );
+    let back = Authority::from_snapshot(auths[0].clone(), committee, &genesis, &bytes).unwrap();
+    assert_eq!(back.snapshot(), bytes);
+}

@@ -11,5 +11,6 @@ pub mod init;
 pub mod load;
 pub mod local;
 pub mod policy;
+pub mod recovery_bench;
 pub mod sim;
 pub mod stats;

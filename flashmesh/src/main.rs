@@ -319,6 +319,22 @@ enum BenchCommand {
         #[arg(long)]
         sockets: Option<usize>,
     },
+    /// Anchor restart time after a long history: the whole journal replayed, then from a
+    /// snapshot, on one store in one run.
+    Recovery {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Applied certificates in the history.
+        #[arg(long, default_value_t = 1_000_000)]
+        certificates: u64,
+        /// Accounts paying in turn.
+        #[arg(long, default_value_t = 1000)]
+        accounts: usize,
+        /// Where the store goes [default: a temporary directory].
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -443,6 +459,28 @@ fn main() -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string(&report)?);
             } else {
                 print!("{}", render(&report));
+            }
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Recovery {
+                    json,
+                    certificates,
+                    accounts,
+                    dir,
+                },
+        } => {
+            let report = flashmesh::recovery_bench::run_recovery_bench(
+                &flashmesh::recovery_bench::RecoveryBenchOptions {
+                    certificates,
+                    accounts,
+                    dir,
+                },
+            )?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                print!("{}", flashmesh::recovery_bench::render_recovery(&report));
             }
         }
         Command::Operator {

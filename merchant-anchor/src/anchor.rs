@@ -63,6 +63,9 @@ pub enum StartError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The store's snapshot cannot be restored.
+    #[error("recovery failed: the snapshot: {0}")]
+    Snapshot(String),
     /// A persisted change is undecodable or inconsistent.
     #[error("recovery failed at record {index}: {reason}")]
     Recovery {
@@ -116,16 +119,25 @@ pub fn reason_name(code: u8) -> Option<&'static str> {
     ErrorCode::from_u16(u16::from(code)).map(ErrorCode::name)
 }
 
-/// Rebuilds the authority from genesis and the store's journal.
+/// Rebuilds the authority from the store: its latest snapshot (genesis without one), then the
+/// journal records after it. Returns the authority and the number of records replayed.
 pub fn recover(
     key: Keypair,
     committee: Arc<Committee>,
     genesis: &Genesis,
     store: &Store,
 ) -> Result<(Authority, usize), StartError> {
-    let mut authority = Authority::new(key, committee, genesis)?;
-    let records = store.load()?;
-    for (index, bytes) in records.iter().enumerate() {
+    let recovered = store.recover()?;
+    let (mut authority, first) = match &recovered.snapshot {
+        Some((at, bytes)) => (
+            Authority::from_snapshot(key, committee, genesis, bytes)
+                .map_err(|e| StartError::Snapshot(e.to_string()))?,
+            *at as usize,
+        ),
+        None => (Authority::new(key, committee, genesis)?, 0),
+    };
+    for (i, bytes) in recovered.records.iter().enumerate() {
+        let index = first + i;
         let change = StateChange::from_bytes(bytes).map_err(|e| StartError::Recovery {
             index,
             reason: e.to_string(),
@@ -137,7 +149,7 @@ pub fn recover(
                 reason: e.to_string(),
             })?;
     }
-    Ok((authority, records.len()))
+    Ok((authority, recovered.records.len()))
 }
 
 /// Everything an anchor is made of, loaded from files ([`Anchor::start_with`]) or built in

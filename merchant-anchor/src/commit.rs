@@ -30,6 +30,10 @@ use crate::store::Store;
 /// Largest number of jobs committed in one transaction.
 pub const MAX_BATCH: usize = 8192;
 
+/// Records between state snapshots: a restart replays at most about this many (plus one
+/// batch), whatever the history.
+pub const SNAPSHOT_EVERY: u64 = 100_000;
+
 /// What a reply is, for counting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReplyKind {
@@ -123,6 +127,10 @@ pub fn start(
             let mut records: Vec<Vec<u8>> = Vec::with_capacity(MAX_BATCH);
             let mut locks: Vec<StateChange> = Vec::new();
             while let Some(first) = rx.blocking_recv() {
+                // The previous batch's replies are on their way: a good moment for a snapshot.
+                if !failed.load(Ordering::Relaxed) && store.since_snapshot() >= SNAPSHOT_EVERY {
+                    snapshot(&mut store, &authority, &metrics);
+                }
                 batch.push(first);
                 while batch.len() < MAX_BATCH {
                     match rx.try_recv() {
@@ -193,6 +201,30 @@ pub fn start(
         })
         .expect("spawning the commit thread");
     (queue, handle)
+}
+
+/// Writes the authority's state as the store's snapshot (compacting the journal before it). The
+/// state may already reflect changes still queued: replaying them later is a no-op. A failure
+/// leaves the journal complete, so it is counted and the anchor goes on.
+fn snapshot(store: &mut Store, authority: &Mutex<Authority>, metrics: &Metrics) {
+    let started = Instant::now();
+    let upto = store.len();
+    let bytes = authority.lock().snapshot();
+    match store.write_snapshot(upto, &bytes) {
+        Ok(()) => {
+            inc(&metrics.store_snapshots);
+            tracing::info!(
+                upto,
+                bytes = bytes.len(),
+                millis = started.elapsed().as_millis() as u64,
+                "state snapshot written"
+            );
+        }
+        Err(e) => {
+            inc(&metrics.store_snapshot_failures);
+            tracing::warn!(error = %e, "state snapshot failed; the journal is kept");
+        }
+    }
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ pub mod anchor;
 pub mod commit;
 pub mod config;
 pub mod control;
+pub mod history;
 pub mod metrics;
 pub mod policy_api;
 pub mod server;

@@ -33,6 +33,10 @@ pub struct Metrics {
     pub store_commit_micros: AtomicU64,
     /// Failed store commits (the affected replies were withheld).
     pub store_failures: AtomicU64,
+    /// State snapshots written (each replaced the journal records before it).
+    pub store_snapshots: AtomicU64,
+    /// Snapshots that could not be written (the journal stays complete).
+    pub store_snapshot_failures: AtomicU64,
     /// Conflicting orders reported to the controller for a penalty.
     pub penalties_requested: AtomicU64,
     /// Penalty requests dropped because the queue to the controller was full.
@@ -62,6 +66,8 @@ impl Default for Metrics {
             store_records: AtomicU64::new(0),
             store_commit_micros: AtomicU64::new(0),
             store_failures: AtomicU64::new(0),
+            store_snapshots: AtomicU64::new(0),
+            store_snapshot_failures: AtomicU64::new(0),
             penalties_requested: AtomicU64::new(0),
             penalties_dropped: AtomicU64::new(0),
             penalties_applied: AtomicU64::new(0),
@@ -107,7 +113,7 @@ impl Metrics {
     /// every code it names is exported (zero included) so dashboards see a stable label set.
     pub fn render(&self, reason_name: impl Fn(u8) -> Option<&'static str>) -> String {
         let mut out = String::with_capacity(4096);
-        let simple: [(&str, &str, &AtomicU64); 17] = [
+        let simple: [(&str, &str, &AtomicU64); 19] = [
             (
                 "flashmesh_orders_total",
                 "ORDER requests received",
@@ -158,6 +164,16 @@ impl Metrics {
                 "flashmesh_store_failures_total",
                 "failed store commits",
                 &self.store_failures,
+            ),
+            (
+                "flashmesh_store_snapshots_total",
+                "state snapshots written (journal compacted)",
+                &self.store_snapshots,
+            ),
+            (
+                "flashmesh_store_snapshot_failures_total",
+                "state snapshots that failed (journal kept)",
+                &self.store_snapshot_failures,
             ),
             (
                 "flashmesh_penalties_requested_total",

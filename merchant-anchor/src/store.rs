@@ -11,12 +11,21 @@
 //!
 //! The journal is keyed by a dense sequence number starting at 0. Records are opaque bytes;
 //! what they mean is decided by the authority state machine that produced them.
+//!
+//! Bounded recovery: a snapshot of the authority's state (also opaque bytes) may be written
+//! with the journal position it covers; in the same transaction the records before that
+//! position are deleted. A restart then loads the snapshot and replays only the records after
+//! it, so restart time follows the snapshot interval and the number of accounts, not history.
+//! A snapshot may also reflect changes that are still queued for the journal (it is taken from
+//! the live state): replaying a change already reflected is a no-op for the authority.
 
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 
 const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
+/// One row: the journal position a snapshot covers → the snapshot.
+const SNAPSHOT: TableDefinition<u64, &[u8]> = TableDefinition::new("snapshot");
 
 /// File name of the database inside the anchor's data directory.
 pub const DB_FILE: &str = "anchor.redb";
@@ -48,6 +57,17 @@ impl StoreError {
 pub struct Store {
     db: Database,
     next_seq: u64,
+    /// The journal position the snapshot covers (0: none).
+    snapshot_at: u64,
+}
+
+/// What a restart starts from: the latest snapshot, if any, and the records after it.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// The snapshot and the journal position it covers.
+    pub snapshot: Option<(u64, Vec<u8>)>,
+    /// The records after the snapshot (all of them without one), in order.
+    pub records: Vec<Vec<u8>>,
 }
 
 impl Store {
@@ -61,19 +81,77 @@ impl Store {
         // Make sure the table exists so readers never see "table does not exist".
         let txn = db.begin_write().map_err(StoreError::db)?;
         txn.open_table(JOURNAL).map_err(StoreError::db)?;
+        txn.open_table(SNAPSHOT).map_err(StoreError::db)?;
         txn.commit().map_err(StoreError::db)?;
-        let next_seq = {
+        let (next_seq, snapshot_at) = {
             let txn = db.begin_read().map_err(StoreError::db)?;
+            let snap = txn.open_table(SNAPSHOT).map_err(StoreError::db)?;
+            let at = snap
+                .last()
+                .map_err(StoreError::db)?
+                .map_or(0, |(k, _)| k.value());
             let table = txn.open_table(JOURNAL).map_err(StoreError::db)?;
-            match table.last().map_err(StoreError::db)? {
+            let next = match table.last().map_err(StoreError::db)? {
                 Some((k, _)) => k.value() + 1,
-                None => 0,
-            }
+                None => at,
+            };
+            (next, at)
         };
-        Ok(Self { db, next_seq })
+        Ok(Self {
+            db,
+            next_seq,
+            snapshot_at,
+        })
     }
 
-    /// Number of records in the journal.
+    /// The journal position the latest snapshot covers (0 without one).
+    pub fn snapshot_at(&self) -> u64 {
+        self.snapshot_at
+    }
+
+    /// Records appended since the latest snapshot.
+    pub fn since_snapshot(&self) -> u64 {
+        self.next_seq - self.snapshot_at
+    }
+
+    /// Writes `snapshot` as covering the first `upto` records and deletes them, in one durable
+    /// transaction (on `Err` nothing changed). `upto` may not pass the journal's end.
+    pub fn write_snapshot(&mut self, upto: u64, snapshot: &[u8]) -> Result<(), StoreError> {
+        let upto = upto.min(self.next_seq);
+        let txn = self.db.begin_write().map_err(StoreError::db)?;
+        {
+            let mut snap = txn.open_table(SNAPSHOT).map_err(StoreError::db)?;
+            snap.retain(|_, _| false).map_err(StoreError::db)?;
+            snap.insert(upto, snapshot).map_err(StoreError::db)?;
+            let mut journal = txn.open_table(JOURNAL).map_err(StoreError::db)?;
+            journal
+                .retain_in(..upto, |_, _| false)
+                .map_err(StoreError::db)?;
+        }
+        txn.commit().map_err(StoreError::db)?;
+        self.snapshot_at = upto;
+        Ok(())
+    }
+
+    /// The latest snapshot and the records after it.
+    pub fn recover(&self) -> Result<Recovered, StoreError> {
+        let txn = self.db.begin_read().map_err(StoreError::db)?;
+        let snap = txn.open_table(SNAPSHOT).map_err(StoreError::db)?;
+        let snapshot = snap
+            .last()
+            .map_err(StoreError::db)?
+            .map(|(k, v)| (k.value(), v.value().to_vec()));
+        let from = snapshot.as_ref().map_or(0, |(at, _)| *at);
+        let table = txn.open_table(JOURNAL).map_err(StoreError::db)?;
+        let mut records = Vec::new();
+        for entry in table.range(from..).map_err(StoreError::db)? {
+            let (_, v) = entry.map_err(StoreError::db)?;
+            records.push(v.value().to_vec());
+        }
+        Ok(Recovered { snapshot, records })
+    }
+
+    /// The journal's length: records ever appended (those a snapshot replaced included).
     pub fn len(&self) -> u64 {
         self.next_seq
     }
@@ -83,7 +161,7 @@ impl Store {
         self.next_seq == 0
     }
 
-    /// Reads every record, in the order it was appended.
+    /// Reads every record still in the journal (after the snapshot), in the order appended.
     pub fn load(&self) -> Result<Vec<Vec<u8>>, StoreError> {
         let txn = self.db.begin_read().map_err(StoreError::db)?;
         let table = txn.open_table(JOURNAL).map_err(StoreError::db)?;
@@ -136,6 +214,43 @@ mod tests {
             s.load().unwrap(),
             vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]
         );
+    }
+
+    #[test]
+    fn a_snapshot_replaces_the_records_it_covers_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = Store::open(dir.path()).unwrap();
+            s.append(&[b"a".as_slice(), b"b", b"c"]).unwrap();
+            s.write_snapshot(2, b"state after a, b").unwrap();
+            s.append(&[b"d".as_slice()]).unwrap();
+            assert_eq!(s.since_snapshot(), 2);
+        }
+        let s = Store::open(dir.path()).unwrap();
+        assert_eq!((s.len(), s.snapshot_at()), (4, 2));
+        let r = s.recover().unwrap();
+        assert_eq!(r.snapshot, Some((2, b"state after a, b".to_vec())));
+        assert_eq!(r.records, vec![b"c".to_vec(), b"d".to_vec()]);
+        assert_eq!(s.load().unwrap(), r.records, "the covered records are gone");
+    }
+
+    #[test]
+    fn a_snapshot_of_everything_leaves_an_empty_journal_that_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = Store::open(dir.path()).unwrap();
+            s.append(&[b"a".as_slice(), b"b"]).unwrap();
+            s.write_snapshot(99, b"all").unwrap();
+        }
+        {
+            let mut s = Store::open(dir.path()).unwrap();
+            assert_eq!((s.len(), s.snapshot_at(), s.since_snapshot()), (2, 2, 0));
+            s.append(&[b"c".as_slice()]).unwrap();
+        }
+        let s = Store::open(dir.path()).unwrap();
+        let r = s.recover().unwrap();
+        assert_eq!(r.snapshot.unwrap().0, 2);
+        assert_eq!(r.records, vec![b"c".to_vec()]);
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod change;
 mod datagram;
 mod genesis;
 mod receipts;
+mod snapshot;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -32,6 +33,7 @@ pub use ahead::CheckedAhead;
 pub use change::StateChange;
 pub use datagram::Handled;
 pub use genesis::{Genesis, GenesisBalance, GenesisError};
+pub use snapshot::SnapshotError;
 
 use crate::committee::Committee;
 use crate::error::{Rejection, check_epoch};
