@@ -5,6 +5,7 @@
 
 pub mod admin_client;
 pub mod bench;
+pub mod bench_all;
 pub mod demo;
 pub mod experiment;
 pub mod init;

@@ -319,6 +319,16 @@ enum BenchCommand {
         #[arg(long)]
         sockets: Option<usize>,
     },
+    /// Every benchmark in one run: one JSON (`bench.json`) and one markdown table
+    /// (`bench.md`), each figure next to its same-run reference.
+    All {
+        /// Where the report goes.
+        #[arg(long, default_value = "results/bench")]
+        out: PathBuf,
+        /// Smaller sizes: a smoke run in about a minute (not the published figures).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Anchor restart time after a long history: the whole journal replayed, then from a
     /// snapshot, on one store in one run.
     Recovery {
@@ -460,6 +470,20 @@ fn main() -> anyhow::Result<()> {
             } else {
                 print!("{}", render(&report));
             }
+        }
+        Command::Bench {
+            command: BenchCommand::All { out, quick },
+        } => {
+            let report = flashmesh::bench_all::run_all(&flashmesh::bench_all::AllOptions {
+                out: out.clone(),
+                quick,
+            })?;
+            print!("{}", flashmesh::bench_all::render_all(&report));
+            eprintln!(
+                "wrote {} and {}",
+                out.join("bench.json").display(),
+                out.join("bench.md").display()
+            );
         }
         Command::Bench {
             command:

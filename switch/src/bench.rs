@@ -145,17 +145,99 @@ fn thread_cpu_ns(tid: u64) -> u64 {
         .unwrap_or(0)
 }
 
+/// What the forwarding benchmark measured.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ForwardReport {
+    /// Frame length on the wire, bytes.
+    pub frame_len: usize,
+    /// UDP payload, bytes.
+    pub payload: usize,
+    /// The program's path (the built-in router when `None`).
+    pub program: Option<std::path::PathBuf>,
+    /// Offered by the generator, packets/s.
+    pub offered_pps: f64,
+    /// Received by the switch, packets/s.
+    pub received_pps: f64,
+    /// Forwarded (port 2 transmit), packets/s: the figure.
+    pub forwarded_pps: f64,
+    /// Frames that arrived at the far end over the whole run.
+    pub delivered: u64,
+    /// Frames port 2 transmitted over the whole run.
+    pub transmitted: u64,
+    /// Datapath rounds per second.
+    pub rounds_per_s: f64,
+    /// Packets per datapath round.
+    pub packets_per_round: f64,
+    /// Datapath sleeps per second.
+    pub sleeps_per_s: f64,
+    /// Datapath CPU time in the window, s.
+    pub cpu_s: f64,
+    /// The window, s.
+    pub elapsed_s: f64,
+    /// Packets forwarded per datapath CPU-second.
+    pub pps_per_cpu_s: f64,
+    /// System calls per packet.
+    pub syscalls_per_packet: f64,
+}
+
+/// Packets per second through the pipeline alone (no ports, one core).
+pub fn pipeline_pps(args: &BenchArgs) -> Result<f64> {
+    let program = load(args)?;
+    pipeline_only(program, args.payload, args.seconds.min(3.0))
+}
+
 /// Runs the benchmark and prints the figures.
 pub fn run(args: BenchArgs) -> Result<()> {
-    let program = load(&args)?;
     if args.pipeline_only {
-        let pps = pipeline_only(program.clone(), args.payload, args.seconds.min(3.0))?;
+        let pps = pipeline_pps(&args)?;
         println!(
             "pipeline only: {:.0} packets/s ({:.0} ns per packet, ingress+egress, one core)",
             pps,
             1e9 / pps
         );
     }
+    let r = forward(&args)?;
+    println!(
+        "frame: {} bytes (UDP payload {}), pipeline: {}",
+        r.frame_len,
+        r.payload,
+        r.program
+            .as_ref()
+            .map_or("examples/router.p4".to_string(), |p| p
+                .display()
+                .to_string())
+    );
+    println!("offered by generator : {:>12.0} packets/s", r.offered_pps);
+    println!("received by switch   : {:>12.0} packets/s", r.received_pps);
+    println!(
+        "forwarded (port 2 tx): {:>12.0} packets/s  <== figure",
+        r.forwarded_pps
+    );
+    println!(
+        "check                : {} frames arrived at the far end, {} transmitted on port 2 in the whole run",
+        r.delivered, r.transmitted
+    );
+    println!(
+        "datapath rounds      : {:>12.0} /s, {:.1} packets per round, {:.0} sleeps/s",
+        r.rounds_per_s, r.packets_per_round, r.sleeps_per_s
+    );
+    println!(
+        "datapath CPU time    : {:.2} s of {:.2} s wall ({:.0} % of one core); {:.0} packets per CPU-second",
+        r.cpu_s,
+        r.elapsed_s,
+        100.0 * r.cpu_s / r.elapsed_s,
+        r.pps_per_cpu_s
+    );
+    println!(
+        "syscalls per packet  : about {:.3} (receive: none, PACKET_MMAP ring; transmit: PACKET_MMAP ring, one send per round; one ppoll per sleep)",
+        r.syscalls_per_packet
+    );
+    Ok(())
+}
+
+/// Forwards between two veth pairs in namespaces (root) and measures.
+pub fn forward(args: &BenchArgs) -> Result<ForwardReport> {
+    let program = load(args)?;
     if !is_root() {
         bail!("the forwarding benchmark needs root (network namespaces and AF_PACKET)");
     }
@@ -260,39 +342,24 @@ pub fn run(args: BenchArgs) -> Result<()> {
     let offered = (sent1 - sent0) as f64 / elapsed;
     let received = (rx1 - rx0) as f64 / elapsed;
     let rounds = (busy1 - busy0).max(1) as f64;
-    let frame_len = frame.len();
-    println!(
-        "frame: {frame_len} bytes (UDP payload {}), pipeline: {}",
-        args.payload,
-        args.program
-            .as_ref()
-            .map_or("examples/router.p4".to_string(), |p| p
-                .display()
-                .to_string())
-    );
-    println!("offered by generator : {offered:>12.0} packets/s");
-    println!("received by switch   : {received:>12.0} packets/s");
-    println!("forwarded (port 2 tx): {forwarded:>12.0} packets/s  <== figure");
-    println!(
-        "check                : {delivered} frames arrived on {b1}, {transmitted} transmitted on port 2 in the whole run"
-    );
-    println!(
-        "datapath rounds      : {:>12.0} /s, {:.1} packets per round, {:.0} sleeps/s",
-        rounds / elapsed,
-        (rx1 - rx0) as f64 / rounds,
-        (sleeps1 - sleeps0) as f64 / elapsed
-    );
-    println!(
-        "datapath CPU time    : {:.2} s of {elapsed:.2} s wall ({:.0} % of one core); {:.0} packets per CPU-second",
-        cpu,
-        100.0 * cpu / elapsed,
-        (d1 - d0) as f64 / cpu.max(1e-9)
-    );
     let (packets, sleeps) = ((rx1 - rx0).max(1) as f64, (sleeps1 - sleeps0) as f64);
-    println!(
-        "syscalls per packet  : about {:.3} (receive: none, PACKET_MMAP ring; transmit: PACKET_MMAP ring, one send per round; one ppoll per sleep)",
-        (rounds + sleeps) / packets
-    );
+    let report = ForwardReport {
+        frame_len: frame.len(),
+        payload: args.payload,
+        program: args.program.clone(),
+        offered_pps: offered,
+        received_pps: received,
+        forwarded_pps: forwarded,
+        delivered,
+        transmitted,
+        rounds_per_s: rounds / elapsed,
+        packets_per_round: (rx1 - rx0) as f64 / rounds,
+        sleeps_per_s: sleeps / elapsed,
+        cpu_s: cpu,
+        elapsed_s: elapsed,
+        pps_per_cpu_s: (d1 - d0) as f64 / cpu.max(1e-9),
+        syscalls_per_packet: (rounds + sleeps) / packets,
+    };
     drop((va, vb, ns_a, ns_b));
-    Ok(())
+    Ok(report)
 }
