@@ -178,6 +178,90 @@ pub struct ForwardReport {
     pub pps_per_cpu_s: f64,
     /// System calls per packet.
     pub syscalls_per_packet: f64,
+    /// The same ports forwarded by a bare AF_PACKET loop (no pipeline, no queues), same run,
+    /// packets/s: how far the kernel lets one thread go.
+    pub bare_forwarder_pps: f64,
+}
+
+/// Sends `frame` from `iface` in namespace `ns` as fast as the kernel takes it, counting into
+/// `sent`, until `stop` (or two minutes).
+fn generate(
+    ns: &str,
+    iface: &str,
+    frame: &[u8],
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+) -> std::thread::JoinHandle<Result<()>> {
+    let (ns, iface, frame) = (ns.to_string(), iface.to_string(), frame.to_vec());
+    std::thread::spawn(move || -> Result<()> {
+        let f = std::fs::File::open(format!("/var/run/netns/{ns}"))?;
+        // SAFETY: setns on a valid namespace descriptor affects only this thread.
+        if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) } != 0 {
+            bail!("setns: {}", std::io::Error::last_os_error());
+        }
+        let mut sock = AfPacketSocket::open(&iface)?;
+        let batch: Vec<&[u8]> = (0..64).map(|_| frame.as_slice()).collect();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
+            let n = sock.send_batch(&batch)?;
+            sent.fetch_add(n as u64, Ordering::Relaxed);
+            if n == 0 {
+                std::thread::yield_now();
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Packets/s a bare loop forwards from `ports.0` to `ports.1` (AF_PACKET, the same rings as the
+/// switch, a copy per frame, no pipeline), while the generator floods from `source` for
+/// `seconds` after a second of warm-up.
+fn bare_forwarder(
+    source: (&str, &str),
+    ports: (&str, &str),
+    frame: &[u8],
+    seconds: f64,
+) -> Result<f64> {
+    let mut rx = AfPacketSocket::open(ports.0)?;
+    let mut tx = AfPacketSocket::open(ports.1)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let generator = generate(
+        source.0,
+        source.1,
+        frame,
+        stop.clone(),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let mut pool: Vec<Vec<u8>> = (0..64).map(|_| Vec::with_capacity(2048)).collect();
+    let (warm, end) = (
+        Instant::now() + Duration::from_secs(1),
+        Instant::now() + Duration::from_secs_f64(1.0 + seconds),
+    );
+    let (mut forwarded, mut counting) = (0u64, false);
+    let mut t0 = Instant::now();
+    while Instant::now() < end {
+        if !counting && Instant::now() >= warm {
+            (counting, forwarded, t0) = (true, 0, Instant::now());
+        }
+        let mut n = 0;
+        rx.recv_with(64, |f| {
+            pool[n].clear();
+            pool[n].extend_from_slice(f);
+            n += 1;
+        })?;
+        if n == 0 {
+            std::thread::yield_now();
+            continue;
+        }
+        forwarded += tx.send_batch(&pool[..n])? as u64;
+    }
+    let elapsed = t0.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    generator
+        .join()
+        .map_err(|_| anyhow::anyhow!("generator panicked"))?
+        .context("generator")?;
+    Ok(forwarded as f64 / elapsed.max(1e-9))
 }
 
 /// Packets per second through the pipeline alone (no ports, one core).
@@ -232,6 +316,11 @@ pub fn run(args: BenchArgs) -> Result<()> {
         "syscalls per packet  : about {:.3} (receive: none, PACKET_MMAP ring; transmit: PACKET_MMAP ring, one send per round; one ppoll per sleep)",
         r.syscalls_per_packet
     );
+    println!(
+        "bare AF_PACKET loop  : {:>12.0} packets/s on the same ports (no pipeline); the switch forwards {:.2} of it",
+        r.bare_forwarder_pps,
+        r.forwarded_pps / r.bare_forwarder_pps.max(1.0)
+    );
     Ok(())
 }
 
@@ -278,31 +367,7 @@ pub fn forward(args: &BenchArgs) -> Result<ForwardReport> {
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
     let frame = udp_frame(&bench_flow(), &vec![0u8; args.payload]);
-    let generator = {
-        let (stop, sent) = (stop.clone(), sent.clone());
-        let ns = ns_a.name().to_string();
-        let a1 = a1.clone();
-        let frame = frame.clone();
-        std::thread::spawn(move || -> Result<()> {
-            let f = std::fs::File::open(format!("/var/run/netns/{ns}"))?;
-            // SAFETY: setns on a valid namespace descriptor affects only this thread.
-            if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) } != 0
-            {
-                bail!("setns: {}", std::io::Error::last_os_error());
-            }
-            let mut sock = AfPacketSocket::open(&a1)?;
-            let batch: Vec<&[u8]> = (0..64).map(|_| frame.as_slice()).collect();
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                let n = sock.send_batch(&batch)?;
-                sent.fetch_add(n as u64, Ordering::Relaxed);
-                if n == 0 {
-                    std::thread::yield_now();
-                }
-            }
-            Ok(())
-        })
-    };
+    let generator = generate(ns_a.name(), &a1, &frame, stop.clone(), sent.clone());
     // In-process counters only inside the window: a helper process could be starved when the
     // benchmark runs at real-time priority. The kernel's counters are checked at the end.
     let counters = |dev: &Device| -> Result<(u64, u64)> {
@@ -337,6 +402,13 @@ pub fn forward(args: &BenchArgs) -> Result<ForwardReport> {
     device.shutdown();
     let transmitted = device.port_counters(2).tx;
     let delivered = ns_b.counter(&b1, "rx_packets")?;
+    drop(device);
+    let bare_pps = bare_forwarder(
+        (ns_a.name(), &a1),
+        (va.host(), vb.host()),
+        &frame,
+        args.seconds.clamp(0.5, 60.0),
+    )?;
 
     let forwarded = (d1 - d0) as f64 / elapsed;
     let offered = (sent1 - sent0) as f64 / elapsed;
@@ -359,6 +431,7 @@ pub fn forward(args: &BenchArgs) -> Result<ForwardReport> {
         elapsed_s: elapsed,
         pps_per_cpu_s: (d1 - d0) as f64 / cpu.max(1e-9),
         syscalls_per_packet: (rounds + sleeps) / packets,
+        bare_forwarder_pps: bare_pps,
     };
     drop((va, vb, ns_a, ns_b));
     Ok(report)
