@@ -4,7 +4,7 @@
 //!   arbitration on the StreamChannel with primary/backup tracking and re-claim after a
 //!   reconnect, pipeline reconciliation by cookie, name-based writes with per-update errors,
 //!   wildcard reads of entries and counters, packet-out/in and digests by name), the name-based
-//!   [`p4rt::P4InfoIndex`] and entry builders ([`p4rt::EntrySpec`]). Works against flash-switch
+//!   [`p4rt::P4InfoNames`] lookups and entry builders ([`p4rt::EntrySpec`]). Works against flash-switch
 //!   (device config = P4 source) and BMv2 `simple_switch_grpc` (device config = p4c's JSON),
 //!   chosen per switch by [`p4rt::TargetConfig`]. Never touches registers.
 //! * [`sdn`]: pure SDN logic: topology, shortest-path routes with disjoint backups, the

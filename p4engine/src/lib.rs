@@ -4,6 +4,10 @@
 //! `p4info` derives P4Info from it as p4c does; `ir` is the lowered program the
 //! interpreter runs; `exec` is the v1model interpreter and the run-time state API.
 //!
+//! Cargo feature `interpreter` (on by default): `ir`, `exec`, `testkit` and the `compile_*`
+//! functions. Without it (`default-features = false`) the crate is `front` and `p4info` only,
+//! for users that derive P4Info from source without running programs (the controller).
+//!
 //! # Using the engine
 //!
 //! ```text
@@ -74,54 +78,27 @@
 //! previous packet's values; explicit `transition reject` ends parsing without an error; a
 //! parser error does not drop the packet; a `select` with no matching case is `NoMatch`.
 
+#[cfg(feature = "interpreter")]
 pub mod exec;
 pub mod front;
+#[cfg(feature = "interpreter")]
 pub mod ir;
 pub mod p4info;
+#[cfg(feature = "interpreter")]
 pub mod testkit;
 
-use std::path::Path;
-use std::sync::Arc;
+#[cfg(feature = "interpreter")]
+mod compile;
 
+#[cfg(feature = "interpreter")]
+pub use compile::{compile_file, compile_str};
+#[cfg(feature = "interpreter")]
 pub use exec::{
     ActionSpec, CounterData, DigestMessage, DropReason, EgressOutcome, FieldMatch, IngressOutcome,
     MatchValue, MeterConfig, PacketIn, ProcessResult, QueueMeta, QueuedPacket, StateError, Switch,
     SwitchConfig, TableEntry,
 };
 pub use front::{Diagnostic, Diagnostics};
+#[cfg(feature = "interpreter")]
 pub use ir::Program;
 pub use p4info::{P4Info, p4info_file, p4info_source, p4info_text};
-
-/// Compiles a P4_16 v1model program from a file (`#include "x.p4"` relative to it).
-pub fn compile_file(path: impl AsRef<Path>) -> Result<Arc<Program>, Diagnostics> {
-    let path = path.as_ref();
-    let mut sources = front::SourceMap::default();
-    let tokens = front::preprocess::preprocess_file(path, &mut sources)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    compile_tokens(&name, tokens, sources)
-}
-
-/// Compiles a program given as text (`name` is used in diagnostics).
-pub fn compile_str(name: &str, source: &str) -> Result<Arc<Program>, Diagnostics> {
-    let mut sources = front::SourceMap::default();
-    let tokens = front::preprocess::preprocess_source(name, source, None, &mut sources)?;
-    compile_tokens(name, tokens, sources)
-}
-
-fn compile_tokens(
-    name: &str,
-    tokens: Vec<front::lexer::Token>,
-    sources: front::SourceMap,
-) -> Result<Arc<Program>, Diagnostics> {
-    let ast = front::parser::parse(tokens, &sources)?;
-    let checked = ir::lower::check(ast, sources)?;
-    let info = p4info::derive(&checked);
-    let mut program = ir::lower::lower(&checked)?;
-    ir::lower::sync_with_p4info(&mut program, &info);
-    program.p4info = info;
-    program.name = name.to_string();
-    Ok(Arc::new(program))
-}

@@ -13,6 +13,8 @@
 //! - [`flashmesh::mgmt::v1`]: Flash-Mesh management messages (queue shaping, link emulation).
 //! - Well-known types (`google.protobuf.Any`) map to [`prost_types`].
 //!
+//! [`bytestring`] is the P4Runtime bytestring codec (canonical big-endian values checked
+//! against bit widths); [`p4info_index`] indexes a P4Info by id and by name.
 //! [`status`] decodes the per-update `p4.v1.Error`s of a failed `Write`.
 //! [`text`] prints and parses the protobuf text format (as p4c writes `.p4info.txtpb`
 //! files) for any message of this crate; [`descriptor_pool`] gives the reflection
@@ -22,9 +24,12 @@
 
 include!(concat!(env!("OUT_DIR"), "/flashmesh_protos.rs"));
 
+pub mod bytestring;
+pub mod p4info_index;
 pub mod status;
 pub mod text;
 
+pub use p4info_index::P4InfoIndex;
 pub use prost;
 pub use prost_types;
 pub use status::{write_errors, write_errors_from_details};

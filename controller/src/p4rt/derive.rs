@@ -53,7 +53,7 @@ mod tests {
     /// parameters the controller uses.
     #[test]
     fn flash_mesh_has_every_name_the_controller_uses() {
-        use crate::p4rt::P4InfoIndex;
+        use crate::p4rt::{P4InfoIndex, P4InfoNames};
         use crate::sdn::flash_mesh::{self as fm, names};
         use crate::sdn::routes::{NextHop, Route};
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../p4src/flash_mesh.p4");

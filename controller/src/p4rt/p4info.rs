@@ -1,12 +1,15 @@
-//! Name-based index over a P4Info: tables with their match fields, actions with their
-//! parameters, counters, direct counters, digests and controller packet metadata. Also turns
-//! name-based [`EntrySpec`]s into P4Runtime `TableEntry` messages and back, checking every name,
-//! kind and width. No id is ever hard-coded: everything is found by name (or alias).
+//! The controller's view of a P4Info ([`P4InfoIndex`], shared with flash-switch in
+//! `flashmesh_proto::p4info_index`): tables with their match fields, actions with their
+//! parameters, counters, direct counters, digests and controller packet metadata, all by name
+//! (or alias) with typed errors ([`P4InfoNames`]). Also turns name-based [`EntrySpec`]s into
+//! P4Runtime `TableEntry` messages and back, checking every name, kind and width. No id is
+//! ever hard-coded: everything is found by name (or alias).
 
-use std::collections::HashMap;
-
-use flashmesh_proto::p4::config::v1 as cfg;
 use flashmesh_proto::p4::v1 as p4;
+pub use flashmesh_proto::p4info_index::{
+    ActionInfo, ControllerHeaderInfo, FieldInfo, MatchKind, P4InfoIndex, ParamInfo, ResourceInfo,
+    TableInfo,
+};
 use thiserror::Error;
 
 use super::bytes;
@@ -111,318 +114,92 @@ pub enum P4InfoError {
     UnknownId(u32),
 }
 
-/// Match kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MatchKind {
-    /// exact
-    Exact,
-    /// lpm
-    Lpm,
-    /// ternary
-    Ternary,
-    /// range
-    Range,
-    /// optional
-    Optional,
-    /// another architecture-specific kind
-    Other,
-}
-
-impl MatchKind {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Exact => "exact",
-            Self::Lpm => "lpm",
-            Self::Ternary => "ternary",
-            Self::Range => "range",
-            Self::Optional => "optional",
-            Self::Other => "other",
-        }
-    }
-    fn of(m: &FieldMatch) -> Self {
-        match m {
-            FieldMatch::Exact(_) => Self::Exact,
-            FieldMatch::Lpm(..) => Self::Lpm,
-            FieldMatch::Ternary(..) => Self::Ternary,
-            FieldMatch::Range(..) => Self::Range,
-            FieldMatch::Optional(_) => Self::Optional,
-        }
-    }
-}
-
-/// A match field of a table.
-#[derive(Debug, Clone)]
-pub struct FieldInfo {
-    /// Id within the table.
-    pub id: u32,
-    /// Name.
-    pub name: String,
-    /// Width in bits.
-    pub bitwidth: u32,
-    /// Kind.
-    pub kind: MatchKind,
-}
-
-/// A table.
-#[derive(Debug, Clone)]
-pub struct TableInfo {
-    /// Id.
-    pub id: u32,
-    /// Fully qualified name.
-    pub name: String,
-    /// Match fields in order.
-    pub fields: Vec<FieldInfo>,
-    /// Ids of the table's actions.
-    pub action_ids: Vec<u32>,
-    /// Maximum entries.
-    pub size: i64,
-    /// True when some field needs a priority.
-    pub needs_priority: bool,
-}
-
-/// An action parameter or controller metadata field.
-#[derive(Debug, Clone)]
-pub struct ParamInfo {
-    /// Id.
-    pub id: u32,
-    /// Name.
-    pub name: String,
-    /// Width in bits.
-    pub bitwidth: u32,
-}
-
-/// An action.
-#[derive(Debug, Clone)]
-pub struct ActionInfo {
-    /// Id.
-    pub id: u32,
-    /// Name.
-    pub name: String,
-    /// Parameters in order.
-    pub params: Vec<ParamInfo>,
-}
-
-/// A counter (indirect or direct).
-#[derive(Debug, Clone)]
-pub struct CounterInfo {
-    /// Id.
-    pub id: u32,
-    /// Name.
-    pub name: String,
-    /// Cells (0 for direct counters).
-    pub size: i64,
-    /// Table of a direct counter.
-    pub direct_table_id: Option<u32>,
-}
-
-/// A controller header (`packet_in`, `packet_out`).
-#[derive(Debug, Clone)]
-pub struct ControllerHeaderInfo {
-    /// Id.
-    pub id: u32,
-    /// Name.
-    pub name: String,
-    /// Fields in order.
-    pub metadata: Vec<ParamInfo>,
-}
-
-/// The index.
-#[derive(Debug, Clone, Default)]
-pub struct P4InfoIndex {
-    tables: HashMap<String, TableInfo>,
-    table_names: HashMap<u32, String>,
-    actions: HashMap<String, ActionInfo>,
-    action_names: HashMap<u32, String>,
-    counters: HashMap<String, CounterInfo>,
-    direct_counters: HashMap<String, CounterInfo>,
-    digests: HashMap<String, u32>,
-    digest_names: HashMap<u32, String>,
-    headers: HashMap<String, ControllerHeaderInfo>,
-}
-
-fn preamble(p: &Option<cfg::Preamble>) -> (u32, String, String) {
-    p.as_ref()
-        .map(|p| (p.id, p.name.clone(), p.alias.clone()))
-        .unwrap_or_default()
-}
-
-fn insert_named<T: Clone>(map: &mut HashMap<String, T>, name: &str, alias: &str, v: T) {
-    if !alias.is_empty() && alias != name {
-        map.entry(alias.to_string()).or_insert_with(|| v.clone());
-    }
-    map.insert(name.to_string(), v);
-}
-
-impl P4InfoIndex {
-    /// Builds the index.
-    pub fn new(info: &cfg::P4Info) -> Self {
-        let mut ix = Self::default();
-        for t in &info.tables {
-            let (id, name, alias) = preamble(&t.preamble);
-            let fields: Vec<FieldInfo> = t
-                .match_fields
-                .iter()
-                .map(|f| {
-                    use cfg::match_field::{Match, MatchType};
-                    let kind = match f.r#match {
-                        Some(Match::MatchType(k)) => match MatchType::try_from(k) {
-                            Ok(MatchType::Exact) => MatchKind::Exact,
-                            Ok(MatchType::Lpm) => MatchKind::Lpm,
-                            Ok(MatchType::Ternary) => MatchKind::Ternary,
-                            Ok(MatchType::Range) => MatchKind::Range,
-                            Ok(MatchType::Optional) => MatchKind::Optional,
-                            _ => MatchKind::Other,
-                        },
-                        _ => MatchKind::Other,
-                    };
-                    FieldInfo {
-                        id: f.id,
-                        name: f.name.clone(),
-                        bitwidth: f.bitwidth.max(0) as u32,
-                        kind,
-                    }
-                })
-                .collect();
-            let needs_priority = fields.iter().any(|f| {
-                matches!(
-                    f.kind,
-                    MatchKind::Ternary | MatchKind::Range | MatchKind::Optional
-                )
-            });
-            let info = TableInfo {
-                id,
-                name: name.clone(),
-                fields,
-                action_ids: t.action_refs.iter().map(|a| a.id).collect(),
-                size: t.size,
-                needs_priority,
-            };
-            ix.table_names.insert(id, name.clone());
-            insert_named(&mut ix.tables, &name, &alias, info);
-        }
-        for a in &info.actions {
-            let (id, name, alias) = preamble(&a.preamble);
-            let info = ActionInfo {
-                id,
-                name: name.clone(),
-                params: a
-                    .params
-                    .iter()
-                    .map(|p| ParamInfo {
-                        id: p.id,
-                        name: p.name.clone(),
-                        bitwidth: p.bitwidth.max(0) as u32,
-                    })
-                    .collect(),
-            };
-            ix.action_names.insert(id, name.clone());
-            insert_named(&mut ix.actions, &name, &alias, info);
-        }
-        for c in &info.counters {
-            let (id, name, alias) = preamble(&c.preamble);
-            let info = CounterInfo {
-                id,
-                name: name.clone(),
-                size: c.size,
-                direct_table_id: None,
-            };
-            insert_named(&mut ix.counters, &name, &alias, info);
-        }
-        for c in &info.direct_counters {
-            let (id, name, alias) = preamble(&c.preamble);
-            let info = CounterInfo {
-                id,
-                name: name.clone(),
-                size: 0,
-                direct_table_id: Some(c.direct_table_id),
-            };
-            insert_named(&mut ix.direct_counters, &name, &alias, info);
-        }
-        for d in &info.digests {
-            let (id, name, alias) = preamble(&d.preamble);
-            ix.digest_names.insert(id, name.clone());
-            insert_named(&mut ix.digests, &name, &alias, id);
-        }
-        for h in &info.controller_packet_metadata {
-            let (id, name, alias) = preamble(&h.preamble);
-            let info = ControllerHeaderInfo {
-                id,
-                name: name.clone(),
-                metadata: h
-                    .metadata
-                    .iter()
-                    .map(|m| ParamInfo {
-                        id: m.id,
-                        name: m.name.clone(),
-                        bitwidth: m.bitwidth.max(0) as u32,
-                    })
-                    .collect(),
-            };
-            insert_named(&mut ix.headers, &name, &alias, info);
-        }
-        ix
-    }
-
+/// The controller's lookups in a [`P4InfoIndex`]: everything by name (or alias), refused
+/// with a [`P4InfoError`], and [`EntrySpec`]s and packet metadata to P4Runtime messages and
+/// back.
+pub trait P4InfoNames {
     /// A table by name.
-    pub fn table(&self, name: &str) -> Result<&TableInfo, P4InfoError> {
-        self.tables
-            .get(name)
+    fn table(&self, name: &str) -> Result<&TableInfo, P4InfoError>;
+    /// An action by name.
+    fn action(&self, name: &str) -> Result<&ActionInfo, P4InfoError>;
+    /// An indirect counter by name.
+    fn counter(&self, name: &str) -> Result<&ResourceInfo, P4InfoError>;
+    /// A direct counter by name.
+    fn direct_counter(&self, name: &str) -> Result<&ResourceInfo, P4InfoError>;
+    /// A digest id by name.
+    fn digest(&self, name: &str) -> Result<u32, P4InfoError>;
+    /// A controller header by name (`packet_in`, `packet_out`).
+    fn controller_header(&self, name: &str) -> Result<&ControllerHeaderInfo, P4InfoError>;
+    fn build_action(
+        &self,
+        action: &str,
+        params: &[(String, Vec<u8>)],
+    ) -> Result<p4::Action, P4InfoError>;
+    fn build_entry(&self, spec: &EntrySpec) -> Result<p4::TableEntry, P4InfoError>;
+    fn table_selector(&self, table: &str) -> Result<p4::TableEntry, P4InfoError>;
+    fn decode_entry(&self, e: &p4::TableEntry) -> Result<EntrySpec, P4InfoError>;
+    fn build_metadata(
+        &self,
+        header: &str,
+        values: &[(&str, u128)],
+    ) -> Result<Vec<p4::PacketMetadata>, P4InfoError>;
+    fn decode_metadata(
+        &self,
+        header: &str,
+        md: &[p4::PacketMetadata],
+    ) -> Result<Vec<(String, u128)>, P4InfoError>;
+}
+
+/// The kind of match a spec asks for.
+fn kind_of(m: &FieldMatch) -> MatchKind {
+    match m {
+        FieldMatch::Exact(_) => MatchKind::Exact,
+        FieldMatch::Lpm(..) => MatchKind::Lpm,
+        FieldMatch::Ternary(..) => MatchKind::Ternary,
+        FieldMatch::Range(..) => MatchKind::Range,
+        FieldMatch::Optional(_) => MatchKind::Optional,
+    }
+}
+
+impl P4InfoNames for P4InfoIndex {
+    fn table(&self, name: &str) -> Result<&TableInfo, P4InfoError> {
+        self.tables()
+            .named(name)
             .ok_or_else(|| P4InfoError::UnknownTable(name.into()))
     }
 
-    /// An action by name.
-    pub fn action(&self, name: &str) -> Result<&ActionInfo, P4InfoError> {
-        self.actions
-            .get(name)
+    fn action(&self, name: &str) -> Result<&ActionInfo, P4InfoError> {
+        self.actions()
+            .named(name)
             .ok_or_else(|| P4InfoError::UnknownAction(name.into()))
     }
 
-    /// An indirect counter by name.
-    pub fn counter(&self, name: &str) -> Result<&CounterInfo, P4InfoError> {
-        self.counters
-            .get(name)
+    fn counter(&self, name: &str) -> Result<&ResourceInfo, P4InfoError> {
+        self.counters()
+            .named(name)
             .ok_or_else(|| P4InfoError::UnknownCounter(name.into()))
     }
 
-    /// A direct counter by name.
-    pub fn direct_counter(&self, name: &str) -> Result<&CounterInfo, P4InfoError> {
-        self.direct_counters
-            .get(name)
+    fn direct_counter(&self, name: &str) -> Result<&ResourceInfo, P4InfoError> {
+        self.direct_counters()
+            .named(name)
             .ok_or_else(|| P4InfoError::UnknownCounter(name.into()))
     }
 
-    /// A digest id by name.
-    pub fn digest(&self, name: &str) -> Result<u32, P4InfoError> {
-        self.digests
-            .get(name)
-            .copied()
+    fn digest(&self, name: &str) -> Result<u32, P4InfoError> {
+        self.digests()
+            .named(name)
+            .map(|d| d.id)
             .ok_or_else(|| P4InfoError::UnknownDigest(name.into()))
     }
 
-    /// A digest name by id.
-    pub fn digest_name(&self, id: u32) -> Option<&str> {
-        self.digest_names.get(&id).map(String::as_str)
-    }
-
-    /// A controller header by name (`packet_in`, `packet_out`).
-    pub fn controller_header(&self, name: &str) -> Result<&ControllerHeaderInfo, P4InfoError> {
-        self.headers
-            .get(name)
+    fn controller_header(&self, name: &str) -> Result<&ControllerHeaderInfo, P4InfoError> {
+        self.controller_headers()
+            .named(name)
             .ok_or_else(|| P4InfoError::UnknownControllerHeader(name.into()))
     }
 
-    /// A table name by id.
-    pub fn table_name(&self, id: u32) -> Option<&str> {
-        self.table_names.get(&id).map(String::as_str)
-    }
-
-    /// An action name by id.
-    pub fn action_name(&self, id: u32) -> Option<&str> {
-        self.action_names.get(&id).map(String::as_str)
-    }
-
-    /// The P4Runtime `Action` for a name and parameters (all parameters required).
-    pub fn build_action(
+    fn build_action(
         &self,
         action: &str,
         params: &[(String, Vec<u8>)],
@@ -459,8 +236,7 @@ impl P4InfoIndex {
         })
     }
 
-    /// The P4Runtime `TableEntry` of a spec.
-    pub fn build_entry(&self, spec: &EntrySpec) -> Result<p4::TableEntry, P4InfoError> {
+    fn build_entry(&self, spec: &EntrySpec) -> Result<p4::TableEntry, P4InfoError> {
         let t = self.table(&spec.table)?;
         let mut matches = Vec::new();
         for (name, m) in &spec.matches {
@@ -486,7 +262,7 @@ impl P4InfoIndex {
         }
         matches.sort_by_key(|m| m.field_id);
         let action = self.build_action(&spec.action, &spec.params)?;
-        if !t.action_ids.is_empty() && !t.action_ids.contains(&action.action_id) {
+        if !t.actions.is_empty() && !t.actions.contains_key(&action.action_id) {
             return Err(P4InfoError::ActionNotInTable {
                 table: t.name.clone(),
                 action: spec.action.clone(),
@@ -508,21 +284,19 @@ impl P4InfoIndex {
         })
     }
 
-    /// A wildcard-match entry selecting the whole table (for reads and deletes by key).
-    pub fn table_selector(&self, table: &str) -> Result<p4::TableEntry, P4InfoError> {
+    fn table_selector(&self, table: &str) -> Result<p4::TableEntry, P4InfoError> {
         Ok(p4::TableEntry {
             table_id: self.table(table)?.id,
             ..Default::default()
         })
     }
 
-    /// The name-based spec of an entry read from the switch.
-    pub fn decode_entry(&self, e: &p4::TableEntry) -> Result<EntrySpec, P4InfoError> {
-        let tname = self
-            .table_name(e.table_id)
+    fn decode_entry(&self, e: &p4::TableEntry) -> Result<EntrySpec, P4InfoError> {
+        let t = self
+            .tables()
+            .get(e.table_id)
             .ok_or(P4InfoError::UnknownId(e.table_id))?;
-        let t = self.table(tname)?;
-        let mut spec = EntrySpec::new(tname, "");
+        let mut spec = EntrySpec::new(&t.name, "");
         spec.priority = e.priority;
         spec.is_default = e.is_default_action;
         for m in &e.r#match {
@@ -550,11 +324,11 @@ impl P4InfoIndex {
             r#type: Some(p4::table_action::Type::Action(a)),
         }) = &e.action
         {
-            let aname = self
-                .action_name(a.action_id)
+            let ai = self
+                .actions()
+                .get(a.action_id)
                 .ok_or(P4InfoError::UnknownId(a.action_id))?;
-            let ai = self.action(aname)?;
-            spec.action = aname.to_string();
+            spec.action = ai.name.clone();
             for p in &a.params {
                 let pi = ai
                     .params
@@ -568,9 +342,7 @@ impl P4InfoIndex {
         Ok(spec)
     }
 
-    /// Packet metadata for a controller header from named values. BMv2 wants these padded to
-    /// the field's full byte width, so they are sent padded.
-    pub fn build_metadata(
+    fn build_metadata(
         &self,
         header: &str,
         values: &[(&str, u128)],
@@ -599,8 +371,7 @@ impl P4InfoIndex {
         Ok(out)
     }
 
-    /// Named values of packet metadata.
-    pub fn decode_metadata(
+    fn decode_metadata(
         &self,
         header: &str,
         md: &[p4::PacketMetadata],
@@ -624,7 +395,7 @@ impl P4InfoIndex {
 
 fn build_match(f: &FieldInfo, m: &FieldMatch) -> Result<Option<p4::FieldMatch>, P4InfoError> {
     use p4::field_match::{self as fmm, FieldMatchType as T};
-    let got = MatchKind::of(m);
+    let got = kind_of(m);
     if got != f.kind {
         return Err(P4InfoError::MatchKind {
             field: f.name.clone(),
@@ -684,6 +455,7 @@ fn build_match(f: &FieldInfo, m: &FieldMatch) -> Result<Option<p4::FieldMatch>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use flashmesh_proto::p4::config::v1 as cfg;
 
     fn tables_info() -> cfg::P4Info {
         let text = std::fs::read_to_string(concat!(

@@ -202,6 +202,6 @@ mod bmv2_tests {
         .unwrap();
         assert!(p.device_config.starts_with(b"{"));
         let ix = crate::p4rt::P4InfoIndex::new(&p.p4info);
-        assert!(ix.table("MyIngress.t_lpm").is_ok());
+        assert!(crate::p4rt::P4InfoNames::table(&ix, "MyIngress.t_lpm").is_ok());
     }
 }

@@ -14,7 +14,7 @@ use tonic::transport::{Channel, Endpoint};
 use tracing::{debug, info, warn};
 
 use super::error::{P4rtError, rpc_error, write_error};
-use super::p4info::P4InfoIndex;
+use super::p4info::{P4InfoIndex, P4InfoNames};
 use super::pipeline::Pipeline;
 use super::spec::{EntrySpec, EntryUpdate, UpdateKind};
 

@@ -1,6 +1,6 @@
 //! Name-based descriptions of table entries, independent of P4Info ids.
 //!
-//! The SDN logic produces [`EntrySpec`]s; [`crate::p4rt::p4info::P4InfoIndex`] turns them into
+//! The SDN logic produces [`EntrySpec`]s; [`crate::p4rt::P4InfoNames`] turns them into
 //! P4Runtime `TableEntry` messages by looking every name up in P4Info.
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,9 @@
 //! P4Info ids as p4c assigns them: `prefix << 24 | (jenkins_one_at_a_time(name) & 0xFFFFFF)`,
 //! names taken in sorted order, linear probing (+1 in the low 24 bits) while the id is taken;
 //! an `@id` annotation fixes the id (with the kind's prefix added when its top byte is 0).
+//!
+//! The one place ids are allocated: [`IdAllocator`] for the P4Info derivation, [`allocate`]
+//! for the lowered program's objects (`ir::lower`).
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -31,6 +34,26 @@ pub fn jenkins_one_at_a_time(s: &str) -> u32 {
     h.wrapping_add(h << 15)
 }
 
+/// Allocates the ids of `names`, all of the kind `prefix`: names taken in sorted order (equal
+/// names in the order given, each its own id), linear probing past the ids in `used`, which
+/// receives every id allocated. The ids come back in the order of `names`.
+pub fn allocate<S: AsRef<str>>(prefix: u32, names: &[S], used: &mut HashSet<u32>) -> Vec<u32> {
+    let mut order: Vec<usize> = (0..names.len()).collect();
+    order.sort_by(|a, b| names[*a].as_ref().cmp(names[*b].as_ref()));
+    let mut ids = vec![0; names.len()];
+    for i in order {
+        let mut low = jenkins_one_at_a_time(names[i].as_ref()) & 0x00FF_FFFF;
+        let mut id = (prefix << 24) | low;
+        while used.contains(&id) {
+            low = (low + 1) & 0x00FF_FFFF;
+            id = (prefix << 24) | low;
+        }
+        used.insert(id);
+        ids[i] = id;
+    }
+    ids
+}
+
 /// Assigns ids to named entities of all kinds at once.
 #[derive(Debug, Default)]
 pub struct IdAllocator {
@@ -57,20 +80,17 @@ impl IdAllocator {
                 out.insert(k.clone(), *id);
             }
         }
-        // BTreeMap iterates by (prefix, name): sorted names within each kind.
-        for (k, fixed) in &self.requests {
-            if fixed.is_some() {
-                continue;
+        // BTreeMap iterates by (prefix, name): kinds in order, sorted names within each kind.
+        let mut free: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
+        for ((pfx, name), fixed) in &self.requests {
+            if fixed.is_none() {
+                free.entry(*pfx).or_default().push(name);
             }
-            let (pfx, name) = k;
-            let mut low = jenkins_one_at_a_time(name) & 0x00FF_FFFF;
-            let mut id = (pfx << 24) | low;
-            while used.contains(&id) {
-                low = (low + 1) & 0x00FF_FFFF;
-                id = (pfx << 24) | low;
+        }
+        for (pfx, names) in free {
+            for (name, id) in names.iter().zip(allocate(pfx, &names, &mut used)) {
+                out.insert((pfx, name.to_string()), id);
             }
-            used.insert(id);
-            out.insert(k.clone(), id);
         }
         out
     }
@@ -97,6 +117,16 @@ mod tests {
             ids[&(prefix::COUNTER, "MyIngress.key_cnt".to_string())],
             303167793
         );
+    }
+
+    #[test]
+    fn equal_names_get_their_own_ids() {
+        let mut used = HashSet::new();
+        let h = jenkins_one_at_a_time("x") & 0xFF_FFFF;
+        let ids = allocate(prefix::CONTROLLER_HEADER, &["y", "x", "x"], &mut used);
+        assert_eq!(ids[1], (4 << 24) | h);
+        assert_eq!(ids[2], (4 << 24) | (h + 1));
+        assert_eq!(used.len(), 3);
     }
 
     #[test]

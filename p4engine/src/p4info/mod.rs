@@ -6,8 +6,8 @@
 //! * [`p4info_file`]`(path)` / [`p4info_source`]`(name, text)`: check a program and derive its
 //!   P4Info, or return the front end's [`Diagnostics`] (what `flash-switch compile PROG.p4
 //!   --p4info OUT.p4info.txtpb` runs).
-//! * [`compile_file_with_p4info`]`(path)`: the engine's compiled program and the P4Info
-//!   together.
+//! * `compile_file_with_p4info(path)` (feature `interpreter`): the engine's compiled program
+//!   and the P4Info together.
 //! * [`p4info_text`]`(&P4Info) -> String`: the `.p4info.txtpb` text, as p4c writes it (through
 //!   `flashmesh_proto::p4info_to_text`).
 //!
@@ -68,6 +68,7 @@ pub fn p4info_source(name: &str, text: &str) -> Result<P4Info, Diagnostics> {
 /// Compile the program in `path` for the engine and derive its P4Info (what
 /// `flash-switch compile PROG.p4 --p4info OUT.p4info.txtpb` needs): the program to run and
 /// the P4Info to write, or the diagnostics.
+#[cfg(feature = "interpreter")]
 pub fn compile_file_with_p4info(
     path: &Path,
 ) -> Result<(std::sync::Arc<crate::Program>, P4Info), Diagnostics> {

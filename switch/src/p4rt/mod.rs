@@ -10,9 +10,9 @@
 //!   per update ([`write`], [`status`]); `Read` answers with wildcards ([`read`]);
 //!   `StreamChannel` arbitrates ([`arbitration`]), carries packet-out/in and digests
 //!   ([`digest`]).
-//! * [`translate`] maps protobuf entities onto the engine's state API; [`index`] looks up
-//!   P4Info ids; [`bytes`] handles P4Runtime bytestrings; [`replication`] keeps multicast
-//!   groups and clone sessions.
+//! * [`translate`] maps protobuf entities onto the engine's state API; P4Info ids are looked
+//!   up in [`flashmesh_proto::p4info_index`]; [`bytes`] reads P4Runtime bytestrings with the
+//!   shared codec; [`replication`] keeps multicast groups and clone sessions.
 //!
 //! Not supported (answered UNIMPLEMENTED): action profiles, value sets, extern entries,
 //! role configurations, ROLLBACK_ON_ERROR and DATAPLANE_ATOMIC writes (as BMv2).
@@ -24,7 +24,6 @@ pub mod arbitration;
 pub mod bytes;
 pub mod compare;
 pub mod digest;
-pub mod index;
 pub mod pipeline;
 pub mod read;
 pub mod replication;

@@ -8,9 +8,9 @@ use flashmesh_p4::exec::{Switch, SwitchConfig};
 use flashmesh_p4::ir::Program;
 use flashmesh_proto::p4::config::v1::P4Info;
 use flashmesh_proto::p4::v1::ForwardingPipelineConfig;
+use flashmesh_proto::p4info_index::P4InfoIndex;
 
 use super::compare;
-use super::index::P4InfoIndex;
 use super::status::P4rtError;
 use super::translate::state_error;
 use crate::device::Device;
@@ -180,7 +180,7 @@ pub fn reconcile(
     let swapped = device.with_switch(|current| -> Result<bool, P4rtError> {
         let Some(current) = current else { return Ok(false) };
         for e in &current.read_entries(None).map_err(state_error)? {
-            let Some(table) = new.index.tables.get(&e.table_id) else { continue };
+            let Some(table) = new.index.tables().get(e.table_id) else { continue };
             if table.is_const {
                 continue;
             }
@@ -197,10 +197,10 @@ pub fn reconcile(
                 let _ = fresh.write_direct_counter(e.table_id, &e.matches, e.priority, counter);
             }
         }
-        for table_id in old.index.tables.keys().filter(|t| new.index.tables.contains_key(t)) {
-            let default = current.read_default_entry(*table_id).map_err(state_error)?;
+        for table_id in old.index.tables().ids().filter(|t| new.index.tables().contains(*t)) {
+            let default = current.read_default_entry(table_id).map_err(state_error)?;
             // A const default action in the new program stays as compiled.
-            let _ = fresh.set_default_action(*table_id, &default.action);
+            let _ = fresh.set_default_action(table_id, &default.action);
         }
         *current = fresh;
         Ok(true)

@@ -4,9 +4,9 @@
 
 use flashmesh_p4::exec::Switch;
 use flashmesh_proto::p4::v1::{self as p4v1, entity::Entity as E, p4_data};
+use flashmesh_proto::p4info_index::{Entities, P4InfoIndex};
 
 use super::digest::Digests;
-use super::index::P4InfoIndex;
 use super::replication::Replication;
 use super::status::P4rtError;
 use super::translate::{self, state_error};
@@ -22,16 +22,12 @@ fn entity(e: E) -> p4v1::Entity {
     p4v1::Entity { entity: Some(e) }
 }
 
-fn ids<T>(
-    map: &std::collections::HashMap<u32, T>,
-    wanted: u32,
-    what: &str,
-) -> Result<Vec<u32>, P4rtError> {
+fn ids<T>(objects: &Entities<T>, wanted: u32, what: &str) -> Result<Vec<u32>, P4rtError> {
     if wanted == 0 {
-        let mut all: Vec<u32> = map.keys().copied().collect();
+        let mut all: Vec<u32> = objects.ids().collect();
         all.sort_unstable();
         Ok(all)
-    } else if map.contains_key(&wanted) {
+    } else if objects.contains(wanted) {
         Ok(vec![wanted])
     } else {
         Err(P4rtError::not_found(format!("no {what} with id {wanted}")))
@@ -62,7 +58,7 @@ pub fn read(
     let mut out = Vec::new();
     match wanted {
         E::TableEntry(req) => {
-            let tables = ids(&ix.tables, req.table_id, "table")?;
+            let tables = ids(ix.tables(), req.table_id, "table")?;
             let (with_counter, with_meter) =
                 (req.counter_data.is_some(), req.meter_config.is_some());
             for table_id in tables {
@@ -88,9 +84,13 @@ pub fn read(
         }
         E::DirectCounterEntry(req) => {
             let table_req = req.table_entry.clone().unwrap_or_default();
-            let tables: Vec<u32> = ids(&ix.tables, table_req.table_id, "table")?
+            let tables: Vec<u32> = ids(ix.tables(), table_req.table_id, "table")?
                 .into_iter()
-                .filter(|t| ix.tables[t].direct_counter.is_some())
+                .filter(|t| {
+                    ix.tables()
+                        .get(*t)
+                        .is_some_and(|t| t.direct_counter.is_some())
+                })
                 .collect();
             if table_req.table_id != 0 && tables.is_empty() {
                 return Err(P4rtError::invalid("the table has no direct counter"));
@@ -112,9 +112,13 @@ pub fn read(
         }
         E::DirectMeterEntry(req) => {
             let table_req = req.table_entry.clone().unwrap_or_default();
-            let tables: Vec<u32> = ids(&ix.tables, table_req.table_id, "table")?
+            let tables: Vec<u32> = ids(ix.tables(), table_req.table_id, "table")?
                 .into_iter()
-                .filter(|t| ix.tables[t].direct_meter.is_some())
+                .filter(|t| {
+                    ix.tables()
+                        .get(*t)
+                        .is_some_and(|t| t.direct_meter.is_some())
+                })
                 .collect();
             if table_req.table_id != 0 && tables.is_empty() {
                 return Err(P4rtError::invalid("the table has no direct meter"));
@@ -136,8 +140,10 @@ pub fn read(
             }
         }
         E::CounterEntry(req) => {
-            for counter_id in ids(&ix.counters, req.counter_id, "counter")? {
-                let info = &ix.counters[&counter_id];
+            for counter_id in ids(ix.counters(), req.counter_id, "counter")? {
+                let Some(info) = ix.counters().get(counter_id) else {
+                    continue;
+                };
                 let cells = match req.index.as_ref() {
                     None => sw.read_counter(counter_id, None).map_err(state_error)?,
                     Some(_) => {
@@ -158,8 +164,10 @@ pub fn read(
             }
         }
         E::MeterEntry(req) => {
-            for meter_id in ids(&ix.meters, req.meter_id, "meter")? {
-                let info = &ix.meters[&meter_id];
+            for meter_id in ids(ix.meters(), req.meter_id, "meter")? {
+                let Some(info) = ix.meters().get(meter_id) else {
+                    continue;
+                };
                 for i in indices(req.index.as_ref(), info.size, &info.name)? {
                     let config = sw.read_meter_config(meter_id, i).map_err(state_error)?;
                     out.push(entity(E::MeterEntry(p4v1::MeterEntry {
@@ -174,8 +182,10 @@ pub fn read(
             }
         }
         E::RegisterEntry(req) => {
-            for register_id in ids(&ix.registers, req.register_id, "register")? {
-                let info = &ix.registers[&register_id];
+            for register_id in ids(ix.registers(), req.register_id, "register")? {
+                let Some(info) = ix.registers().get(register_id) else {
+                    continue;
+                };
                 for i in indices(req.index.as_ref(), info.size, &info.name)? {
                     let value = sw.read_register(register_id, i).map_err(state_error)?;
                     out.push(entity(E::RegisterEntry(p4v1::RegisterEntry {
@@ -199,7 +209,7 @@ pub fn read(
             );
         }
         E::DigestEntry(req) => {
-            if req.digest_id != 0 && !ix.digests.contains_key(&req.digest_id) {
+            if req.digest_id != 0 && !ix.digests().contains(req.digest_id) {
                 return Err(P4rtError::not_found(format!(
                     "no digest with id {}",
                     req.digest_id

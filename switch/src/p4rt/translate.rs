@@ -5,12 +5,13 @@
 use flashmesh_p4::exec::{
     ActionSpec, CounterData, FieldMatch, MatchValue, MeterConfig, StateError, TableEntry,
 };
+use flashmesh_proto::bytestring::all_ones;
 use flashmesh_proto::p4::v1::{
     self as p4v1, field_match::FieldMatchType, table_action::Type as ActionType,
 };
+use flashmesh_proto::p4info_index::{MatchKind, P4InfoIndex};
 
 use super::bytes;
-use super::index::{MatchKind, P4InfoIndex};
 use super::status::P4rtError;
 
 /// The protocol error for an engine refusal.
@@ -32,8 +33,8 @@ fn field_match(
     m: &p4v1::FieldMatch,
 ) -> Result<FieldMatch, P4rtError> {
     let field = ix
-        .tables
-        .get(&table_id)
+        .tables()
+        .get(table_id)
         .and_then(|t| t.fields.iter().find(|f| f.id == m.field_id));
     let value = match &m.field_match_type {
         Some(FieldMatchType::Exact(e)) => MatchValue::Exact(e.value.clone()),
@@ -73,7 +74,7 @@ fn field_match(
             {
                 let low = bytes::parse(&r.low, f.bitwidth, &f.name)?;
                 let high = bytes::parse(&r.high, f.bitwidth, &f.name)?;
-                if low == 0 && high == bytes::all_ones(f.bitwidth) {
+                if low == 0 && high == all_ones(f.bitwidth) {
                     return Err(P4rtError::invalid(format!(
                         "field {}: a range covering every value is a don't-care and must be omitted",
                         f.name
@@ -210,7 +211,7 @@ pub fn entry_to_proto(
     with_counter: bool,
     with_meter: bool,
 ) -> p4v1::TableEntry {
-    let is_const = ix.tables.get(&e.table_id).is_some_and(|t| t.is_const);
+    let is_const = ix.tables().get(e.table_id).is_some_and(|t| t.is_const);
     p4v1::TableEntry {
         table_id: e.table_id,
         r#match: e.matches.iter().map(match_to_proto).collect(),
@@ -244,7 +245,7 @@ pub fn selects(
     if request.r#match.is_empty() {
         return Ok(request.priority == 0 || request.priority == e.priority);
     }
-    let Some(table) = ix.tables.get(&e.table_id) else {
+    let Some(table) = ix.tables().get(e.table_id) else {
         return Ok(false);
     };
     let canon = |m: &FieldMatch| -> Result<(u32, MatchValue), P4rtError> {

@@ -8,9 +8,9 @@ use flashmesh_proto::p4::v1::{
 };
 
 use flashmesh_proto::p4::v1::packet_replication_engine_entry::Type as PreType;
+use flashmesh_proto::p4info_index::{P4InfoIndex, TableInfo};
 
 use super::digest::Digests;
-use super::index::P4InfoIndex;
 use super::replication::Replication;
 use super::status::P4rtError;
 use super::translate::{self, state_error};
@@ -32,6 +32,13 @@ fn on_switch<R>(
         Some(sw) => f(sw),
         None => Err(P4rtError::precondition("no forwarding pipeline is set")),
     })
+}
+
+/// The table with this id, or NOT_FOUND.
+fn table(ix: &P4InfoIndex, id: u32) -> Result<&TableInfo, P4rtError> {
+    ix.tables()
+        .get(id)
+        .ok_or_else(|| P4rtError::not_found(format!("no table with id {id}")))
 }
 
 fn modify_only(kind: UpdateType, what: &str) -> Result<(), P4rtError> {
@@ -70,7 +77,7 @@ pub fn apply(t: &mut WriteTarget<'_>, update: &p4v1::Update) -> Result<(), P4rtE
         E::TableEntry(e) => table_entry(t, kind, e),
         E::CounterEntry(c) => {
             modify_only(kind, "counter entries")?;
-            let info = t.index.counters.get(&c.counter_id).ok_or_else(|| {
+            let info = t.index.counters().get(c.counter_id).ok_or_else(|| {
                 P4rtError::not_found(format!("no counter with id {}", c.counter_id))
             })?;
             let index = index_of(c.index.as_ref(), info.size, &info.name)?;
@@ -85,7 +92,7 @@ pub fn apply(t: &mut WriteTarget<'_>, update: &p4v1::Update) -> Result<(), P4rtE
             let entry = d.table_entry.as_ref().ok_or_else(|| {
                 P4rtError::invalid("a direct counter entry needs its table entry")
             })?;
-            let table = t.index.table(entry.table_id)?;
+            let table = table(t.index, entry.table_id)?;
             if table.direct_counter.is_none() {
                 return Err(P4rtError::invalid(format!(
                     "table {} has no direct counter",
@@ -102,7 +109,7 @@ pub fn apply(t: &mut WriteTarget<'_>, update: &p4v1::Update) -> Result<(), P4rtE
         E::MeterEntry(m) => {
             modify_only(kind, "meter entries")?;
             let info =
-                t.index.meters.get(&m.meter_id).ok_or_else(|| {
+                t.index.meters().get(m.meter_id).ok_or_else(|| {
                     P4rtError::not_found(format!("no meter with id {}", m.meter_id))
                 })?;
             let index = index_of(m.index.as_ref(), info.size, &info.name)?;
@@ -122,7 +129,7 @@ pub fn apply(t: &mut WriteTarget<'_>, update: &p4v1::Update) -> Result<(), P4rtE
                 .table_entry
                 .as_ref()
                 .ok_or_else(|| P4rtError::invalid("a direct meter entry needs its table entry"))?;
-            let table = t.index.table(entry.table_id)?;
+            let table = table(t.index, entry.table_id)?;
             if table.direct_meter.is_none() {
                 return Err(P4rtError::invalid(format!(
                     "table {} has no direct meter",
@@ -142,7 +149,7 @@ pub fn apply(t: &mut WriteTarget<'_>, update: &p4v1::Update) -> Result<(), P4rtE
         }
         E::RegisterEntry(r) => {
             modify_only(kind, "register entries")?;
-            let info = t.index.registers.get(&r.register_id).ok_or_else(|| {
+            let info = t.index.registers().get(r.register_id).ok_or_else(|| {
                 P4rtError::not_found(format!("no register with id {}", r.register_id))
             })?;
             let index = index_of(r.index.as_ref(), info.size, &info.name)?;
@@ -178,7 +185,7 @@ pub fn apply(t: &mut WriteTarget<'_>, update: &p4v1::Update) -> Result<(), P4rtE
             Ok(())
         }
         E::DigestEntry(d) => {
-            let known = t.index.digests.contains_key(&d.digest_id);
+            let known = t.index.digests().contains(d.digest_id);
             t.digests.write(kind, d, known)
         }
         E::ExternEntry(_) => Err(P4rtError::unimplemented("extern entries are not supported")),
@@ -196,7 +203,7 @@ fn table_entry(
     kind: UpdateType,
     e: &p4v1::TableEntry,
 ) -> Result<(), P4rtError> {
-    let table = t.index.table(e.table_id)?;
+    let table = table(t.index, e.table_id)?;
     if e.is_default_action {
         if kind != UpdateType::Modify {
             return Err(P4rtError::invalid(

@@ -1,55 +1,35 @@
-//! P4Info ids as p4c assigns them: the kind's prefix byte and a 24-bit Jenkins one-at-a-time
-//! hash of the fully qualified name, names taken in sorted order, linear probing on collisions.
+//! Ids of the lowered program's objects: computed from their names by the P4Info id
+//! allocation ([`crate::p4info::ids`], as p4c assigns them), then taken from the program's
+//! derived P4Info where it lists the object.
 
 use std::collections::HashSet;
 
 use crate::ir::Program;
-
-/// Jenkins' one-at-a-time hash.
-pub fn jenkins_hash(s: &str) -> u32 {
-    let mut h: u32 = 0;
-    for &b in s.as_bytes() {
-        h = h.wrapping_add(b as u32);
-        h = h.wrapping_add(h << 10);
-        h ^= h >> 6;
-    }
-    h = h.wrapping_add(h << 3);
-    h ^= h >> 11;
-    h = h.wrapping_add(h << 15);
-    h
-}
-
-fn allocate(prefix: u32, names: &[String], used: &mut HashSet<u32>) -> Vec<u32> {
-    let mut order: Vec<usize> = (0..names.len()).collect();
-    order.sort_by(|a, b| names[*a].cmp(&names[*b]));
-    let mut ids = vec![0; names.len()];
-    for i in order {
-        let mut h = jenkins_hash(&names[i]) & 0xff_ffff;
-        while used.contains(&((prefix << 24) | h)) {
-            h = (h + 1) & 0xff_ffff;
-        }
-        let id = (prefix << 24) | h;
-        used.insert(id);
-        ids[i] = id;
-    }
-    ids
-}
+use crate::p4info::ids::{allocate, prefix};
 
 /// Fills in the ids of every entity of `p` from its names.
 pub fn assign_ids(p: &mut Program) {
     let mut used = HashSet::new();
     let names: Vec<String> = p.actions.iter().map(|a| a.name.clone()).collect();
-    for (a, id) in p.actions.iter_mut().zip(allocate(0x01, &names, &mut used)) {
+    for (a, id) in p
+        .actions
+        .iter_mut()
+        .zip(allocate(prefix::ACTION, &names, &mut used))
+    {
         a.id = id;
     }
     let names: Vec<String> = p.tables.iter().map(|a| a.name.clone()).collect();
-    for (a, id) in p.tables.iter_mut().zip(allocate(0x02, &names, &mut used)) {
+    for (a, id) in p
+        .tables
+        .iter_mut()
+        .zip(allocate(prefix::TABLE, &names, &mut used))
+    {
         a.id = id;
     }
     let mut ctl: Vec<String> = Vec::new();
     ctl.extend(p.packet_in.iter().map(|h| h.type_name.clone()));
     ctl.extend(p.packet_out.iter().map(|h| h.type_name.clone()));
-    let ids = allocate(0x04, &ctl, &mut used);
+    let ids = allocate(prefix::CONTROLLER_HEADER, &ctl, &mut used);
     let mut it = ids.into_iter();
     if let Some(h) = p.packet_in.as_mut() {
         h.id = it.next().unwrap_or(0);
@@ -58,26 +38,34 @@ pub fn assign_ids(p: &mut Program) {
         h.id = it.next().unwrap_or(0);
     }
     let names: Vec<String> = p.counters.iter().map(|a| a.name.clone()).collect();
-    for (a, id) in p.counters.iter_mut().zip(allocate(0x12, &names, &mut used)) {
+    for (a, id) in p
+        .counters
+        .iter_mut()
+        .zip(allocate(prefix::COUNTER, &names, &mut used))
+    {
         a.id = id;
     }
     let names: Vec<String> = p.direct_counters.iter().map(|a| a.name.clone()).collect();
-    for (a, id) in p
-        .direct_counters
-        .iter_mut()
-        .zip(allocate(0x13, &names, &mut used))
+    for (a, id) in
+        p.direct_counters
+            .iter_mut()
+            .zip(allocate(prefix::DIRECT_COUNTER, &names, &mut used))
     {
         a.id = id;
     }
     let names: Vec<String> = p.meters.iter().map(|a| a.name.clone()).collect();
-    for (a, id) in p.meters.iter_mut().zip(allocate(0x14, &names, &mut used)) {
+    for (a, id) in p
+        .meters
+        .iter_mut()
+        .zip(allocate(prefix::METER, &names, &mut used))
+    {
         a.id = id;
     }
     let names: Vec<String> = p.direct_meters.iter().map(|a| a.name.clone()).collect();
     for (a, id) in p
         .direct_meters
         .iter_mut()
-        .zip(allocate(0x15, &names, &mut used))
+        .zip(allocate(prefix::DIRECT_METER, &names, &mut used))
     {
         a.id = id;
     }
@@ -85,12 +73,16 @@ pub fn assign_ids(p: &mut Program) {
     for (a, id) in p
         .registers
         .iter_mut()
-        .zip(allocate(0x16, &names, &mut used))
+        .zip(allocate(prefix::REGISTER, &names, &mut used))
     {
         a.id = id;
     }
     let names: Vec<String> = p.digests.iter().map(|a| a.name.clone()).collect();
-    for (a, id) in p.digests.iter_mut().zip(allocate(0x17, &names, &mut used)) {
+    for (a, id) in p
+        .digests
+        .iter_mut()
+        .zip(allocate(prefix::DIGEST, &names, &mut used))
+    {
         a.id = id;
     }
 }
@@ -164,7 +156,7 @@ pub fn sync_with_p4info(p: &mut Program, info: &crate::p4info::P4Info) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::p4info::ids::jenkins_one_at_a_time as jenkins_hash;
 
     #[test]
     fn ids_of_the_reference_corpus() {

@@ -18,7 +18,7 @@ use super::{
     SourceEntry, StackId, StackInst, StdMeta, Table, TableId, TableKey,
 };
 
-pub use ids::{assign_ids, jenkins_hash, sync_with_p4info};
+pub use ids::{assign_ids, sync_with_p4info};
 
 /// Runs the front-end checker.
 pub fn check(program: ast::Program, sources: SourceMap) -> Result<CheckedProgram, Diagnostics> {
