@@ -2,6 +2,11 @@
 //! pipeline and entries at start, ticks the epoch into every switch and shares it through a watch
 //! channel, probes every link and reroutes on failure, blocks penalised senders for a while,
 //! applies signed policy bundles (rolled back if a write fails), and renders metrics.
+//!
+//! By topic: this module holds the controller's state, start, reconciliation and policy;
+//! [`desired`] computes the table entries a switch should hold, `links` handles probes, link
+//! events and rerouting, `tasks` the background tasks (epoch ticker, prober, penalty expiry,
+//! packet-in and mastership watchers), and `metrics` the counters and Prometheus text.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -18,15 +23,21 @@ use crate::p4rt::spec::{EntrySpec, EntryUpdate, diff};
 use crate::p4rt::{Mastership, P4rtError, Session};
 use crate::policy::{AuditRecord, PolicyBundle, PolicyRefusal, PolicySettings, VerifiedPolicy};
 use crate::sdn::flash_mesh::{self as fm, names};
-use crate::sdn::metrics::{self, Cell, CounterSnapshot, SwitchKpis};
-use crate::sdn::monitor::{LinkEvent, LinkMonitor, PortStats};
+use crate::sdn::monitor::LinkMonitor;
 use crate::sdn::penalty::{PenaltyAction, PenaltyBook};
-use crate::sdn::probe::{self, Probe};
-use crate::sdn::routes::routes_for;
-use crate::sdn::topology::{Link, LinkState, Topology};
+use crate::sdn::topology::Topology;
 
 use super::apply::{ApplyError, EntryStore, apply_all};
 use super::config::{ControllerSpec, SwitchSpec};
+
+mod desired;
+mod links;
+mod metrics;
+mod tasks;
+
+pub use links::LinkStatus;
+
+use desired::{Intent, SWITCH_TABLES, desired_entries};
 
 /// Something the controller did, for observers (tests, the anchor's log, the demo).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -170,6 +181,19 @@ impl EntryStore for Shared {
     }
 }
 
+impl State {
+    /// What the switches' entries follow, from the state in force.
+    fn intent(&self) -> Intent<'_> {
+        Intent {
+            settings: &self.settings,
+            classification: self.classification,
+            topology: &self.topology,
+            down: &self.down,
+            penalties: &self.penalties,
+        }
+    }
+}
+
 impl Shared {
     fn session(&self, node: &str) -> Result<&Session, P4rtError> {
         self.sessions.get(node).ok_or_else(|| P4rtError::Connect {
@@ -198,31 +222,9 @@ impl Shared {
         if let Some(spec) = self.switches.iter().find(|s| s.node == node) {
             sess.ensure_pipeline(&spec.pipeline).await?;
         }
-        let routes: Vec<EntrySpec> = routes_for(&st.topology, node)
-            .iter()
-            .map(fm::route_entry)
-            .collect();
-        let mut want = if st.classification {
-            fm::classify_entries(&st.settings)
-        } else {
-            fm::classify_entries_withheld(&st.settings)
-        };
-        want.extend(fm::dedup_entries(&st.settings));
-        want.extend(routes.iter().cloned());
-        for p in st.down.get(node).into_iter().flatten() {
-            want.push(fm::port_down_entry(*p));
-        }
-        for (sender, _) in st.penalties.blocked() {
-            want.push(fm::blocked_entry(*sender));
-        }
+        let want = desired_entries(&st.intent(), node, &SWITCH_TABLES);
         let mut cur = Vec::new();
-        for t in [
-            names::CLASSIFY,
-            names::DEDUP_TYPES,
-            names::IPV4_LPM,
-            names::PORT_DOWN,
-            names::BLOCKED_SENDERS,
-        ] {
+        for t in SWITCH_TABLES {
             cur.extend(sess.read_table(t).await?);
         }
         let mut ups = diff(&cur, &want);
@@ -231,6 +233,10 @@ impl Shared {
             st.settings.retry_allowance,
         )));
         EntryStore::write(self, node, &ups).await?;
+        let routes = want
+            .into_iter()
+            .filter(|e| e.table == names::IPV4_LPM)
+            .collect();
         st.routes.insert(node.to_string(), routes);
         Ok(())
     }
@@ -239,57 +245,6 @@ impl Shared {
         self.sessions
             .get(node)
             .is_some_and(|s| s.mastership() == Mastership::Primary)
-    }
-
-    /// Desired routes of every driven node from the topology.
-    fn desired_routes(&self, topo: &Topology) -> BTreeMap<String, Vec<EntrySpec>> {
-        self.switches
-            .iter()
-            .map(|s| {
-                (
-                    s.node.clone(),
-                    routes_for(topo, &s.node)
-                        .iter()
-                        .map(fm::route_entry)
-                        .collect(),
-                )
-            })
-            .collect()
-    }
-
-    /// Writes route changes to every switch (state lock held by the caller).
-    async fn update_routes(&self, st: &mut State) -> usize {
-        let want = self.desired_routes(&st.topology);
-        let mut n = 0;
-        for (node, entries) in want {
-            if !self.is_primary(&node) {
-                continue; // reconciled when mastership comes back
-            }
-            let cur = st.routes.get(&node).cloned().unwrap_or_default();
-            let ups = diff(&cur, &entries);
-            if ups.is_empty() {
-                continue;
-            }
-            match EntryStore::write(self, &node, &ups).await {
-                Ok(()) => {
-                    n += ups.len();
-                    st.routes.insert(node, entries);
-                }
-                Err(e) => {
-                    warn!(node, "route update failed: {e}");
-                    // re-read what is there so the next diff starts from the truth
-                    if let Ok(s) = self.session(&node)
-                        && let Ok(now) = s.read_table(names::IPV4_LPM).await
-                    {
-                        st.routes.insert(node, now);
-                    }
-                }
-            }
-        }
-        if n > 0 {
-            self.emit(ControllerEvent::RoutesUpdated { updates: n });
-        }
-        n
     }
 
     async fn write_epoch(&self, epoch: u32, allowance: u8) {
@@ -302,155 +257,6 @@ impl Shared {
             }
         }
     }
-
-    async fn on_link_event(&self, ev: LinkEvent) {
-        let mut st = self.state.lock().await;
-        match &ev {
-            LinkEvent::Down { node, port } => {
-                info!(node, port, "link down");
-                st.topology.set_state(node, *port, LinkState::Down);
-                if st.down.entry(node.clone()).or_default().insert(*port) {
-                    let u = EntryUpdate::insert(fm::port_down_entry(*port));
-                    if let Err(e) = EntryStore::write(self, node, &[u]).await {
-                        warn!(node, port, "port_down insert failed: {e}");
-                    }
-                }
-                self.emit(ControllerEvent::LinkDown {
-                    node: node.clone(),
-                    port: *port,
-                });
-                self.update_routes(&mut st).await;
-            }
-            LinkEvent::Up { node, port } => {
-                st.topology.set_state(node, *port, LinkState::Up);
-                if st.down.entry(node.clone()).or_default().remove(port) {
-                    info!(node, port, "link up again");
-                    let u = EntryUpdate::delete(fm::port_down_entry(*port));
-                    if let Err(e) = EntryStore::write(self, node, &[u]).await {
-                        warn!(node, port, "port_down delete failed: {e}");
-                    }
-                    self.update_routes(&mut st).await;
-                }
-                self.emit(ControllerEvent::LinkUp {
-                    node: node.clone(),
-                    port: *port,
-                });
-            }
-        }
-    }
-
-    /// One round of probes out of every linked port of every driven switch.
-    async fn probe_round(&self) {
-        let (events, frames) = {
-            let mut st = self.state.lock().await;
-            st.probe_seq += 1;
-            let seq = st.probe_seq;
-            let epoch = *self.epoch_tx.borrow();
-            let mut events = Vec::new();
-            let mut frames = Vec::new();
-            for s in &self.switches {
-                if !self.is_primary(&s.node) {
-                    continue; // a backup's packet-outs are not served
-                }
-                let Some(me) = st.topology.node(&s.node).cloned() else {
-                    continue;
-                };
-                let ports: Vec<(u16, Link)> = st
-                    .topology
-                    .ports_of(&s.node)
-                    .into_iter()
-                    .map(|(p, l)| (p, l.clone()))
-                    .collect();
-                for (port, link) in ports {
-                    if let Some(ev) = st.monitor.on_send(&s.node, port, seq) {
-                        events.push(ev);
-                    }
-                    let far = link.far_end(&s.node, port).expect("own port");
-                    let dmac = st
-                        .topology
-                        .node(&far.node)
-                        .map(|n| n.mac)
-                        .unwrap_or([0xff; 6]);
-                    let p = Probe {
-                        origin: self.sender_tag,
-                        port,
-                        seq,
-                        sent_ns: self.now_ns(),
-                        epoch,
-                        reply: false,
-                    };
-                    let frame = probe::build(&p, me.mac, dmac, s.probe_ip, s.probe_ip);
-                    frames.push((s.node.clone(), port, frame));
-                }
-            }
-            (events, frames)
-        };
-        for (node, port, frame) in frames {
-            if let Ok(s) = self.session(&node) {
-                let md = [
-                    (names::PO_EGRESS_PORT, u128::from(port)),
-                    (names::PO_FLAGS, 0),
-                ];
-                if let Err(e) = s.packet_out(frame, &md).await {
-                    warn!(node, port, "probe packet-out failed: {e}");
-                }
-            }
-        }
-        for ev in events {
-            self.on_link_event(ev).await;
-        }
-    }
-
-    async fn on_packet_in(&self, node: &str, p: crate::p4rt::PacketIn) {
-        if p.get(names::PI_REASON) != Some(u128::from(fm::REASON_PROBE_REPLY)) {
-            return;
-        }
-        let Ok(pr) = probe::parse(&p.payload) else {
-            return;
-        };
-        if pr.origin != self.sender_tag || !pr.reply {
-            return;
-        }
-        let in_port = p.get(names::PI_INGRESS_PORT).unwrap_or(u128::MAX);
-        if in_port != u128::from(pr.port) {
-            return; // came back on another port than it left: not this link's answer
-        }
-        let rtt_us = self.now_ns().saturating_sub(pr.sent_ns) / 1000;
-        let ev = self
-            .state
-            .lock()
-            .await
-            .monitor
-            .on_reply(node, pr.port, pr.seq, rtt_us);
-        if let Some(ev) = ev {
-            self.on_link_event(ev).await;
-        }
-    }
-
-    async fn expire_penalties(&self) {
-        let mut st = self.state.lock().await;
-        let gone = st.penalties.expire(self.now_ms());
-        for s in gone {
-            let u = EntryUpdate::delete(fm::blocked_entry(s));
-            for sw in self.switches.iter().filter(|x| self.is_primary(&x.node)) {
-                if let Err(e) = EntryStore::write(self, &sw.node, std::slice::from_ref(&u)).await {
-                    warn!(node = sw.node, "unblock failed: {e}");
-                }
-            }
-            self.emit(ControllerEvent::Unblocked(s));
-        }
-    }
-}
-
-/// Links and their probe statistics, for status pages.
-#[derive(Debug, Clone, Serialize)]
-pub struct LinkStatus {
-    /// The link.
-    pub link: Link,
-    /// Probe statistics of end a (if driven).
-    pub a: Option<PortStats>,
-    /// Probe statistics of end b (if driven).
-    pub b: Option<PortStats>,
 }
 
 impl Controller {
@@ -535,42 +341,24 @@ impl Controller {
             }
         }
         let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(epoch_ticker(shared.clone())));
-        tasks.push(tokio::spawn(prober(shared.clone())));
-        tasks.push(tokio::spawn(penalty_expiry(shared.clone())));
+        tasks.push(tokio::spawn(tasks::epoch_ticker(shared.clone())));
+        tasks.push(tokio::spawn(tasks::prober(shared.clone())));
+        tasks.push(tokio::spawn(tasks::penalty_expiry(shared.clone())));
         for s in &spec.switches {
-            let sh = shared.clone();
-            let node = s.node.clone();
-            let mut rx = shared.sessions[&s.node].packet_ins();
-            tasks.push(tokio::spawn(async move {
-                loop {
-                    match rx.recv().await {
-                        Ok(p) => sh.on_packet_in(&node, p).await,
-                        Err(broadcast::error::RecvError::Lagged(n)) => {
-                            warn!(node, "packet-in receiver lagged by {n}");
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return,
-                    }
-                }
-            }));
+            let session = &shared.sessions[&s.node];
+            let packet_ins = session.packet_ins();
+            tasks.push(tokio::spawn(tasks::packet_in_listener(
+                shared.clone(),
+                s.node.clone(),
+                packet_ins,
+            )));
             // after a reconnect the session re-claims mastership; reconcile routes then
-            let sh = shared.clone();
-            let node = s.node.clone();
-            let mut m = shared.sessions[&s.node].watch_mastership();
-            tasks.push(tokio::spawn(async move {
-                let mut last = *m.borrow();
-                while m.changed().await.is_ok() {
-                    let now = *m.borrow();
-                    if now == Mastership::Primary && last != Mastership::Primary {
-                        info!(node, "primary (again): reconciling the switch");
-                        let mut st = sh.state.lock().await;
-                        if let Err(e) = sh.reconcile_node(&mut st, &node).await {
-                            warn!(node, "reconcile after regaining mastership failed: {e}");
-                        }
-                    }
-                    last = now;
-                }
-            }));
+            let mastership = session.watch_mastership();
+            tasks.push(tokio::spawn(tasks::mastership_watcher(
+                shared.clone(),
+                s.node.clone(),
+                mastership,
+            )));
         }
         info!(
             name = spec.name,
@@ -597,7 +385,7 @@ impl Controller {
 
     /// Moves to the next epoch now (also done by the ticker every epoch length).
     pub async fn advance_epoch(&self) -> u32 {
-        advance(&self.shared).await
+        tasks::advance(&self.shared).await
     }
 
     /// Sets the epoch (for example one restored by the authority) and writes it to every switch.
@@ -666,12 +454,8 @@ impl Controller {
         let sh = &self.shared;
         let mut st = sh.state.lock().await;
         st.classification = enabled;
-        let want = if enabled {
-            fm::classify_entries(&st.settings)
-        } else {
-            fm::classify_entries_withheld(&st.settings)
-        };
         for s in &sh.switches {
+            let want = desired_entries(&st.intent(), &s.node, &[names::CLASSIFY]);
             let cur = sh.session(&s.node)?.read_table(names::CLASSIFY).await?;
             EntryStore::write(&**sh, &s.node, &diff(&cur, &want)).await?;
         }
@@ -708,13 +492,12 @@ impl Controller {
         let old_allowance = st.settings.retry_allowance;
         let epoch = *sh.epoch_tx.borrow();
         let mut desired = BTreeMap::new();
+        let intent = Intent {
+            settings: new,
+            ..st.intent()
+        };
         for s in sh.switches.iter().filter(|s| sh.is_primary(&s.node)) {
-            let mut v = if st.classification {
-                fm::classify_entries(new)
-            } else {
-                fm::classify_entries_withheld(new)
-            };
-            v.extend(fm::dedup_entries(new));
+            let mut v = desired_entries(&intent, &s.node, &POLICY_TABLES);
             v.push(fm::epoch_entry(epoch, new.retry_allowance));
             desired.insert(s.node.clone(), v);
         }
@@ -736,166 +519,6 @@ impl Controller {
         Ok(verified)
     }
 
-    /// Link state another anchor's probes established for a link this controller does not
-    /// probe (neither end is one of its switches): link-state flooding among anchors, so that
-    /// every controller routes around a link that is down anywhere in the mesh. A link with an
-    /// end on one of this controller's switches is left to its own probes. Returns whether the
-    /// topology changed (and routes were recomputed).
-    pub async fn learn_link(&self, node: &str, port: u16, up: bool) -> bool {
-        let sh = &self.shared;
-        let mut st = sh.state.lock().await;
-        let Some(link) = st
-            .topology
-            .links()
-            .iter()
-            .find(|l| l.far_end(node, port).is_some())
-        else {
-            return false;
-        };
-        let probed_here = sh
-            .switches
-            .iter()
-            .any(|s| s.node == link.a.node || s.node == link.b.node);
-        if probed_here {
-            return false;
-        }
-        let state = if up { LinkState::Up } else { LinkState::Down };
-        let was_usable = link.usable();
-        if !st.topology.set_state(node, port, state) {
-            return false;
-        }
-        if was_usable != (state != LinkState::Down) {
-            info!(node, port, up, "remote link state learned");
-            sh.update_routes(&mut st).await;
-        }
-        true
-    }
-
-    /// The state of every link end this controller probes, as `(node, port, up)`: what it
-    /// tells the other anchors when one (re)joins.
-    pub async fn probed_link_states(&self) -> Vec<(String, u16, bool)> {
-        let st = self.shared.state.lock().await;
-        let mut out = Vec::new();
-        for l in st.topology.links() {
-            for end in [&l.a, &l.b] {
-                if let Some(p) = st.monitor.port(&end.node, end.port)
-                    && (p.confirmed || p.down)
-                {
-                    out.push((end.node.clone(), end.port, !p.down));
-                }
-            }
-        }
-        out
-    }
-
-    /// The topology's links with their probe statistics.
-    pub async fn links(&self) -> Vec<LinkStatus> {
-        let st = self.shared.state.lock().await;
-        st.topology
-            .links()
-            .iter()
-            .map(|l| LinkStatus {
-                link: l.clone(),
-                a: st.monitor.port(&l.a.node, l.a.port).cloned(),
-                b: st.monitor.port(&l.b.node, l.b.port).cloned(),
-            })
-            .collect()
-    }
-
-    /// Reads the counters of every switch.
-    pub async fn counters(&self) -> BTreeMap<String, CounterSnapshot> {
-        let mut out = BTreeMap::new();
-        for (node, s) in &self.shared.sessions {
-            let mut snap = CounterSnapshot::default();
-            for (name, map) in [
-                (names::TX_CLASS, &mut snap.tx_class),
-                (names::DROPS, &mut snap.drops),
-                (names::QDEPTH_HIST, &mut snap.qdepth_hist),
-            ] {
-                match s.read_counter(name).await {
-                    Ok(cells) => {
-                        for (i, p, b) in cells {
-                            if p > 0 || b > 0 {
-                                map.insert(
-                                    i as u32,
-                                    Cell {
-                                        packets: p,
-                                        bytes: b,
-                                    },
-                                );
-                            }
-                        }
-                    }
-                    Err(e) => warn!(node, counter = name, "counter read failed: {e}"),
-                }
-            }
-            out.insert(node.clone(), snap);
-        }
-        out
-    }
-
-    /// KPIs of every switch.
-    pub async fn kpis(&self) -> BTreeMap<String, SwitchKpis> {
-        self.counters()
-            .await
-            .iter()
-            .map(|(n, s)| (n.clone(), metrics::kpis(s)))
-            .collect()
-    }
-
-    /// Prometheus text: switch counters, links, mastership, epoch and policy decisions.
-    pub async fn metrics(&self) -> String {
-        use std::fmt::Write;
-        let mut out = String::new();
-        for (node, snap) in self.counters().await {
-            metrics::render_switch(&mut out, &node, &snap);
-        }
-        let st = self.shared.state.lock().await;
-        metrics::render_links(&mut out, st.monitor.stats());
-        let _ = writeln!(out, "# TYPE flashmesh_controller_primary gauge");
-        for (node, s) in &self.shared.sessions {
-            let _ = writeln!(
-                out,
-                "flashmesh_controller_primary{{node=\"{node}\"}} {}",
-                u8::from(s.mastership() == Mastership::Primary)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# TYPE flashmesh_epoch gauge\nflashmesh_epoch {}",
-            self.epoch()
-        );
-        let _ = writeln!(
-            out,
-            "# TYPE flashmesh_control_writes_denied_total counter\nflashmesh_control_writes_denied_total {}",
-            self.shared.writes_denied.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(out, "# TYPE flashmesh_policy_bundles_total counter");
-        let _ = writeln!(
-            out,
-            "flashmesh_policy_bundles_total{{outcome=\"accepted\",reason=\"\"}} {}",
-            st.counters.accepted
-        );
-        let _ = writeln!(
-            out,
-            "flashmesh_policy_bundles_total{{outcome=\"rolled_back\",reason=\"write_failed\"}} {}",
-            st.counters.rolled_back
-        );
-        for k in PolicyRefusal::KINDS {
-            let _ = writeln!(
-                out,
-                "flashmesh_policy_bundles_total{{outcome=\"refused\",reason=\"{k}\"}} {}",
-                st.counters.refused.get(k).copied().unwrap_or(0)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# TYPE flashmesh_policy_version gauge\nflashmesh_policy_version {}",
-            st.policy_version.unwrap_or(0)
-        );
-        out
-    }
-
     /// Stops every task and closes the sessions.
     pub fn shutdown(self) {}
 
@@ -910,47 +533,6 @@ impl Controller {
             .find(|x| x.node == node)
             .map(|x| x.pipeline.cookie);
         Ok(cookie.is_some() && s.pipeline_cookie().await? == cookie)
-    }
-}
-
-async fn advance(sh: &Shared) -> u32 {
-    let allowance = sh.state.lock().await.settings.retry_allowance;
-    let next = sh.epoch_tx.borrow().saturating_add(1);
-    sh.write_epoch(next, allowance).await;
-    sh.epoch_tx.send_replace(next);
-    sh.emit(ControllerEvent::Epoch(next));
-    next
-}
-
-async fn epoch_ticker(sh: Arc<Shared>) {
-    loop {
-        let ms = sh.state.lock().await.settings.epoch_length_ms.max(1);
-        tokio::time::sleep(Duration::from_millis(ms)).await;
-        advance(&sh).await;
-    }
-}
-
-async fn prober(sh: Arc<Shared>) {
-    let mut period = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(1));
-    loop {
-        let ms = sh.state.lock().await.settings.probe_interval_ms.max(1);
-        if ms != period {
-            // a steady grid of rounds, not "interval after the last round's work"
-            period = ms;
-            tick = tokio::time::interval(Duration::from_millis(ms));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            tick.tick().await;
-        }
-        tick.tick().await;
-        sh.probe_round().await;
-    }
-}
-
-async fn penalty_expiry(sh: Arc<Shared>) {
-    loop {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        sh.expire_penalties().await;
     }
 }
 
