@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
+use flashmesh_core::host::prometheus::{Kind, sample, type_line};
 use tracing::warn;
 
 use crate::p4rt::Mastership;
@@ -57,53 +58,62 @@ impl Controller {
 
     /// Prometheus text: switch counters, links, mastership, epoch and policy decisions.
     pub async fn metrics(&self) -> String {
-        use std::fmt::Write;
         let mut out = String::new();
         for (node, snap) in self.counters().await {
             switch_metrics::render_switch(&mut out, &node, &snap);
         }
         let st = self.shared.state.lock().await;
         switch_metrics::render_links(&mut out, st.monitor.stats());
-        let _ = writeln!(out, "# TYPE flashmesh_controller_primary gauge");
+        type_line(&mut out, "flashmesh_controller_primary", Kind::Gauge);
         for (node, s) in &self.shared.sessions {
-            let _ = writeln!(
-                out,
-                "flashmesh_controller_primary{{node=\"{node}\"}} {}",
-                u8::from(s.mastership() == Mastership::Primary)
+            sample(
+                &mut out,
+                "flashmesh_controller_primary",
+                &[("node", node)],
+                u8::from(s.mastership() == Mastership::Primary),
             );
         }
-        let _ = writeln!(
-            out,
-            "# TYPE flashmesh_epoch gauge\nflashmesh_epoch {}",
-            self.epoch()
+        type_line(&mut out, "flashmesh_epoch", Kind::Gauge);
+        sample(&mut out, "flashmesh_epoch", &[], self.epoch());
+        type_line(
+            &mut out,
+            "flashmesh_control_writes_denied_total",
+            Kind::Counter,
         );
-        let _ = writeln!(
-            out,
-            "# TYPE flashmesh_control_writes_denied_total counter\nflashmesh_control_writes_denied_total {}",
-            self.shared.writes_denied.load(Ordering::Relaxed)
+        sample(
+            &mut out,
+            "flashmesh_control_writes_denied_total",
+            &[],
+            self.shared.writes_denied.load(Ordering::Relaxed),
         );
-        let _ = writeln!(out, "# TYPE flashmesh_policy_bundles_total counter");
-        let _ = writeln!(
-            out,
-            "flashmesh_policy_bundles_total{{outcome=\"accepted\",reason=\"\"}} {}",
-            st.counters.accepted
+        let bundles = "flashmesh_policy_bundles_total";
+        type_line(&mut out, bundles, Kind::Counter);
+        sample(
+            &mut out,
+            bundles,
+            &[("outcome", &"accepted"), ("reason", &"")],
+            st.counters.accepted,
         );
-        let _ = writeln!(
-            out,
-            "flashmesh_policy_bundles_total{{outcome=\"rolled_back\",reason=\"write_failed\"}} {}",
-            st.counters.rolled_back
+        sample(
+            &mut out,
+            bundles,
+            &[("outcome", &"rolled_back"), ("reason", &"write_failed")],
+            st.counters.rolled_back,
         );
         for k in PolicyRefusal::KINDS {
-            let _ = writeln!(
-                out,
-                "flashmesh_policy_bundles_total{{outcome=\"refused\",reason=\"{k}\"}} {}",
-                st.counters.refused.get(k).copied().unwrap_or(0)
+            sample(
+                &mut out,
+                bundles,
+                &[("outcome", &"refused"), ("reason", &k)],
+                st.counters.refused.get(k).copied().unwrap_or(0),
             );
         }
-        let _ = writeln!(
-            out,
-            "# TYPE flashmesh_policy_version gauge\nflashmesh_policy_version {}",
-            st.policy_version.unwrap_or(0)
+        type_line(&mut out, "flashmesh_policy_version", Kind::Gauge);
+        sample(
+            &mut out,
+            "flashmesh_policy_version",
+            &[],
+            st.policy_version.unwrap_or(0),
         );
         out
     }

@@ -11,7 +11,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use flashmesh_core::host::clock::unix_secs;
 
 use serde::Serialize;
 use thiserror::Error;
@@ -151,13 +153,6 @@ impl Drop for Controller {
             s.close();
         }
     }
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }
 
 /// The tables whose entries policy decides.
@@ -471,7 +466,7 @@ impl Controller {
     /// failure). Every decision is counted and appended to the audit log.
     pub async fn apply_policy(&self, bundle: &PolicyBundle) -> Result<VerifiedPolicy, PolicyError> {
         let sh = &self.shared;
-        let now = unix_now();
+        let now = unix_secs();
         let mut st = sh.state.lock().await;
         let audit = |rec: AuditRecord| {
             if let Some(a) = &sh.audit
