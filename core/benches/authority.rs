@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use flashmesh_core::envelope::Envelope;
+use flashmesh_core::testing::{authority_keys, committee_of};
 use flashmesh_core::{
-    Authority, AuthorityInfo, Certificate, Committee, DEFAULT_TOKEN, Genesis, Keypair, SignedOrder,
-    TransferOrder, Vote,
+    Authority, Certificate, DEFAULT_TOKEN, Genesis, Keypair, SignedOrder, TransferOrder, Vote,
 };
 
 const N: usize = 4000;
@@ -25,23 +25,8 @@ fn rate(label: &str, n: usize, f: impl FnOnce()) -> f64 {
 }
 
 fn main() {
-    let keys: Vec<Keypair> = (0..4u8)
-        .map(|i| Keypair::from_seed(&[200 + i; 32]))
-        .collect();
-    let committee = Arc::new(
-        Committee::new(
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| AuthorityInfo {
-                    name: format!("a{i}"),
-                    public_key: k.public(),
-                    weight: 1,
-                    address: format!("127.0.0.1:{}", 47474 + i),
-                })
-                .collect(),
-        )
-        .unwrap(),
-    );
+    let keys = authority_keys(4, 200);
+    let committee = Arc::new(committee_of(&keys, 47474));
     let users: Vec<Keypair> = (0..N)
         .map(|i| {
             let mut seed = [0u8; 32];

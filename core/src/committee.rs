@@ -210,18 +210,6 @@ impl Committee {
     }
 }
 
-/// A committee of one authority with weight 1, for unit tests of signed replies.
-#[cfg(test)]
-pub(crate) fn committee_of_one(authority: &crate::keys::Keypair) -> Committee {
-    Committee::new(vec![AuthorityInfo {
-        name: "a".into(),
-        public_key: authority.public(),
-        weight: 1,
-        address: "127.0.0.1:1".into(),
-    }])
-    .expect("a committee of one is valid")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

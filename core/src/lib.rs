@@ -1,6 +1,8 @@
 //! Flash-Mesh core: identities, signatures, the BCB wire format, FastPay messages, committees
 //! and the authority state machine. Pure: no sockets, no files, no clocks (the epoch is always
-//! passed in).
+//! passed in); the small host helpers every binary shares (Unix time, owner-only key files,
+//! Prometheus text) live apart in [`host`], and test fixtures in `testing` (feature
+//! `test-fixtures`).
 //!
 //! # Modules
 //!
@@ -105,10 +107,13 @@ pub mod committee;
 pub mod digest;
 pub mod envelope;
 pub mod error;
+pub mod host;
 mod key_cache;
 pub mod keys;
 pub mod messages;
 pub mod planted;
+#[cfg(any(test, feature = "test-fixtures"))]
+pub mod testing;
 pub mod wire;
 
 pub use authority::{

@@ -5,9 +5,10 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use flashmesh_core::testing::{authority_keys, committee_of, user_keys};
 use flashmesh_core::{
-    Authority, AuthorityInfo, Certificate, Committee, DEFAULT_TOKEN, Digest, Genesis, Keypair,
-    PublicKey, SignedOrder, TransferOrder, Vote,
+    Authority, Certificate, Committee, DEFAULT_TOKEN, Digest, Genesis, Keypair, PublicKey,
+    SignedOrder, TransferOrder, Vote,
 };
 use proptest::prelude::*;
 
@@ -54,26 +55,9 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let keys: Vec<Keypair> = (0..AUTHORITIES)
-            .map(|i| Keypair::from_seed(&[50 + i as u8; 32]))
-            .collect();
-        let committee = Arc::new(
-            Committee::new(
-                keys.iter()
-                    .enumerate()
-                    .map(|(i, k)| AuthorityInfo {
-                        name: format!("a{i}"),
-                        public_key: k.public(),
-                        weight: 1,
-                        address: format!("127.0.0.1:{}", 40000 + i),
-                    })
-                    .collect(),
-            )
-            .unwrap(),
-        );
-        let users: Vec<Keypair> = (0..USERS)
-            .map(|i| Keypair::from_seed(&[i as u8 + 1; 32]))
-            .collect();
+        let keys = authority_keys(AUTHORITIES, 50);
+        let committee = Arc::new(committee_of(&keys, 40000));
+        let users = user_keys(USERS);
         let genesis = Genesis::uniform(users.iter().map(Keypair::public), BALANCE);
         let auths = keys
             .into_iter()

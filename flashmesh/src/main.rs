@@ -761,7 +761,8 @@ fn policy_command(command: PolicyCommand) -> anyhow::Result<()> {
         } => {
             let bundle = pol::new_bundle(&NewOptions {
                 version,
-                expires_at: expires_at.unwrap_or_else(|| pol::unix_now() + expires_in),
+                expires_at: expires_at
+                    .unwrap_or_else(|| flashmesh_core::host::clock::unix_secs() + expires_in),
                 note,
                 classes,
                 retry_allowance,
@@ -815,7 +816,13 @@ fn policy_command(command: PolicyCommand) -> anyhow::Result<()> {
                 .or(ops.threshold)
                 .ok_or(pol::PolicyToolError::NoThreshold)?;
             let (b, _) = pol::read_bundle(&bundle)?;
-            match pol::verify(&b, &ops.keys, k, current_version, pol::unix_now())? {
+            match pol::verify(
+                &b,
+                &ops.keys,
+                k,
+                current_version,
+                flashmesh_core::host::clock::unix_secs(),
+            )? {
                 Ok(v) => println!(
                     "ok: version {} signed by {} of {} pinned operator(s) (threshold {k}), digest {}",
                     v.bundle.body.version,

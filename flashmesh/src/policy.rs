@@ -222,17 +222,9 @@ pub fn read_bundle(path: &Path) -> Result<(PolicyBundle, Format), PolicyToolErro
 
 /// Writes `text` to `path` (created or replaced), with mode 0600 when `private`.
 pub fn write_file(path: &Path, text: &str, private: bool) -> Result<(), PolicyToolError> {
+    use flashmesh_core::host::files::{self, Existing};
     use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut f = opts.open(path).map_err(io(path))?;
+    let mut f = files::create(path, Existing::Replace, private).map_err(io(path))?;
     f.write_all(text.as_bytes()).map_err(io(path))
 }
 
@@ -337,13 +329,6 @@ pub async fn push(admin: &str, token: &str, text: &str) -> Result<Answer, Policy
         text.as_bytes().to_vec(),
     )
     .await?)
-}
-
-/// Unix seconds now.
-pub fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 #[cfg(test)]
@@ -468,11 +453,11 @@ mod tests {
         let keys: Vec<String> = ops.iter().map(OperatorKey::public_hex).collect();
         let mut b = new_bundle(&NewOptions {
             version: 1,
-            expires_at: unix_now() + 60,
+            expires_at: flashmesh_core::host::clock::unix_secs() + 60,
             ..NewOptions::default()
         })
         .unwrap();
-        let now = unix_now();
+        let now = flashmesh_core::host::clock::unix_secs();
         let kind = |b: &PolicyBundle, k| verify(b, &keys, k, None, now).unwrap().unwrap_err();
         assert_eq!(kind(&b, 2).kind(), "unsigned");
         ops[0].sign(&mut b);

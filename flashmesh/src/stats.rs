@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use flashmesh_scenario::outputs::quantile;
+
 /// Latency samples with percentile summaries.
 #[derive(Debug, Clone, Default)]
 pub struct Latencies {
@@ -26,14 +28,9 @@ impl Latencies {
 
     /// The `p`-th percentile (0..=100) in milliseconds, nearest-rank; 0 when empty.
     pub fn percentile_ms(&self, p: f64) -> f64 {
-        if self.samples_us.is_empty() {
-            return 0.0;
-        }
-        let mut v = self.samples_us.clone();
-        v.sort_unstable();
-        let rank = ((p / 100.0) * v.len() as f64).ceil() as usize;
-        let idx = rank.clamp(1, v.len()) - 1;
-        v[idx] as f64 / 1000.0
+        let mut v: Vec<f64> = self.samples_us.iter().map(|&us| us as f64).collect();
+        v.sort_by(f64::total_cmp);
+        quantile(&v, p / 100.0).map_or(0.0, |us| us / 1000.0)
     }
 
     /// The largest sample in milliseconds; 0 when empty.

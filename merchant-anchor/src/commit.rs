@@ -230,8 +230,8 @@ fn snapshot(store: &mut Store, authority: &Mutex<Authority>, metrics: &Metrics) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flashmesh_core::{AuthorityInfo, Vote};
-    use flashmesh_core::{Committee, Decode, Genesis, Keypair, SignedOrder, TransferOrder};
+    use flashmesh_core::testing::committee_of_one;
+    use flashmesh_core::{Decode, Genesis, Keypair, SignedOrder, TransferOrder, Vote};
     use flashmesh_transport::UdpTransport;
     use std::time::Duration;
 
@@ -240,13 +240,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let key = Keypair::from_seed(&[9; 32]);
-        let committee = Committee::new(vec![AuthorityInfo {
-            name: "a".into(),
-            public_key: key.public(),
-            weight: 1,
-            address: "127.0.0.1:1".into(),
-        }])
-        .unwrap();
+        let committee = committee_of_one(&key);
         let payer = Keypair::from_seed(&[1; 32]);
         let authority = Authority::new(
             key.clone(),

@@ -3,8 +3,9 @@
 //! Hot-path counters are plain relaxed atomics; rejections are counted per reason code in a
 //! fixed array indexed by the wire code, so counting never allocates or locks.
 
-use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use flashmesh_core::host::prometheus::{Kind, help_and_type, sample};
 
 /// Every counter the anchor exports.
 #[derive(Debug)]
@@ -207,28 +208,23 @@ impl Metrics {
             ),
         ];
         for (name, help, c) in simple {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
+            help_and_type(&mut out, name, help, Kind::Counter);
             if name == "flashmesh_store_commit_seconds_total" {
-                let _ = writeln!(out, "{name} {}", get(c) as f64 / 1e6);
+                sample(&mut out, name, &[], get(c) as f64 / 1e6);
             } else {
-                let _ = writeln!(out, "{name} {}", get(c));
+                sample(&mut out, name, &[], get(c));
             }
         }
         let name = "flashmesh_rejections_total";
-        let _ = writeln!(out, "# HELP {name} requests refused, by reason");
-        let _ = writeln!(out, "# TYPE {name} counter");
+        help_and_type(&mut out, name, "requests refused, by reason", Kind::Counter);
         for code in 0..=255u8 {
             let n = self.rejections(code);
-            match reason_name(code) {
-                Some(reason) => {
-                    let _ = writeln!(out, "{name}{{reason=\"{reason}\",code=\"{code}\"}} {n}");
-                }
-                None if n > 0 => {
-                    let _ = writeln!(out, "{name}{{reason=\"unknown\",code=\"{code}\"}} {n}");
-                }
-                None => {}
-            }
+            let reason = match reason_name(code) {
+                Some(reason) => reason,
+                None if n > 0 => "unknown",
+                None => continue,
+            };
+            sample(&mut out, name, &[("reason", &reason), ("code", &code)], n);
         }
         out
     }

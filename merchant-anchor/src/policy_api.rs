@@ -10,7 +10,7 @@
 //! `{"accepted": false, "refusal": KIND, "message": TEXT}` with the status of
 //! [`refusal_status`]. Without a controller both routes answer 404.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use flashmesh_core::host::clock::unix_secs;
 
 use axum::Json;
 use axum::extract::State;
@@ -63,12 +63,6 @@ fn no_controller() -> Response {
         .into_response()
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// `GET /policy`.
 pub async fn get_policy(State(ctx): State<AdminContext>) -> Response {
     let Some(c) = &ctx.controller else {
@@ -100,7 +94,7 @@ pub async fn post_policy(
             inc(&ctx.metrics.policy_undecodable);
             if let Some(audit) = &c.audit {
                 let rec = AuditRecord {
-                    at: unix_now(),
+                    at: unix_secs(),
                     outcome: "refused".into(),
                     reason: UNDECODABLE.into(),
                     detail: message.clone(),

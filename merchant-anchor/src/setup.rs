@@ -14,6 +14,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
+use flashmesh_core::host::files::{self, Existing};
 use flashmesh_core::{AuthorityInfo, Committee, CommitteeError, Genesis, KeyError, Keypair};
 
 use crate::config::{AnchorConfig, DEFAULT_BCB_PORT};
@@ -130,16 +131,7 @@ fn write_file(path: &Path, text: &str, private: bool) -> Result<(), SetupError> 
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut f = opts.open(path).map_err(io)?;
+    let mut f = files::create(path, Existing::Replace, private).map_err(io)?;
     f.write_all(text.as_bytes()).map_err(io)?;
     f.sync_all().map_err(io)
 }

@@ -7,7 +7,9 @@
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use flashmesh_core::host::clock::unix_secs;
 
 use flash_switch::device::DeviceConfig;
 use flash_switch::embed::EmbeddedSwitch;
@@ -588,13 +590,6 @@ async fn blocked_drops(c: &Controller) -> u64 {
         .map_or(0, |(_, p, _)| p)
 }
 
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn policy_push_over_http_refusal_matrix_audit_and_switch_writes() {
     let r = rig(60, Via::Spec).await;
@@ -618,7 +613,7 @@ async fn policy_push_over_http_refusal_matrix_audit_and_switch_writes() {
         epoch_length_ms: 600_000,
         ..PolicySettings::default()
     };
-    let fresh = |v: u64| PolicyBundle::new(v, now() + 3600, settings.clone());
+    let fresh = |v: u64| PolicyBundle::new(v, unix_secs() + 3600, settings.clone());
     let signed = |mut b: PolicyBundle, keys: &[&OperatorKey]| {
         for k in keys {
             k.sign(&mut b);
@@ -654,7 +649,7 @@ async fn policy_push_over_http_refusal_matrix_audit_and_switch_writes() {
         (
             "expired",
             signed(
-                PolicyBundle::new(2, now() - 1, settings.clone()),
+                PolicyBundle::new(2, unix_secs() - 1, settings.clone()),
                 &[&ops[0], &ops[1]],
             )
             .to_toml(),

@@ -5,7 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use flashmesh_controller::p4rt::{Backoff, Pipeline, SessionConfig};
 use flashmesh_controller::policy::{
@@ -196,9 +195,7 @@ impl MeshControl {
             .version
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             + 1;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
+        let now = flashmesh_core::host::clock::unix_secs();
         let mut bundle = PolicyBundle {
             body: PolicyBody {
                 version,

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use flashmesh_controller::ControllerEvent;
 use flashmesh_core::BCB_UDP_PORT;
+use flashmesh_scenario::outputs::percentile;
 use flashmesh_wallet::PayOptions;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
@@ -43,7 +44,7 @@ use tokio::sync::mpsc;
 use crate::error::MeshError;
 use crate::fabric::{Fabric, stream_datagram};
 use crate::mesh::{Mesh, MeshOptions, PayLog, PayOutcome, Payer};
-use crate::report::{DemoReport, PhaseReport, percentile};
+use crate::report::{DemoReport, PhaseReport};
 
 pub use crate::fabric::FLOOD_PORT;
 

@@ -18,17 +18,6 @@ use std::fmt::Write;
 
 use serde::{Deserialize, Serialize};
 
-/// The `q` quantile (0..=1) of `values` by nearest rank; 0 for an empty set.
-pub fn percentile(values: &[f64], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    let rank = (q.clamp(0.0, 1.0) * v.len() as f64).ceil() as usize;
-    v[rank.clamp(1, v.len()) - 1]
-}
-
 /// KPIs of one phase.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct PhaseReport {
@@ -297,16 +286,6 @@ impl DemoReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_by_nearest_rank() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 0.5), 50.0);
-        assert_eq!(percentile(&v, 0.95), 95.0);
-        assert_eq!(percentile(&v, 1.0), 100.0);
-        assert_eq!(percentile(&[], 0.95), 0.0);
-        assert_eq!(percentile(&[3.0], 0.0), 3.0);
-    }
 
     #[test]
     fn goals_follow_the_phases_and_json_has_the_fields() {

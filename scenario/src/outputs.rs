@@ -281,6 +281,13 @@ pub fn quantile(sorted: &[f64], q: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
+/// The `q` quantile (0..=1) of `values` in any order by nearest rank; 0 for an empty set.
+pub fn percentile(values: &[f64], q: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    quantile(&v, q).unwrap_or(0.0)
+}
+
 /// The payment-derived KPIs of `phase`: counts, success, finality and certificate percentiles,
 /// failure reasons. Counter KPIs are left for the target to fill in.
 pub fn payment_kpis(phase: &Phase, payments: &[PaymentRecord]) -> PhaseKpis {
@@ -446,6 +453,16 @@ mod tests {
         assert_eq!(quantile(&v, 1.0), Some(100.0));
         assert_eq!(quantile(&[], 0.5), None);
         assert_eq!(quantile(&[7.0], 0.01), Some(7.0));
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 0.5), 50.0);
+        assert_eq!(percentile(&v, 0.95), 95.0);
+        assert_eq!(percentile(&v, 1.0), 100.0);
+        assert_eq!(percentile(&[], 0.95), 0.0);
+        assert_eq!(percentile(&[3.0], 0.0), 3.0);
     }
 
     #[test]

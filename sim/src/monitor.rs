@@ -270,28 +270,13 @@ impl Monitor {
 mod tests {
     use super::*;
     use flashmesh_core::Keypair;
-    use flashmesh_core::committee::AuthorityInfo;
     use flashmesh_core::messages::{SignedOrder, TransferOrder};
-
-    fn committee(keys: &[Keypair]) -> Committee {
-        Committee::new(
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| AuthorityInfo {
-                    name: format!("a{i}"),
-                    public_key: k.public(),
-                    weight: 1,
-                    address: format!("127.0.0.1:{}", 1000 + i),
-                })
-                .collect(),
-        )
-        .unwrap()
-    }
+    use flashmesh_core::testing::{authority_keys, committee_of};
 
     #[test]
     fn oracle_refuses_a_repeated_signer_and_accepts_a_quorum() {
-        let keys: Vec<Keypair> = (0..4u8).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
-        let c = committee(&keys);
+        let keys = authority_keys(4, 1);
+        let c = committee_of(&keys, 1000);
         let payer = Keypair::from_seed(&[9; 32]);
         let order = SignedOrder::sign(
             TransferOrder {

@@ -74,22 +74,14 @@ impl StoreModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flashmesh_core::committee::AuthorityInfo;
     use flashmesh_core::messages::{SignedOrder, TransferOrder};
+    use flashmesh_core::testing::committee_of_one;
 
     #[test]
     fn a_crash_keeps_what_was_committed_and_loses_the_rest() {
         let key = Keypair::from_seed(&[1; 32]);
         let payer = Keypair::from_seed(&[2; 32]);
-        let committee = Arc::new(
-            Committee::new(vec![AuthorityInfo {
-                name: "a".into(),
-                public_key: key.public(),
-                weight: 1,
-                address: "127.0.0.1:1".into(),
-            }])
-            .unwrap(),
-        );
+        let committee = Arc::new(committee_of_one(&key));
         let genesis = Genesis::uniform([payer.public()], 100);
         let mut a = Authority::new(key.clone(), committee.clone(), &genesis).unwrap();
         let order = |nonce: u64| {

@@ -4,20 +4,13 @@
 
 mod controller_common;
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use flashmesh_core::host::clock::unix_secs;
 
 use controller_common::*;
 use flashmesh_controller::Controller;
 use flashmesh_controller::policy::{AuditLog, OperatorKey, PolicyBundle, PolicySettings};
 use flashmesh_controller::runtime::PolicyError;
 use flashmesh_controller::sdn::flash_mesh::{self as fm, names};
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 fn refusal(
     r: Result<flashmesh_controller::policy::VerifiedPolicy, PolicyError>,
@@ -51,7 +44,7 @@ async fn refusal_matrix_and_an_accepted_bundle() {
             priority: 6,
         });
     settings.dedup_types = vec![1, 2, 3];
-    let fresh = |v: u64| PolicyBundle::new(v, now() + 3600, settings.clone());
+    let fresh = |v: u64| PolicyBundle::new(v, unix_secs() + 3600, settings.clone());
 
     // unsigned
     let (k, msg) = refusal(ctrl.apply_policy(&fresh(2)).await);
@@ -80,7 +73,7 @@ async fn refusal_matrix_and_an_accepted_bundle() {
     b.body.settings.penalty_secs = 1;
     assert_eq!(refusal(ctrl.apply_policy(&b).await).0, "tampered");
     // expired
-    let mut b = PolicyBundle::new(2, now() - 1, settings.clone());
+    let mut b = PolicyBundle::new(2, unix_secs() - 1, settings.clone());
     ops[0].sign(&mut b);
     ops[1].sign(&mut b);
     assert_eq!(refusal(ctrl.apply_policy(&b).await).0, "expired");
@@ -233,7 +226,7 @@ async fn a_bundle_whose_writes_fail_is_rolled_back_everywhere() {
 
     let mut settings = PolicySettings::default();
     settings.classes[0].priority = 5;
-    let mut b = PolicyBundle::new(7, now() + 3600, settings);
+    let mut b = PolicyBundle::new(7, unix_secs() + 3600, settings);
     t.operators[0].sign(&mut b);
     t.operators[1].sign(&mut b);
     match ctrl.apply_policy(&b).await {

@@ -71,9 +71,7 @@ pub async fn query_balance(
     retry_interval: Duration,
     timeout: Duration,
 ) -> Result<BalanceReport, ClientError> {
-    let request = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
+    let request = flashmesh_core::host::clock::unix_nanos();
     let query = Query { account, request };
     let envelope = Envelope::query(query, epoch);
     let datagram = envelope

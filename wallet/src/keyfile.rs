@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use flashmesh_core::host::files::{self, Existing};
 use flashmesh_core::keys::{KeyError, Keypair};
 
 /// Errors reading or writing a key file.
@@ -50,14 +51,7 @@ pub fn write_key(path: &Path, key: &Keypair) -> Result<(), KeyFileError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).map_err(io)?;
+    let mut f = files::create(path, Existing::Refuse, true).map_err(io)?;
     writeln!(f, "{}", key.to_hex()).map_err(io)?;
     f.sync_all().map_err(io)
 }

@@ -493,23 +493,12 @@ fn unreachable_quorum() -> ! {
 mod tests {
     use super::*;
     use flashmesh_core::messages::{ErrorMessage, TransferOrder};
-    use flashmesh_core::{AuthorityInfo, DEFAULT_TOKEN, Keypair, Rejection};
+    use flashmesh_core::testing::{authority_keys, committee_of};
+    use flashmesh_core::{DEFAULT_TOKEN, Keypair, Rejection};
 
     fn committee(n: u8) -> (Committee, Vec<Keypair>) {
-        let keys: Vec<Keypair> = (0..n).map(|i| Keypair::from_seed(&[i + 1; 32])).collect();
-        let c = Committee::new(
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| AuthorityInfo {
-                    name: format!("a{i}"),
-                    public_key: k.public(),
-                    weight: 1,
-                    address: format!("127.0.0.1:{}", 40000 + i),
-                })
-                .collect(),
-        )
-        .unwrap();
-        (c, keys)
+        let keys = authority_keys(usize::from(n), 1);
+        (committee_of(&keys, 40000), keys)
     }
 
     fn order() -> SignedOrder {

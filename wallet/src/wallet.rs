@@ -305,9 +305,7 @@ impl Wallet {
         let o = *order.order();
         let certificate_digest = certificate.digest();
         self.dir.append_history(&HistoryEntry {
-            finished_unix_ms: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as u64),
+            finished_unix_ms: flashmesh_core::host::clock::unix_millis(),
             recipient: o.recipient.to_hex(),
             token: o.token,
             amount: o.amount,

@@ -2,8 +2,9 @@
 //! per port and class, drops per reason, the queue depth histogram, and link probe statistics.
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::fmt::Display;
 
+use flashmesh_core::host::prometheus::{Kind, sample, type_line};
 use serde::Serialize;
 
 use super::flash_mesh::{CLASS_NAMES, DROP_REASONS};
@@ -79,62 +80,76 @@ pub fn kpis(s: &CounterSnapshot) -> SwitchKpis {
 
 /// Prometheus text for one switch's counters.
 pub fn render_switch(out: &mut String, node: &str, s: &CounterSnapshot) {
-    let _ = writeln!(
-        out,
-        "# TYPE flashmesh_tx_packets_total counter\n# TYPE flashmesh_tx_bytes_total counter"
-    );
+    type_line(out, "flashmesh_tx_packets_total", Kind::Counter);
+    type_line(out, "flashmesh_tx_bytes_total", Kind::Counter);
     for (idx, c) in &s.tx_class {
         let (port, class) = (idx / 4, class_name(idx % 4));
-        let labels = format!("node=\"{node}\",port=\"{port}\",class=\"{class}\"");
-        let _ = writeln!(out, "flashmesh_tx_packets_total{{{labels}}} {}", c.packets);
-        let _ = writeln!(out, "flashmesh_tx_bytes_total{{{labels}}} {}", c.bytes);
+        let labels: [(&str, &dyn Display); 3] =
+            [("node", &node), ("port", &port), ("class", &class)];
+        sample(out, "flashmesh_tx_packets_total", &labels, c.packets);
+        sample(out, "flashmesh_tx_bytes_total", &labels, c.bytes);
     }
-    let _ = writeln!(out, "# TYPE flashmesh_switch_drops_total counter");
+    type_line(out, "flashmesh_switch_drops_total", Kind::Counter);
     for (r, name) in DROP_REASONS {
         let c = s.drops.get(&r).copied().unwrap_or_default();
-        let _ = writeln!(
+        sample(
             out,
-            "flashmesh_switch_drops_total{{node=\"{node}\",reason=\"{name}\"}} {}",
-            c.packets
+            "flashmesh_switch_drops_total",
+            &[("node", &node), ("reason", &name)],
+            c.packets,
         );
     }
-    let _ = writeln!(out, "# TYPE flashmesh_queue_depth histogram");
+    type_line(out, "flashmesh_queue_depth", Kind::Histogram);
     let mut per: BTreeMap<(u32, u32), [u64; 8]> = BTreeMap::new();
     for (idx, c) in &s.qdepth_hist {
         let pc = idx / 8;
         per.entry((pc / 4, pc % 4)).or_default()[(idx % 8) as usize] += c.packets;
     }
     for ((port, class), buckets) in per {
-        let labels = format!(
-            "node=\"{node}\",port=\"{port}\",class=\"{}\"",
-            class_name(class)
-        );
+        let class = class_name(class);
         let mut cum = 0;
         for (b, le) in buckets.iter().zip(QDEPTH_BUCKET_LE) {
             cum += b;
-            let _ = writeln!(
+            sample(
                 out,
-                "flashmesh_queue_depth_bucket{{{labels},le=\"{le}\"}} {cum}"
+                "flashmesh_queue_depth_bucket",
+                &[
+                    ("node", &node),
+                    ("port", &port),
+                    ("class", &class),
+                    ("le", &le),
+                ],
+                cum,
             );
         }
-        let _ = writeln!(out, "flashmesh_queue_depth_count{{{labels}}} {cum}");
+        sample(
+            out,
+            "flashmesh_queue_depth_count",
+            &[("node", &node), ("port", &port), ("class", &class)],
+            cum,
+        );
     }
 }
 
 /// Prometheus text for link probe statistics.
 pub fn render_links(out: &mut String, stats: &BTreeMap<(String, u16), PortStats>) {
-    let _ = writeln!(
-        out,
-        "# TYPE flashmesh_link_up gauge\n# TYPE flashmesh_link_rtt_microseconds gauge\n# TYPE flashmesh_link_loss_ratio gauge\n# TYPE flashmesh_link_probes_sent_total counter"
-    );
+    type_line(out, "flashmesh_link_up", Kind::Gauge);
+    type_line(out, "flashmesh_link_rtt_microseconds", Kind::Gauge);
+    type_line(out, "flashmesh_link_loss_ratio", Kind::Gauge);
+    type_line(out, "flashmesh_link_probes_sent_total", Kind::Counter);
     for ((node, port), st) in stats {
-        let l = format!("node=\"{node}\",port=\"{port}\"");
-        let _ = writeln!(out, "flashmesh_link_up{{{l}}} {}", u8::from(!st.down));
+        let l: [(&str, &dyn Display); 2] = [("node", node), ("port", port)];
+        sample(out, "flashmesh_link_up", &l, u8::from(!st.down));
         if let Some(r) = st.srtt_us {
-            let _ = writeln!(out, "flashmesh_link_rtt_microseconds{{{l}}} {r}");
+            sample(out, "flashmesh_link_rtt_microseconds", &l, r);
         }
-        let _ = writeln!(out, "flashmesh_link_loss_ratio{{{l}}} {:.4}", st.loss());
-        let _ = writeln!(out, "flashmesh_link_probes_sent_total{{{l}}} {}", st.sent);
+        sample(
+            out,
+            "flashmesh_link_loss_ratio",
+            &l,
+            format_args!("{:.4}", st.loss()),
+        );
+        sample(out, "flashmesh_link_probes_sent_total", &l, st.sent);
     }
 }
 

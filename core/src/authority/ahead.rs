@@ -80,8 +80,8 @@ impl Authority {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authority::tests::fixture;
     use crate::messages::TransferOrder;
+    use crate::testing::fixture;
 
     #[test]
     fn a_verdict_is_used_only_for_its_own_message() {

@@ -184,7 +184,7 @@ impl Authority {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authority::tests::{Fixture, fixture};
+    use crate::testing::{Fixture, fixture};
     use crate::messages::Certificate;
 
     /// Four authorities; user 0 pays user 1 `amount` (certified and applied at `a[0]`), then

@@ -2,67 +2,10 @@
 
 use super::*;
 use crate::codec::{Decode, Encode};
-use crate::committee::AuthorityInfo;
 use crate::error::ErrorCode;
 use crate::messages::QuorumCollector;
-use crate::messages::{DEFAULT_TOKEN, TransferOrder};
-
-pub(crate) struct Fixture {
-    pub keys: Vec<Keypair>,
-    pub committee: Arc<Committee>,
-    pub users: Vec<Keypair>,
-    pub genesis: Genesis,
-}
-
-pub(crate) fn fixture(n: usize, users: usize, balance: u64) -> Fixture {
-    let keys: Vec<Keypair> = (0..n)
-        .map(|i| Keypair::from_seed(&[100 + i as u8; 32]))
-        .collect();
-    let committee = Arc::new(
-        Committee::new(
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| AuthorityInfo {
-                    name: format!("a{i}"),
-                    public_key: k.public(),
-                    weight: 1,
-                    address: format!("127.0.0.1:{}", 47474 + i),
-                })
-                .collect(),
-        )
-        .unwrap(),
-    );
-    let users: Vec<Keypair> = (0..users)
-        .map(|i| Keypair::from_seed(&[1 + i as u8; 32]))
-        .collect();
-    let genesis = Genesis::uniform(users.iter().map(Keypair::public), balance);
-    Fixture {
-        keys,
-        committee,
-        users,
-        genesis,
-    }
-}
-
-impl Fixture {
-    pub fn authority(&self, i: usize) -> Authority {
-        Authority::new(self.keys[i].clone(), self.committee.clone(), &self.genesis).unwrap()
-    }
-    pub fn order(&self, from: usize, to: usize, amount: u64, nonce: u64) -> SignedOrder {
-        SignedOrder::sign(
-            TransferOrder {
-                sender: self.users[from].public(),
-                recipient: self.users[to].public(),
-                token: DEFAULT_TOKEN,
-                amount,
-                nonce,
-                epoch: 10,
-                ttl: 3,
-            },
-            &self.users[from],
-        )
-    }
-}
+use crate::messages::TransferOrder;
+use crate::testing::fixture;
 
 fn certify(auths: &mut [Authority], order: SignedOrder, epoch: u32) -> Certificate {
     let votes: Vec<Vote> = auths

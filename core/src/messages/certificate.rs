@@ -283,27 +283,14 @@ impl QuorumCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::committee::AuthorityInfo;
     use crate::keys::Keypair;
     use crate::messages::{DEFAULT_TOKEN, TransferOrder};
+    use crate::testing::{authority_keys, committee_of};
 
     #[test]
     fn collector_reaches_quorum_and_refuses_foreign_votes() {
-        let keys: Vec<Keypair> = (0..4u8)
-            .map(|i| Keypair::from_seed(&[40 + i; 32]))
-            .collect();
-        let c = Committee::new(
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| AuthorityInfo {
-                    name: format!("a{i}"),
-                    public_key: k.public(),
-                    weight: 1,
-                    address: "127.0.0.1:1".into(),
-                })
-                .collect(),
-        )
-        .unwrap();
+        let keys = authority_keys(4, 40);
+        let c = committee_of(&keys, 1);
         let payer = Keypair::from_seed(&[1; 32]);
         let mk = |amount| {
             SignedOrder::sign(

@@ -194,7 +194,7 @@ mod tests {
     #[test]
     fn reply_roundtrip_verify_and_canonical_balances() {
         let a = Keypair::from_seed(&[5; 32]);
-        let c = crate::committee::committee_of_one(&a);
+        let c = crate::testing::committee_of_one(&a);
         let acct = Keypair::from_seed(&[6; 32]).public();
         let r = QueryReply::sign(1, acct, 2, vec![(5, 50), (1, 10), (5, 7)], None, &a);
         assert_eq!(r.balances, vec![(1, 10), (5, 50)]);

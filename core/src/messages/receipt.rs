@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn receipt_roundtrip_and_verify() {
         let a = Keypair::from_seed(&[5; 32]);
-        let c = crate::committee::committee_of_one(&a);
+        let c = crate::testing::committee_of_one(&a);
         let r = Receipt::sign(Digest([1; 32]), 4, true, 5, &a);
         assert_eq!(Receipt::from_bytes(&r.to_bytes()).unwrap(), r);
         r.verify(&c).unwrap();

@@ -102,7 +102,7 @@ mod tests {
     #[test]
     fn vote_roundtrip_and_verify() {
         let a = Keypair::from_seed(&[5; 32]);
-        let c = crate::committee::committee_of_one(&a);
+        let c = crate::testing::committee_of_one(&a);
         let v = Vote::sign(Digest([3; 32]), 9, &a);
         assert_eq!(Vote::from_bytes(&v.to_bytes()).unwrap(), v);
         v.verify(&c).unwrap();

@@ -1,0 +1,7 @@
+//! The few host services the binaries and tests share, kept apart from the pure protocol:
+//! wall-clock Unix time, files readable by their owner only (key files), and Prometheus text.
+//! Nothing in the state machine uses them; the epoch and every time are still passed in.
+
+pub mod clock;
+pub mod files;
+pub mod prometheus;
