@@ -1,6 +1,7 @@
 //! Wallets in the simulator: payers run the wallet's own sans-IO [`QuorumRound`] (the code the
 //! `wallet` binary runs) in virtual time; payees accept certificates with the wallet's own
-//! [`accept_under`]. Around the round, the payer does what a FastPay client does to stay live:
+//! [`accept_with`] (its signature check shared with the committee's authorities, see
+//! [`crate::verify`]). Around the round, the payer does what a FastPay client does to stay live:
 //! an order that timed out is kept and tried again (some authorities may hold its lock), an
 //! authority that refuses because it is behind is sent the certificates it missed and asked
 //! again, and certificates keep being pushed to authorities that have not acknowledged them
@@ -25,7 +26,7 @@ use flashmesh_core::messages::{
 use flashmesh_scenario::file::ByzantinePayerBehaviour;
 use flashmesh_scenario::{PaymentOutcome, PaymentRecord};
 use flashmesh_wallet::quorum::{Heard, PhaseKind, QuorumRound, Reached, RoundError, Step, Timing};
-use flashmesh_wallet::{Retries, RetryCount, accept_under};
+use flashmesh_wallet::{Retries, RetryCount, accept_with};
 
 use crate::agenda::{Micros, ms, to_ms};
 use crate::monitor::names;
@@ -660,7 +661,7 @@ impl World {
             return;
         };
         let committee = self.committees[c].committee.clone();
-        match accept_under(&committee, &account, cert) {
+        match accept_with(&committee, &account, cert, &mut self.memos[c]) {
             Ok(received) => {
                 self.payees.entry(node).or_default().accepted += 1;
                 self.count("payee.accepted", 1.0);

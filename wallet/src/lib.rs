@@ -22,7 +22,7 @@ pub use pay::{
     PayError, PayOptions, Refusal, collect_votes, collect_votes_with, confirm_certificate,
     confirm_certificate_with,
 };
-pub use payee::{Received, Refused, accept, accept_under, next_payment};
+pub use payee::{Received, Refused, accept, accept_under, accept_with, next_payment};
 pub use quorum::{Heard, PhaseKind, QuorumRound, Reached, RoundError, Step, Timing};
 pub use retry::{LedgerError, Retries, RetryCount, RetryLedger};
 pub use state::{HistoryEntry, Pending, WalletDir, WalletState};

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use flashmesh_core::authority::{SignatureCheck, VerifyDirectly};
 use flashmesh_core::{Certificate, Committee, Envelope, Message, PublicKey};
 
 use crate::client::{ClientError, CommitteeClient};
@@ -38,18 +39,30 @@ pub fn accept(
     accept_under(client.committee(), account, certificate)
 }
 
-/// [`accept`] against `committee` itself (no client: the simulator's payees use it).
+/// [`accept`] against `committee` itself (no client).
 pub fn accept_under(
     committee: &Committee,
     account: &PublicKey,
     certificate: Certificate,
 ) -> Result<Received, Refused> {
+    accept_with(committee, account, certificate, &mut VerifyDirectly)
+}
+
+/// [`accept_under`] with the signatures checked by `check` (what [`Certificate::verify`]
+/// would answer; the simulator shares one answer per certificate among the payee and the
+/// authorities of a committee).
+pub fn accept_with(
+    committee: &Committee,
+    account: &PublicKey,
+    certificate: Certificate,
+    check: &mut impl SignatureCheck,
+) -> Result<Received, Refused> {
     let o = *certificate.order.order();
     if o.recipient != *account {
         return Err(Refused::NotForUs);
     }
-    let verified = certificate
-        .verify(committee)
+    let verified = check
+        .certificate(certificate, committee)
         .map_err(|e| Refused::Invalid(e.to_string()))?;
     Ok(Received {
         certificate: verified.into_inner(),

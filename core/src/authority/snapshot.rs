@@ -184,8 +184,8 @@ impl Authority {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::{Fixture, fixture};
     use crate::messages::Certificate;
+    use crate::testing::{Fixture, fixture};
 
     /// Four authorities; user 0 pays user 1 `amount` (certified and applied at `a[0]`), then
     /// user 2's next order is locked at `a[0]` (a pending vote).
