@@ -98,18 +98,15 @@ impl History {
         while at < count {
             let end = (at + CHUNK).min(count);
             let per = (end - at).div_ceil(threads);
-            let parts: Vec<Vec<Vec<u8>>> = std::thread::scope(|s| {
+            let parts: Vec<Vec<StateChange>> = std::thread::scope(|s| {
                 let handles: Vec<_> = (0..threads)
                     .map(|t| {
                         let lo = (at + t * per).min(end);
                         let hi = (lo + per).min(end);
                         s.spawn(move || {
                             (lo..hi)
-                                .map(|n| {
-                                    StateChange::Apply {
-                                        certificate: self.certificate(n),
-                                    }
-                                    .to_bytes()
+                                .map(|n| StateChange::Apply {
+                                    certificate: self.certificate(n),
                                 })
                                 .collect::<Vec<_>>()
                         })
@@ -120,13 +117,12 @@ impl History {
                     .map(|h| h.join().expect("a signing thread"))
                     .collect()
             });
-            let records: Vec<Vec<u8>> = parts.into_iter().flatten().collect();
-            for r in &records {
-                let change = <StateChange as flashmesh_core::Decode>::from_bytes(r)
-                    .expect("a change just encoded");
+            let mut records = Vec::with_capacity((end - at) as usize);
+            for change in parts.iter().flatten() {
                 authority
-                    .apply_change(&change)
+                    .apply_change(change)
                     .expect("the history is consistent");
+                records.push(change.to_bytes());
             }
             if let Some(store) = store.as_deref_mut() {
                 store.append(&records)?;

@@ -21,7 +21,7 @@
 
 use std::path::{Path, PathBuf};
 
-use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 
 const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
 /// One row: the journal position a snapshot covers → the snapshot.
@@ -163,14 +163,7 @@ impl Store {
 
     /// Reads every record still in the journal (after the snapshot), in the order appended.
     pub fn load(&self) -> Result<Vec<Vec<u8>>, StoreError> {
-        let txn = self.db.begin_read().map_err(StoreError::db)?;
-        let table = txn.open_table(JOURNAL).map_err(StoreError::db)?;
-        let mut out = Vec::with_capacity(table.len().map_err(StoreError::db)? as usize);
-        for entry in table.iter().map_err(StoreError::db)? {
-            let (_, v) = entry.map_err(StoreError::db)?;
-            out.push(v.value().to_vec());
-        }
-        Ok(out)
+        Ok(self.recover()?.records)
     }
 
     /// Appends `records` in one durable transaction: when this returns `Ok`, all of them are
