@@ -56,6 +56,13 @@ const bit<8> MSG_HANDOFF      = 7;
 const bit<8> MSG_PAYMENT_DATA = 8;
 const bit<8> MSG_PROBE        = 9;
 const bit<8> MSG_ERROR        = 10;
+const bit<8> MSG_HANDOFF_CERTIFICATE    = 11;
+const bit<8> MSG_WITHDRAWAL             = 12;
+const bit<8> MSG_WITHDRAWAL_CERTIFICATE = 13;
+const bit<8> MSG_DEPOSIT                = 14;
+const bit<8> MSG_SETTLEMENT             = 15;
+const bit<8> MSG_HEARTBEAT              = 16;
+const bit<8> MSG_SYNC                   = 17;
 
 /* FMH flags bit 0: this PROBE is a reply. */
 const bit<8> FLAG_PROBE_REPLY = 0x01;

@@ -17,12 +17,22 @@ use flashmesh_controller::runtime::config::sender_tag;
 use flashmesh_controller::sdn::probe::{self, Probe};
 
 fn bundle() -> PolicyBundle {
+    // Every field is set here, so that a change of the defaults does not touch the freeze.
     let mut settings = PolicySettings::default();
-    settings.classes.push(ClassRule {
-        msg_type: 10,
-        class: 2,
-        priority: 1,
-    });
+    let rule = |msg_type, class, priority| ClassRule {
+        msg_type,
+        class,
+        priority,
+    };
+    settings.classes = vec![
+        rule(1, 0, 7),
+        rule(2, 0, 7),
+        rule(3, 0, 7),
+        rule(4, 1, 3),
+        rule(8, 1, 3),
+        rule(9, 0, 7),
+        rule(10, 2, 1),
+    ];
     settings.retry_allowance = 3;
     settings.epoch_length_ms = 12_345;
     settings.probe_interval_ms = 25;

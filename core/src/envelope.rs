@@ -113,7 +113,17 @@ impl Message {
             MsgType::Query => Message::Query(Query::decode_from(&mut r)?),
             MsgType::QueryReply => Message::QueryReply(QueryReply::decode_from(&mut r)?),
             MsgType::Error => Message::Error(ErrorMessage::decode_from(&mut r)?),
-            MsgType::Handoff | MsgType::PaymentData | MsgType::Probe => {
+            // Not (yet) interpreted by this crate: carried as bytes.
+            MsgType::Handoff
+            | MsgType::PaymentData
+            | MsgType::Probe
+            | MsgType::HandoffCertificate
+            | MsgType::Withdrawal
+            | MsgType::WithdrawalCertificate
+            | MsgType::Deposit
+            | MsgType::Settlement
+            | MsgType::Heartbeat
+            | MsgType::Sync => {
                 return Ok(Message::Opaque {
                     msg_type,
                     body: body.to_vec(),

@@ -51,6 +51,13 @@ pub const MSG_HANDOFF: u8 = 7;
 pub const MSG_PAYMENT_DATA: u8 = 8;
 pub const MSG_PROBE: u8 = 9;
 pub const MSG_ERROR: u8 = 10;
+pub const MSG_HANDOFF_CERTIFICATE: u8 = 11;
+pub const MSG_WITHDRAWAL: u8 = 12;
+pub const MSG_WITHDRAWAL_CERTIFICATE: u8 = 13;
+pub const MSG_DEPOSIT: u8 = 14;
+pub const MSG_SETTLEMENT: u8 = 15;
+pub const MSG_HEARTBEAT: u8 = 16;
+pub const MSG_SYNC: u8 = 17;
 
 /// The header fields in wire order with their widths in bits (names as in DESIGN.md).
 /// The P4 program's `fmh_t` header must declare exactly these.
@@ -99,11 +106,24 @@ pub enum MsgType {
     PaymentData = MSG_PAYMENT_DATA,
     Probe = MSG_PROBE,
     Error = MSG_ERROR,
+    /// A quorum's certificate on a handoff order.
+    HandoffCertificate = MSG_HANDOFF_CERTIFICATE,
+    /// A signed withdrawal order (a vote request).
+    Withdrawal = MSG_WITHDRAWAL,
+    WithdrawalCertificate = MSG_WITHDRAWAL_CERTIFICATE,
+    /// A gateway's funding certificate.
+    Deposit = MSG_DEPOSIT,
+    /// A gateway's signed settlement of a withdrawal.
+    Settlement = MSG_SETTLEMENT,
+    /// An anchor's signed liveness beacon to its peers.
+    Heartbeat = MSG_HEARTBEAT,
+    /// An anchor's request to a peer for the certificates it missed.
+    Sync = MSG_SYNC,
 }
 
 impl MsgType {
     /// All types in number order.
-    pub const ALL: [MsgType; 10] = [
+    pub const ALL: [MsgType; 17] = [
         MsgType::Order,
         MsgType::Vote,
         MsgType::Certificate,
@@ -114,6 +134,13 @@ impl MsgType {
         MsgType::PaymentData,
         MsgType::Probe,
         MsgType::Error,
+        MsgType::HandoffCertificate,
+        MsgType::Withdrawal,
+        MsgType::WithdrawalCertificate,
+        MsgType::Deposit,
+        MsgType::Settlement,
+        MsgType::Heartbeat,
+        MsgType::Sync,
     ];
     /// The type for a `msg_type` byte.
     pub fn from_u8(v: u8) -> Option<MsgType> {
@@ -136,6 +163,13 @@ impl MsgType {
             MsgType::PaymentData => "payment_data",
             MsgType::Probe => "probe",
             MsgType::Error => "error",
+            MsgType::HandoffCertificate => "handoff_certificate",
+            MsgType::Withdrawal => "withdrawal",
+            MsgType::WithdrawalCertificate => "withdrawal_certificate",
+            MsgType::Deposit => "deposit",
+            MsgType::Settlement => "settlement",
+            MsgType::Heartbeat => "heartbeat",
+            MsgType::Sync => "sync",
         }
     }
 }

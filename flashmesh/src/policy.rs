@@ -375,6 +375,13 @@ mod tests {
             ("payment_data", 8),
             ("probe", 9),
             ("error", 10),
+            ("handoff_certificate", 11),
+            ("withdrawal", 12),
+            ("withdrawal_certificate", 13),
+            ("deposit", 14),
+            ("settlement", 15),
+            ("heartbeat", 16),
+            ("sync", 17),
         ];
         for (name, n) in before {
             assert_eq!(parse_msg_type(name), Ok(n), "{name}");

@@ -26,7 +26,9 @@
 //! ```
 
 use flashmesh_core::wire::{
-    MSG_CERTIFICATE, MSG_ORDER, MSG_PAYMENT_DATA, MSG_PROBE, MSG_RECEIPT, MSG_VOTE,
+    MSG_CERTIFICATE, MSG_DEPOSIT, MSG_HANDOFF, MSG_HANDOFF_CERTIFICATE, MSG_HEARTBEAT, MSG_ORDER,
+    MSG_PAYMENT_DATA, MSG_PROBE, MSG_RECEIPT, MSG_SETTLEMENT, MSG_SYNC, MSG_VOTE, MSG_WITHDRAWAL,
+    MSG_WITHDRAWAL_CERTIFICATE,
 };
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -86,13 +88,35 @@ impl Default for PolicySettings {
                 },
                 // link probes ride the top queue so congestion never fakes a link failure
                 bcb(MSG_PROBE),
+                // handoff, withdrawal and deposit settle like transfers
+                bcb(MSG_HANDOFF),
+                bcb(MSG_HANDOFF_CERTIFICATE),
+                bcb(MSG_WITHDRAWAL),
+                bcb(MSG_WITHDRAWAL_CERTIFICATE),
+                bcb(MSG_DEPOSIT),
+                ClassRule {
+                    msg_type: MSG_SETTLEMENT,
+                    class: 1,
+                    priority: 3,
+                },
+                // heartbeats too, so congestion never fakes a partition
+                bcb(MSG_HEARTBEAT),
+                bcb(MSG_SYNC),
             ],
             retry_allowance: 2,
             epoch_length_ms: 10_000,
             probe_interval_ms: 10,
             probe_miss_count: 3,
             penalty_secs: 60,
-            dedup_types: vec![MSG_ORDER, MSG_CERTIFICATE],
+            dedup_types: vec![
+                MSG_ORDER,
+                MSG_CERTIFICATE,
+                MSG_HANDOFF,
+                MSG_HANDOFF_CERTIFICATE,
+                MSG_WITHDRAWAL,
+                MSG_WITHDRAWAL_CERTIFICATE,
+                MSG_DEPOSIT,
+            ],
         }
     }
 }

@@ -191,7 +191,7 @@ mod tests {
         assert_eq!(c[0].params[1], ("prio".into(), from_u128(7)));
         assert_eq!(c[0].priority, CLASSIFY_PRIORITY);
         let d = dedup_entries(&s);
-        assert_eq!(d.len(), 2);
+        assert_eq!(d.len(), s.dedup_types.len());
         assert_eq!(d[0].matches[0].1, FieldMatch::exact(1));
         assert_eq!(d[1].matches[0].1, FieldMatch::exact(3));
     }
