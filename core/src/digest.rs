@@ -24,6 +24,14 @@ pub const DOMAIN_POLICY: &str = "flashmesh 2026-11 policy bundle body v1";
 pub const DOMAIN_CONTROLLER_TAG: &str = "flashmesh 2026-11 controller probe tag v1";
 /// Domain of the committee identity a state snapshot is bound to.
 pub const DOMAIN_SNAPSHOT_COMMITTEE: &str = "flash-mesh v1 snapshot committee";
+/// Domain of a withdrawal order signed by its owner.
+pub const DOMAIN_WITHDRAWAL: &str = "flash-mesh v1 withdrawal-order";
+/// Domain of a withdrawal certificate's identity.
+pub const DOMAIN_WITHDRAWAL_CERTIFICATE: &str = "flash-mesh v1 withdrawal certificate";
+/// Domain of a gateway's funding certificate (a deposit).
+pub const DOMAIN_FUNDING: &str = "flash-mesh v1 funding certificate";
+/// Domain of a gateway's settlement of a withdrawal.
+pub const DOMAIN_SETTLEMENT: &str = "flash-mesh v1 settlement";
 
 /// A 32-byte blake3 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -78,6 +86,10 @@ mod tests {
             DOMAIN_POLICY,
             DOMAIN_CONTROLLER_TAG,
             DOMAIN_SNAPSHOT_COMMITTEE,
+            DOMAIN_WITHDRAWAL,
+            DOMAIN_WITHDRAWAL_CERTIFICATE,
+            DOMAIN_FUNDING,
+            DOMAIN_SETTLEMENT,
         ];
         for (i, x) in all.iter().enumerate() {
             for y in &all[i + 1..] {

@@ -28,7 +28,11 @@ pub struct Handled {
 fn is_reply_type(t: MsgType) -> bool {
     matches!(
         t,
-        MsgType::Vote | MsgType::Receipt | MsgType::QueryReply | MsgType::Error
+        MsgType::Vote
+            | MsgType::Receipt
+            | MsgType::QueryReply
+            | MsgType::Error
+            | MsgType::Settlement
     )
 }
 
@@ -144,6 +148,24 @@ impl Authority {
                     .map(|o| (Message::Receipt(o.reply), o.persist));
                 reply_with(self, r)
             }
+            Message::Withdrawal(order) => {
+                let r = self
+                    .handle_withdrawal_with(order, current_epoch, check)
+                    .map(|o| (Message::Vote(o.reply), o.persist));
+                reply_with(self, r)
+            }
+            Message::WithdrawalCertificate(cert) => {
+                let r = self
+                    .handle_withdrawal_certificate_with(cert, check)
+                    .map(|o| (Message::Receipt(o.reply), o.persist));
+                reply_with(self, r)
+            }
+            Message::Deposit(funding) => {
+                let r = self
+                    .handle_funding_with(funding, check)
+                    .map(|o| (Message::Receipt(o.reply), o.persist));
+                reply_with(self, r)
+            }
             Message::Query(q) => {
                 let r = Ok((Message::QueryReply(self.handle_query(&q)), None));
                 reply_with(self, r)
@@ -151,14 +173,16 @@ impl Authority {
             Message::Opaque { msg_type, .. } => {
                 reply_with(self, Err(Rejection::NotServed(msg_type)))
             }
-            Message::Vote(_) | Message::Receipt(_) | Message::QueryReply(_) | Message::Error(_) => {
-                Handled {
-                    request_type,
-                    result: Err(Rejection::NotServed(header.msg_type)),
-                    reply: None,
-                    persist: None,
-                }
-            }
+            Message::Vote(_)
+            | Message::Receipt(_)
+            | Message::QueryReply(_)
+            | Message::Error(_)
+            | Message::Settlement(_) => Handled {
+                request_type,
+                result: Err(Rejection::NotServed(header.msg_type)),
+                reply: None,
+                persist: None,
+            },
         }
     }
 }

@@ -6,19 +6,29 @@
 mod batch;
 mod certificate;
 mod error_msg;
+mod funding;
 mod order;
+mod owned;
 mod query;
 mod receipt;
+mod settlement;
 mod vote;
+mod withdrawal;
 
 pub use certificate::{Certificate, QuorumCollector, SignerEntry};
 pub use error_msg::{ErrorMessage, MAX_ERROR_DETAIL_LEN};
+pub use funding::{FUNDING_LEN, Funding, FundingCertificate};
 pub use order::{
     DEFAULT_TOKEN, SIGNED_ORDER_LEN, SignedOrder, TRANSFER_ORDER_LEN, TokenId, TransferOrder,
 };
+pub use owned::OwnedOrder;
 pub use query::{MAX_REPLY_BALANCES, Query, QueryReply};
 pub use receipt::Receipt;
+pub use settlement::Settlement;
 pub use vote::Vote;
+pub use withdrawal::{
+    MAX_EXTERNAL_RECIPIENT_LEN, SignedWithdrawal, WithdrawalCertificate, WithdrawalOrder,
+};
 
 /// A value whose signatures have been checked. Only this crate's `verify` functions make one.
 #[derive(Debug, Clone, PartialEq, Eq)]
