@@ -32,6 +32,9 @@ pub const DOMAIN_WITHDRAWAL_CERTIFICATE: &str = "flash-mesh v1 withdrawal certif
 pub const DOMAIN_FUNDING: &str = "flash-mesh v1 funding certificate";
 /// Domain of a gateway's settlement of a withdrawal.
 pub const DOMAIN_SETTLEMENT: &str = "flash-mesh v1 settlement";
+/// Domain of the digest of a primary ledger's deposit reference, as a funding certificate
+/// carries it.
+pub const DOMAIN_DEPOSIT_REFERENCE: &str = "flash-mesh v1 deposit reference";
 
 /// A 32-byte blake3 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -90,6 +93,7 @@ mod tests {
             DOMAIN_WITHDRAWAL_CERTIFICATE,
             DOMAIN_FUNDING,
             DOMAIN_SETTLEMENT,
+            DOMAIN_DEPOSIT_REFERENCE,
         ];
         for (i, x) in all.iter().enumerate() {
             for y in &all[i + 1..] {

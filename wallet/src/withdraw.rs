@@ -163,13 +163,24 @@ pub async fn confirm_withdrawal(
     certificate: &WithdrawalCertificate,
     opts: &PayOptions,
 ) -> Result<Vec<Refusal>, PayError> {
-    let committee = client.committee().clone();
     let datagram = Envelope::withdrawal_certificate(certificate.clone(), opts.epoch)
         .encode()
         .map_err(|e| PayError::Encode(e.to_string()))?;
-    let nonce = certificate.order.nonce();
     let digest = OwnedOrder::digest(&certificate.order);
-    gather(client, &datagram, opts, "receipts", |i, m| match m {
+    confirm_receipts(client, &datagram, digest, certificate.order.nonce(), opts).await
+}
+
+/// Sends `datagram` (a certificate of any kind, or a gateway's funding certificate) to every
+/// authority until a quorum of valid receipts for (`digest`, `nonce`) came back.
+pub async fn confirm_receipts(
+    client: &CommitteeClient,
+    datagram: &[u8],
+    digest: flashmesh_core::digest::Digest,
+    nonce: u64,
+    opts: &PayOptions,
+) -> Result<Vec<Refusal>, PayError> {
+    let committee = client.committee().clone();
+    gather(client, datagram, opts, "receipts", |i, m| match m {
         Message::Receipt(r)
             if r.order_digest == digest
                 && r.nonce == nonce
