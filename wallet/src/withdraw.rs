@@ -409,7 +409,16 @@ impl Wallet {
         let certificate = match &pending.certificate {
             Some(c) => decode_hex("certificate", c)?,
             None => {
-                let c = certify_withdrawal(self.client(), &order, &opts).await?;
+                let c = match certify_withdrawal(self.client(), &order, &opts).await {
+                    Ok(c) => c,
+                    Err(e @ PayError::Refused { by_all: true, .. }) => {
+                        // Nobody holds a lock on it: abandoned, the nonce is free again.
+                        let path = dir.join(PENDING_FILE);
+                        std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
+                        return Err(e.into());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
                 save_pending(
                     &dir,
                     &PendingWithdrawal {
