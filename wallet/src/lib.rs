@@ -30,5 +30,5 @@ pub use state::{HistoryEntry, Pending, WalletDir, WalletState};
 pub use wallet::{Payment, Wallet, WalletError};
 pub use withdraw::{
     SettledEntry, WalletWithdrawError, WithdrawError, Withdrawn, certify_withdrawal,
-    confirm_withdrawal, settle_at_gateway, withdraw_order,
+    confirm_receipts, confirm_withdrawal, settle_at_gateway, withdraw_order,
 };
