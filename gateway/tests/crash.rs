@@ -231,37 +231,23 @@ fn killed_worker_then_replay(
     let (mut settled_by_worker, mut recorded_by_worker) = (0u64, 0u64);
     for i in 0..count {
         let s = ledger.settle(&withdrawal(i), REPLAY_EPOCH_MS + i).unwrap();
-        let by_worker = s.settled_at_ms < REPLAY_EPOCH_MS;
-        assert_eq!(
-            s.first, !by_worker,
-            "withdrawal {i}: first only where the replay settled it"
+        let acked = acked_settlements.get(&i);
+        let by_worker = check_replayed(
+            "withdrawal",
+            i,
+            s.first,
+            s.settled_at_ms,
+            s.reference,
+            acked,
         );
         settled_by_worker += u64::from(by_worker);
-        if let Some(reference) = acked_settlements.get(&i) {
-            assert!(
-                by_worker,
-                "acknowledged withdrawal {i} lost: settled again by the replay"
-            );
-            assert_eq!(s.reference, *reference, "withdrawal {i} changed reference");
-            assert_eq!(s.settled_at_ms, i, "withdrawal {i} changed time");
-        }
         references.push(s.reference);
         let d = ledger
             .record_deposit(&deposit(i), REPLAY_EPOCH_MS + i)
             .unwrap();
-        let by_worker = d.created_at_ms < REPLAY_EPOCH_MS;
-        assert_eq!(
-            d.first, !by_worker,
-            "deposit {i}: first only where the replay recorded it"
-        );
+        let acked = acked_deposits.get(&i);
+        let by_worker = check_replayed("deposit", i, d.first, d.created_at_ms, d.sequence, acked);
         recorded_by_worker += u64::from(by_worker);
-        if let Some(sequence) = acked_deposits.get(&i) {
-            assert!(
-                by_worker,
-                "acknowledged deposit {i} lost: recorded again by the replay"
-            );
-            assert_eq!(d.sequence, *sequence, "deposit {i} changed sequence");
-        }
         sequences.push(d.sequence);
         if started.elapsed() > DEADLINE {
             panic!("the replay is too slow: {i} of {count} in {DEADLINE:?}");
@@ -284,6 +270,35 @@ fn killed_worker_then_replay(
         expected_totals(&withdrawals, &deposits)
     );
     println!("replay done in {:?} in all", started.elapsed());
+}
+
+/// Checks the replay's answer for item `i` (recorded at `time_ms` with `number`, `first` or not)
+/// against the worker's acknowledgement `acked`, if any, and says whether the worker recorded it.
+fn check_replayed(
+    what: &str,
+    i: u64,
+    first: bool,
+    time_ms: u64,
+    number: u64,
+    acked: Option<&u64>,
+) -> bool {
+    let by_worker = time_ms < REPLAY_EPOCH_MS;
+    assert_eq!(
+        first, !by_worker,
+        "{what} {i}: first only where the replay recorded it"
+    );
+    if let Some(acked) = acked {
+        assert!(
+            by_worker,
+            "acknowledged {what} {i} lost: recorded again by the replay"
+        );
+        assert_eq!(
+            number, *acked,
+            "{what} {i} changed its reference or sequence"
+        );
+        assert_eq!(time_ms, i, "{what} {i} changed its time");
+    }
+    by_worker
 }
 
 /// Two workers on one ledger settle the same list at once.

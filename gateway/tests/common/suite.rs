@@ -6,7 +6,8 @@ use std::sync::Barrier;
 use std::thread;
 
 use flashmesh_gateway::ledger::{
-    Deposit, DepositRequest, LedgerError, LedgerTotals, MAX_EXTERNAL_LEN, Settlement, Withdrawal,
+    Deposit, DepositRequest, LedgerError, LedgerTotals, MAX_EXTERNAL_LEN, PrimaryLedger,
+    Settlement, Withdrawal,
 };
 
 use super::{Fixture, assert_gap_free, deposit, expected_totals, withdrawal};
@@ -430,6 +431,20 @@ pub fn totals_match(f: &dyn Fixture) {
         (read.withdrawal.nonce, read.withdrawal.token),
         (u64::MAX, u32::MAX)
     );
+}
+
+/// `w`'s recipient balance was put just below its type's limit: settling `w` is refused as an
+/// overflow and records nothing, not even a reference.
+pub fn overflow_changed_nothing(ledger: &mut dyn PrimaryLedger, w: &Withdrawal) {
+    assert!(matches!(ledger.settle(w, 1), Err(LedgerError::Overflow(_))));
+    assert_eq!(ledger.settlement(&w.certificate_digest).unwrap(), None);
+    assert_eq!(ledger.totals().unwrap().tokens.len(), 0);
+    let next = Withdrawal {
+        certificate_digest: [0xcc; 32],
+        recipient: b"other".to_vec(),
+        ..w.clone()
+    };
+    assert_eq!(ledger.settle(&next, 2).unwrap().reference, 1);
 }
 
 /// The settlement as a replay or a read answers it.
