@@ -41,26 +41,18 @@ pub(crate) fn same_withdrawal(
     recorded: &Withdrawal,
     asked: &Withdrawal,
 ) -> Result<(), LedgerError> {
-    let field = if recorded.certificate_digest != asked.certificate_digest {
-        "certificate digest"
-    } else if recorded.account != asked.account {
-        "account"
-    } else if recorded.token != asked.token {
-        "token"
-    } else if recorded.amount != asked.amount {
-        "amount"
-    } else if recorded.recipient != asked.recipient {
-        "recipient"
-    } else if recorded.nonce != asked.nonce {
-        "nonce"
-    } else {
-        return Ok(());
-    };
-    Err(LedgerError::Conflict {
-        kind: "withdrawal",
-        key: hex(&asked.certificate_digest),
-        field,
-    })
+    let differs = [
+        (
+            "certificate digest",
+            recorded.certificate_digest != asked.certificate_digest,
+        ),
+        ("account", recorded.account != asked.account),
+        ("token", recorded.token != asked.token),
+        ("amount", recorded.amount != asked.amount),
+        ("recipient", recorded.recipient != asked.recipient),
+        ("nonce", recorded.nonce != asked.nonce),
+    ];
+    first_difference("withdrawal", || hex(&asked.certificate_digest), &differs)
 }
 
 /// Ok when a repeat carries the recorded fields, else the conflict naming the first that differs.
@@ -68,22 +60,33 @@ pub(crate) fn same_deposit(
     recorded: &DepositRequest,
     asked: &DepositRequest,
 ) -> Result<(), LedgerError> {
-    let field = if recorded.external_reference != asked.external_reference {
-        "external reference"
-    } else if recorded.account != asked.account {
-        "account"
-    } else if recorded.token != asked.token {
-        "token"
-    } else if recorded.amount != asked.amount {
-        "amount"
-    } else {
-        return Ok(());
-    };
-    Err(LedgerError::Conflict {
-        kind: "deposit",
-        key: String::from_utf8_lossy(&asked.external_reference).into_owned(),
-        field,
-    })
+    let differs = [
+        (
+            "external reference",
+            recorded.external_reference != asked.external_reference,
+        ),
+        ("account", recorded.account != asked.account),
+        ("token", recorded.token != asked.token),
+        ("amount", recorded.amount != asked.amount),
+    ];
+    let key = || String::from_utf8_lossy(&asked.external_reference).into_owned();
+    first_difference("deposit", key, &differs)
+}
+
+/// The conflict for the first field marked as differing, if any.
+fn first_difference(
+    kind: &'static str,
+    key: impl FnOnce() -> String,
+    differs: &[(&'static str, bool)],
+) -> Result<(), LedgerError> {
+    match differs.iter().find(|(_, differs)| *differs) {
+        Some((field, _)) => Err(LedgerError::Conflict {
+            kind,
+            key: key(),
+            field,
+        }),
+        None => Ok(()),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

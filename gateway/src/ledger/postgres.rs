@@ -16,7 +16,10 @@ use postgres::{Client, NoTls, Row, Transaction};
 use super::check::{
     same_deposit, same_withdrawal, time_to_db, validate_deposit, validate_withdrawal,
 };
-use super::row::{BalanceRow, DepositRow, SettlementRow, TokenTotalsRow, decode_totals};
+use super::row::{
+    BalanceRow, DepositRow, SettlementRow, TokenTotalsRow, decode_totals, deposit_range,
+    recorded_first, settled_first,
+};
 use super::{
     Deposit, DepositRequest, LedgerError, LedgerTotals, PrimaryLedger, Settlement, Withdrawal,
 };
@@ -166,15 +169,7 @@ impl PrimaryLedger for PostgresLedger {
         )
         .map_err(sum_error)?;
         tx.commit()?;
-        Ok(Settlement {
-            withdrawal: w.clone(),
-            reference: u64::try_from(reference)
-                .ok()
-                .filter(|r| *r > 0)
-                .ok_or_else(|| LedgerError::Corrupt(format!("settlement counter {reference}")))?,
-            settled_at_ms: now_ms,
-            first: true,
-        })
+        settled_first(w, reference, now_ms)
     }
 
     fn settlement(
@@ -226,21 +221,13 @@ impl PrimaryLedger for PostgresLedger {
         )
         .map_err(sum_error)?;
         tx.commit()?;
-        Ok(Deposit {
-            request: d.clone(),
-            sequence: u64::try_from(sequence)
-                .map_err(|_| LedgerError::Corrupt(format!("deposit counter {sequence}")))?,
-            created_at_ms: now_ms,
-            first: true,
-        })
+        recorded_first(d, sequence, now_ms)
     }
 
     fn deposits_from(&mut self, sequence: u64, limit: usize) -> Result<Vec<Deposit>, LedgerError> {
-        // Sequences are stored as BIGINT: none can be above i64::MAX.
-        let Ok(from) = i64::try_from(sequence) else {
+        let Some((from, limit)) = deposit_range(sequence, limit) else {
             return Ok(Vec::new());
         };
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.client.query(
             &format!("{SELECT_DEPOSITS} WHERE sequence >= $1 ORDER BY sequence LIMIT $2"),
             &[&from, &limit],

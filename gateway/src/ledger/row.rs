@@ -56,13 +56,9 @@ impl SettlementRow {
             nonce: parse_u64(&self.nonce, "nonce")?,
         };
         validate_withdrawal(&withdrawal).map_err(recorded_invalid)?;
-        let reference = non_negative(self.reference, "settlement reference")?;
-        if reference == 0 {
-            return Err(LedgerError::Corrupt("settlement reference 0".into()));
-        }
         Ok(Settlement {
             withdrawal,
-            reference,
+            reference: reference(self.reference)?,
             settled_at_ms: non_negative(self.settled_at_ms, "settlement time")?,
             first: false,
         })
@@ -97,6 +93,41 @@ impl TokenTotalsRow {
         };
         Ok((token(self.token)?, t))
     }
+}
+
+/// The answer to the call that settled `w`, with the reference the database gave it.
+pub(crate) fn settled_first(
+    w: &Withdrawal,
+    reference_given: i64,
+    now_ms: u64,
+) -> Result<Settlement, LedgerError> {
+    Ok(Settlement {
+        withdrawal: w.clone(),
+        reference: reference(reference_given)?,
+        settled_at_ms: now_ms,
+        first: true,
+    })
+}
+
+/// The answer to the call that recorded `d`, with the sequence the database gave it.
+pub(crate) fn recorded_first(
+    d: &DepositRequest,
+    sequence: i64,
+    now_ms: u64,
+) -> Result<Deposit, LedgerError> {
+    Ok(Deposit {
+        request: d.clone(),
+        sequence: non_negative(sequence, "deposit sequence")?,
+        created_at_ms: now_ms,
+        first: true,
+    })
+}
+
+/// `deposits_from`'s bounds as the databases take them, or `None` when no deposit can be in
+/// range (sequences are stored as `i64`).
+pub(crate) fn deposit_range(sequence: u64, limit: usize) -> Option<(i64, i64)> {
+    let from = i64::try_from(sequence).ok()?;
+    Some((from, i64::try_from(limit).unwrap_or(i64::MAX)))
 }
 
 /// The totals from their two tables.
@@ -154,6 +185,13 @@ fn key32(bytes: &[u8], what: &str) -> Result<[u8; 32], LedgerError> {
 
 fn token(value: i64) -> Result<u32, LedgerError> {
     u32::try_from(value).map_err(|_| LedgerError::Corrupt(format!("token {value} is out of range")))
+}
+
+fn reference(value: i64) -> Result<u64, LedgerError> {
+    u64::try_from(value)
+        .ok()
+        .filter(|r| *r > 0)
+        .ok_or_else(|| LedgerError::Corrupt(format!("settlement reference {value}")))
 }
 
 fn non_negative(value: i64, what: &str) -> Result<u64, LedgerError> {

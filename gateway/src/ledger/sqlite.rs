@@ -16,7 +16,8 @@ use super::check::{
     same_deposit, same_withdrawal, time_to_db, validate_deposit, validate_withdrawal,
 };
 use super::row::{
-    BalanceRow, DepositRow, SettlementRow, TokenTotalsRow, decode_totals, parse_u128,
+    BalanceRow, DepositRow, SettlementRow, TokenTotalsRow, decode_totals, deposit_range,
+    parse_u128, recorded_first, settled_first,
 };
 use super::{
     Deposit, DepositRequest, LedgerError, LedgerTotals, PrimaryLedger, Settlement, TokenTotals,
@@ -140,12 +141,7 @@ impl PrimaryLedger for SqliteLedger {
             Ok(())
         })?;
         tx.commit()?;
-        Ok(Settlement {
-            withdrawal: w.clone(),
-            reference: positive(reference)?,
-            settled_at_ms: now_ms,
-            first: true,
-        })
+        settled_first(w, reference, now_ms)
     }
 
     fn settlement(
@@ -196,21 +192,13 @@ impl PrimaryLedger for SqliteLedger {
             Ok(())
         })?;
         tx.commit()?;
-        Ok(Deposit {
-            request: d.clone(),
-            sequence: u64::try_from(sequence)
-                .map_err(|_| LedgerError::Corrupt(format!("deposit sequence {sequence}")))?,
-            created_at_ms: now_ms,
-            first: true,
-        })
+        recorded_first(d, sequence, now_ms)
     }
 
     fn deposits_from(&mut self, sequence: u64, limit: usize) -> Result<Vec<Deposit>, LedgerError> {
-        // Sequences are stored as i64: none can be above i64::MAX.
-        let Ok(from) = i64::try_from(sequence) else {
+        let Some((from, limit)) = deposit_range(sequence, limit) else {
             return Ok(Vec::new());
         };
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT {DEPOSIT_COLUMNS} FROM deposits WHERE sequence >= ?1 ORDER BY sequence LIMIT ?2"
         ))?;
@@ -367,11 +355,4 @@ fn add(sum: u128, amount: u64, what: &'static str) -> Result<u128, LedgerError> 
 
 fn count_to_db(count: u64) -> Result<i64, LedgerError> {
     i64::try_from(count).map_err(|_| LedgerError::Overflow("count"))
-}
-
-fn positive(reference: i64) -> Result<u64, LedgerError> {
-    u64::try_from(reference)
-        .ok()
-        .filter(|r| *r > 0)
-        .ok_or_else(|| LedgerError::Corrupt(format!("settlement reference {reference}")))
 }
