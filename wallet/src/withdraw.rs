@@ -66,8 +66,15 @@ async fn gather(
     let (mut counted, mut refused) = (0u64, 0u64);
     let mut refusals = Vec::new();
     let mut next_send = started;
+    let mut give_up: Option<Instant> = None;
     loop {
         let now = Instant::now();
+        if give_up.is_some_and(|g| now >= g) {
+            return Err(PayError::Refused {
+                by_all: false,
+                refusals,
+            });
+        }
         if now >= deadline {
             return Err(PayError::Timeout {
                 phase,
@@ -81,7 +88,8 @@ async fn gather(
             client.send_to_each(datagram, to).await;
             next_send = now + opts.retry_interval;
         }
-        let Some(inc) = client.recv_until(next_send.min(deadline)).await? else {
+        let wake = give_up.map_or(next_send.min(deadline), |g| g.min(next_send).min(deadline));
+        let Some(inc) = client.recv_until(wake).await? else {
             continue;
         };
         let Some(i) = client.endpoint_by_addr(inc.from) else {
@@ -103,11 +111,16 @@ async fn gather(
                 answered[i] = true;
                 refused += weight;
                 refusals.push(r);
-                if refused > committee.total_weight() - committee.quorum() {
+                if refused == committee.total_weight() {
                     return Err(PayError::Refused {
-                        by_all: refused == committee.total_weight(),
+                        by_all: true,
                         refusals,
                     });
+                }
+                if refused > committee.total_weight() - committee.quorum() && give_up.is_none() {
+                    // Out of reach: wait a little for the rest, so that a refusal by everyone
+                    // (nobody holds a lock) can be told from one by only some.
+                    give_up = Some(Instant::now() + 2 * opts.retry_interval);
                 }
             }
             Verdict::Ignored => {}
