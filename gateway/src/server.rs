@@ -13,7 +13,7 @@ use std::sync::Arc;
 use flashmesh_core::envelope::{Envelope, Message};
 use flashmesh_core::error::ErrorCode;
 use flashmesh_core::messages::ErrorMessage;
-use flashmesh_core::wire::{HeaderRepr, MAX_DATAGRAM_LEN, MsgType};
+use flashmesh_core::wire::{HeaderRepr, MAX_DATAGRAM_LEN};
 use flashmesh_core::{Committee, Keypair, Rejection};
 use tokio::net::UdpSocket;
 
@@ -29,17 +29,6 @@ pub struct Service {
     pub ledger: LedgerHandle,
     pub metrics: Arc<Metrics>,
     pub epoch: u32,
-}
-
-fn is_reply(t: MsgType) -> bool {
-    matches!(
-        t,
-        MsgType::Vote
-            | MsgType::Receipt
-            | MsgType::QueryReply
-            | MsgType::Error
-            | MsgType::Settlement
-    )
 }
 
 impl Service {
@@ -69,7 +58,7 @@ impl Service {
         let header = env.header;
         let certificate = match env.message {
             Message::WithdrawalCertificate(c) => c,
-            other if is_reply(other.msg_type()) => return None,
+            other if other.msg_type().is_reply() => return None,
             other => {
                 let r = Rejection::NotServed(other.msg_type());
                 return Some(self.error(&header, r.code(), r.to_string()));

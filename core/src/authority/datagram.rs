@@ -25,17 +25,6 @@ pub struct Handled {
     pub persist: Option<StateChange>,
 }
 
-fn is_reply_type(t: MsgType) -> bool {
-    matches!(
-        t,
-        MsgType::Vote
-            | MsgType::Receipt
-            | MsgType::QueryReply
-            | MsgType::Error
-            | MsgType::Settlement
-    )
-}
-
 /// A best-effort header for a datagram whose header did not fully check, so an ERROR can echo
 /// its type and nonce.
 fn loose_header(bytes: &[u8]) -> Option<HeaderRepr> {
@@ -77,7 +66,7 @@ impl Authority {
                     .and_then(|&t| MsgType::from_u8(t));
                 let no_reply = bytes.len() < HEADER_LEN
                     || matches!(e, DecodeError::Oversized { .. })
-                    || known.is_some_and(is_reply_type);
+                    || known.is_some_and(MsgType::is_reply);
                 let rejection = Rejection::Malformed(e);
                 let reply = if no_reply {
                     None
