@@ -544,7 +544,7 @@ mod tests {
             Header::new_checked(&b[..]).unwrap_err(),
             DecodeError::BadVersion(2)
         );
-        for t in [0u8, 11, 255] {
+        for t in [0u8, 18, 255] {
             let mut b = good;
             b[1] = t;
             assert_eq!(

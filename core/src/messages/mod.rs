@@ -6,18 +6,24 @@
 mod batch;
 mod certificate;
 mod error_msg;
+mod heartbeat;
+mod liveness;
 mod order;
 mod query;
 mod receipt;
+mod sync;
 mod vote;
 
 pub use certificate::{Certificate, QuorumCollector, SignerEntry};
 pub use error_msg::{ErrorMessage, MAX_ERROR_DETAIL_LEN};
+pub use heartbeat::{HEARTBEAT_LEN, Heartbeat, LIVENESS_TTL, LivenessError, check_liveness_epoch};
+pub use liveness::Liveness;
 pub use order::{
     DEFAULT_TOKEN, SIGNED_ORDER_LEN, SignedOrder, TRANSFER_ORDER_LEN, TokenId, TransferOrder,
 };
 pub use query::{MAX_REPLY_BALANCES, Query, QueryReply};
 pub use receipt::Receipt;
+pub use sync::{SYNC_REQUEST_LEN, SyncRequest};
 pub use vote::Vote;
 
 /// A value whose signatures have been checked. Only this crate's `verify` functions make one.
