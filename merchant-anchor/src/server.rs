@@ -27,13 +27,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use flashmesh_core::{
     Authority, CheckedAhead, Committee, Envelope, ErrorCode, ErrorMessage, MAX_DATAGRAM_LEN,
-    Message, Rejection,
+    Message, Rejection, StateChange,
 };
 use flashmesh_transport::Transport;
 use parking_lot::Mutex;
 
 use crate::commit::{CommitQueue, Job, Reply, ReplyKind};
 use crate::control::PenaltySink;
+use crate::liveness::{LivenessState, is_liveness_datagram};
 use crate::metrics::{Metrics, inc};
 
 /// Everything a worker shares with the others.
@@ -50,6 +51,16 @@ pub struct ServerShared {
     pub metrics: Arc<Metrics>,
     /// The group-commit queue.
     pub queue: CommitQueue,
+    /// Heartbeats, the peer view and the applied log.
+    pub liveness: Arc<LivenessState>,
+}
+
+impl ServerShared {
+    /// Whether this anchor and the committee peers it heard within the timeout reach the
+    /// quorum weight now (see [`LivenessState::sees_quorum`]).
+    pub fn sees_quorum(&self) -> bool {
+        self.liveness.sees_quorum()
+    }
 }
 
 /// Runs one worker on `socket` until the transport is closed.
@@ -114,6 +125,11 @@ pub fn handle_datagram_with(
 ) -> Option<Vec<u8>> {
     let metrics = &shared.metrics;
     let epoch = shared.epoch.load(Ordering::Relaxed);
+    // Heartbeats and sync requests are the liveness edge's, and never answered.
+    if is_liveness_datagram(bytes) {
+        let _ = shared.liveness.handle_datagram(bytes, epoch);
+        return None;
+    }
     let env = match Envelope::decode(bytes) {
         Ok(env) => env,
         Err(_) => {
@@ -131,6 +147,15 @@ pub fn handle_datagram_with(
         Message::Order(_) => inc(&metrics.orders),
         Message::Certificate(_) => inc(&metrics.certificates),
         Message::Query(_) => inc(&metrics.queries),
+        // a peer's receipt or refusal for a certificate this anchor sent it in catch-up
+        Message::Receipt(r) if shared.committee.member(&r.authority).is_some() => {
+            inc(&shared.liveness.metrics.peer_receipts);
+            return None;
+        }
+        Message::Error(e) if shared.committee.member(&e.authority).is_some() => {
+            inc(&shared.liveness.metrics.peer_errors);
+            return None;
+        }
         _ => {}
     }
     if shared.queue.is_overloaded()
@@ -169,6 +194,10 @@ pub fn handle_datagram_with(
     let signed = ahead.verified() == Some(true);
     let mut authority = shared.authority.lock();
     let handled = authority.handle_envelope_with(env, epoch, &mut ahead);
+    // in apply order: the authority's lock is held
+    if let Some(StateChange::Apply { certificate }) = &handled.persist {
+        shared.liveness.applied().push(certificate.clone());
+    }
     if let Err(r) = &handled.result {
         metrics.reject(r.code().to_u16());
         if let (Rejection::ConflictingOrder { .. }, Some(sender), true, Some(sink)) =
