@@ -321,22 +321,11 @@ impl PeerView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use flashmesh_core::{AuthorityInfo, Keypair};
+    use flashmesh_core::Keypair;
 
     fn setup() -> (Committee, Vec<Keypair>, PeerView) {
         let keys: Vec<Keypair> = (0..4).map(|i| Keypair::from_seed(&[60 + i; 32])).collect();
-        let c = Committee::new(
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| AuthorityInfo {
-                    name: format!("a{i}"),
-                    public_key: k.public(),
-                    weight: 1,
-                    address: format!("127.0.0.1:{}", 7000 + i),
-                })
-                .collect(),
-        )
-        .unwrap();
+        let c = flashmesh_core::testing::committee_of(&keys, 7000);
         let v = PeerView::new(
             &c,
             keys[0].tag(),

@@ -15,9 +15,12 @@ fn supply(a: &Authority) -> u128 {
     a.supply().get(&DEFAULT_TOKEN).copied().unwrap_or(0)
 }
 
+/// One authority's accounts: key, next sequence, balances.
+type Accounts = Vec<(String, u64, Vec<(u32, u64)>)>;
+
 /// Every account whose sequence two authorities agree on has the same balances at both.
 fn consistent(net: &Net) {
-    let states: Vec<Vec<(String, u64, Vec<(u32, u64)>)>> = net
+    let states: Vec<Accounts> = net
         .anchors
         .iter()
         .flatten()

@@ -197,27 +197,11 @@ impl Decode for Heartbeat {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::committee::AuthorityInfo;
-
-    fn committee(keys: &[Keypair]) -> Committee {
-        Committee::new(
-            keys.iter()
-                .enumerate()
-                .map(|(i, k)| AuthorityInfo {
-                    name: format!("a{i}"),
-                    public_key: k.public(),
-                    weight: 1,
-                    address: format!("127.0.0.1:{}", 5000 + i),
-                })
-                .collect(),
-        )
-        .unwrap()
-    }
 
     #[test]
     fn roundtrip_verify_and_typed_refusals() {
         let keys: Vec<Keypair> = (0..3).map(|i| Keypair::from_seed(&[30 + i; 32])).collect();
-        let c = committee(&keys);
+        let c = crate::testing::committee_of(&keys, 5000);
         let hb = Heartbeat::sign(4, 1_000, 17, &keys[1]);
         assert_eq!(hb.encoded_len(), HEARTBEAT_LEN);
         assert_eq!(Heartbeat::from_bytes(&hb.to_bytes()).unwrap(), hb);
