@@ -23,12 +23,12 @@ async fn status_and_metrics_show_peers_and_the_quorum_flag_flips_when_peers_stop
     let mut net = Net::start(dir.path(), 4, 2).await;
     let admin = net.anchor(0).admin_addr().unwrap();
     assert!(
-        eventually(Duration::from_secs(5), || net
-            .anchors
-            .iter()
-            .all(|a| a.as_ref().unwrap().sees_quorum()))
+        eventually(Duration::from_secs(5), || net.anchors.iter().all(|a| {
+            let a = a.as_ref().unwrap();
+            a.sees_quorum() && a.liveness().peer_status().iter().all(|p| p.seen)
+        }))
         .await,
-        "every anchor sees a quorum"
+        "every anchor sees every peer"
     );
     let status = http_json(admin, "/status");
     assert_eq!(status["quorum_visible"], true, "{status}");
