@@ -80,9 +80,21 @@ impl Member {
     }
 }
 
+/// A gateway the committee trusts for deposits (its funding certificates) and whose
+/// settlements wallets accept, as written in the committee file's `[[gateways]]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayInfo {
+    pub name: String,
+    pub public_key: PublicKey,
+    /// UDP address of its service, e.g. `"127.0.0.1:47480"`.
+    pub address: String,
+}
+
 #[derive(Serialize, Deserialize)]
 struct CommitteeFile {
     authorities: Vec<AuthorityInfo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    gateways: Vec<GatewayInfo>,
 }
 
 /// A validated committee.
@@ -93,18 +105,20 @@ pub struct Committee {
     by_tag: HashMap<AuthorityTag, usize>,
     total: u64,
     quorum: u64,
+    gateways: Vec<GatewayInfo>,
 }
 
 impl TryFrom<CommitteeFile> for Committee {
     type Error = CommitteeError;
     fn try_from(f: CommitteeFile) -> Result<Self, CommitteeError> {
-        Committee::new(f.authorities)
+        Committee::new(f.authorities)?.with_gateways(f.gateways)
     }
 }
 impl From<Committee> for CommitteeFile {
     fn from(c: Committee) -> Self {
         CommitteeFile {
             authorities: c.members.into_iter().map(|m| m.info).collect(),
+            gateways: c.gateways,
         }
     }
 }
@@ -152,7 +166,48 @@ impl Committee {
             by_tag,
             total,
             quorum: quorum_for(total),
+            gateways: Vec::new(),
         })
+    }
+    /// The committee with these gateways pinned (names and keys distinct, keys valid).
+    pub fn with_gateways(
+        mut self,
+        gateways: Vec<GatewayInfo>,
+    ) -> Result<Committee, CommitteeError> {
+        let mut names = std::collections::HashSet::new();
+        let mut keys = std::collections::HashSet::new();
+        for g in &gateways {
+            if !names.insert(g.name.clone()) {
+                return Err(CommitteeError::DuplicateName(g.name.clone()));
+            }
+            if g.public_key.verifying_key().is_err() {
+                return Err(CommitteeError::InvalidKey(g.name.clone()));
+            }
+            if !keys.insert(g.public_key) {
+                return Err(CommitteeError::DuplicateKey(g.name.clone()));
+            }
+        }
+        self.gateways = gateways;
+        Ok(self)
+    }
+    /// The gateways the committee pins.
+    pub fn gateways(&self) -> &[GatewayInfo] {
+        &self.gateways
+    }
+    /// The pinned gateway with this key.
+    pub fn gateway_by_key(&self, key: &PublicKey) -> Option<&GatewayInfo> {
+        self.gateways.iter().find(|g| g.public_key == *key)
+    }
+    /// The committee's identity: a digest of its members' keys and weights in order (not of
+    /// names, addresses or gateways, which may change without changing who decides).
+    pub fn id(&self) -> crate::digest::Digest {
+        use crate::codec::Writer;
+        let mut b = Vec::with_capacity(self.members.len() * 40);
+        for m in &self.members {
+            b.put_bytes(m.public_key().as_bytes());
+            b.put_u64(m.weight());
+        }
+        crate::digest::Digest::of(crate::digest::DOMAIN_SNAPSHOT_COMMITTEE, &b)
     }
     /// Parses and validates a committee file.
     pub fn from_toml(s: &str) -> Result<Committee, CommitteeError> {

@@ -28,6 +28,17 @@ pub const DOMAIN_SNAPSHOT_COMMITTEE: &str = "flash-mesh v1 snapshot committee";
 pub const DOMAIN_HEARTBEAT: &str = "flash-mesh v1 heartbeat";
 /// Domain of an authority's request to a peer for the certificates it missed.
 pub const DOMAIN_SYNC: &str = "flash-mesh v1 sync-request";
+/// Domain of a withdrawal order signed by its owner.
+pub const DOMAIN_WITHDRAWAL: &str = "flash-mesh v1 withdrawal-order";
+/// Domain of a withdrawal certificate's identity.
+pub const DOMAIN_WITHDRAWAL_CERTIFICATE: &str = "flash-mesh v1 withdrawal certificate";
+/// Domain of a gateway's funding certificate (a deposit).
+pub const DOMAIN_FUNDING: &str = "flash-mesh v1 funding certificate";
+/// Domain of a gateway's settlement of a withdrawal.
+pub const DOMAIN_SETTLEMENT: &str = "flash-mesh v1 settlement";
+/// Domain of the digest of a primary ledger's deposit reference, as a funding certificate
+/// carries it.
+pub const DOMAIN_DEPOSIT_REFERENCE: &str = "flash-mesh v1 deposit reference";
 
 /// A 32-byte blake3 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -84,6 +95,11 @@ mod tests {
             DOMAIN_SNAPSHOT_COMMITTEE,
             DOMAIN_HEARTBEAT,
             DOMAIN_SYNC,
+            DOMAIN_WITHDRAWAL,
+            DOMAIN_WITHDRAWAL_CERTIFICATE,
+            DOMAIN_FUNDING,
+            DOMAIN_SETTLEMENT,
+            DOMAIN_DEPOSIT_REFERENCE,
         ];
         for (i, x) in all.iter().enumerate() {
             for y in &all[i + 1..] {

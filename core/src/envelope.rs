@@ -16,6 +16,10 @@
 //! | VOTE, RECEIPT | authority | order nonce | authority's epoch | [`REPLY_TTL`] |
 //! | QUERY_REPLY | authority | request | authority's epoch | [`REPLY_TTL`] |
 //! | ERROR | authority | refused request's nonce | authority's epoch | [`REPLY_TTL`] |
+//! | WITHDRAWAL | tag(account) | order.nonce | order.epoch | order.ttl |
+//! | WITHDRAWAL_CERTIFICATE | tag(account) | order.nonce | sender's current epoch | order.ttl |
+//! | DEPOSIT | tag(gateway) | deposit sequence | gateway's current epoch | [`REQUEST_TTL`] |
+//! | SETTLEMENT | tag(gateway) | withdrawal nonce | gateway's epoch | [`REPLY_TTL`] |
 //!
 //! A certificate's header carries the sender's *current* epoch, not the order's: certificates
 //! never expire (an expired certificate would freeze its account's nonce forever), so they must
@@ -23,7 +27,10 @@
 
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::keys::Tag;
-use crate::messages::{Certificate, ErrorMessage, Query, QueryReply, Receipt, SignedOrder, Vote};
+use crate::messages::{
+    Certificate, ErrorMessage, FundingCertificate, Query, QueryReply, Receipt, Settlement,
+    SignedOrder, SignedWithdrawal, Vote, WithdrawalCertificate,
+};
 use crate::wire::{
     DEFAULT_HOP_LIMIT, HEADER_LEN, Header, HeaderRepr, MAX_BODY_LEN, MAX_DATAGRAM_LEN, MsgType,
 };
@@ -43,7 +50,11 @@ pub enum Message {
     Query(Query),
     QueryReply(QueryReply),
     Error(ErrorMessage),
-    /// HANDOFF, PAYMENT_DATA and PROBE bodies: carried as bytes, not interpreted by this crate.
+    Withdrawal(SignedWithdrawal),
+    WithdrawalCertificate(WithdrawalCertificate),
+    Deposit(FundingCertificate),
+    Settlement(Settlement),
+    /// Bodies this crate does not interpret (PAYMENT_DATA, PROBE, ...), carried as bytes.
     Opaque {
         msg_type: MsgType,
         body: Vec<u8>,
@@ -61,6 +72,10 @@ impl Message {
             Message::Query(_) => MsgType::Query,
             Message::QueryReply(_) => MsgType::QueryReply,
             Message::Error(_) => MsgType::Error,
+            Message::Withdrawal(_) => MsgType::Withdrawal,
+            Message::WithdrawalCertificate(_) => MsgType::WithdrawalCertificate,
+            Message::Deposit(_) => MsgType::Deposit,
+            Message::Settlement(_) => MsgType::Settlement,
             Message::Opaque { msg_type, .. } => *msg_type,
         }
     }
@@ -74,6 +89,12 @@ impl Message {
             Message::Query(q) => Some((q.account_tag(), q.request)),
             Message::QueryReply(r) => Some((r.authority, r.request)),
             Message::Error(e) => Some((e.authority, e.nonce)),
+            Message::Withdrawal(o) => Some((o.order().account.tag(), o.order().nonce)),
+            Message::WithdrawalCertificate(c) => {
+                Some((c.order.order().account.tag(), c.order.order().nonce))
+            }
+            Message::Deposit(f) => Some((f.funding().gateway.tag(), f.funding().sequence)),
+            Message::Settlement(s) => Some((s.gateway.tag(), s.nonce)),
             Message::Opaque { .. } => None,
         }
     }
@@ -86,6 +107,10 @@ impl Message {
             Message::Query(m) => m.encode_to(out),
             Message::QueryReply(m) => m.encode_to(out),
             Message::Error(m) => m.encode_to(out),
+            Message::Withdrawal(m) => m.encode_to(out),
+            Message::WithdrawalCertificate(m) => m.encode_to(out),
+            Message::Deposit(m) => m.encode_to(out),
+            Message::Settlement(m) => m.encode_to(out),
             Message::Opaque { body, .. } => out.extend_from_slice(body),
         }
     }
@@ -99,6 +124,10 @@ impl Message {
             Message::Query(m) => m.encoded_len(),
             Message::QueryReply(m) => m.encoded_len(),
             Message::Error(m) => m.encoded_len(),
+            Message::Withdrawal(m) => m.encoded_len(),
+            Message::WithdrawalCertificate(m) => m.encoded_len(),
+            Message::Deposit(m) => m.encoded_len(),
+            Message::Settlement(m) => m.encoded_len(),
             Message::Opaque { body, .. } => body.len(),
         }
     }
@@ -113,15 +142,17 @@ impl Message {
             MsgType::Query => Message::Query(Query::decode_from(&mut r)?),
             MsgType::QueryReply => Message::QueryReply(QueryReply::decode_from(&mut r)?),
             MsgType::Error => Message::Error(ErrorMessage::decode_from(&mut r)?),
+            MsgType::Withdrawal => Message::Withdrawal(SignedWithdrawal::decode_from(&mut r)?),
+            MsgType::WithdrawalCertificate => {
+                Message::WithdrawalCertificate(WithdrawalCertificate::decode_from(&mut r)?)
+            }
+            MsgType::Deposit => Message::Deposit(FundingCertificate::decode_from(&mut r)?),
+            MsgType::Settlement => Message::Settlement(Settlement::decode_from(&mut r)?),
             // Not (yet) interpreted by this crate: carried as bytes.
             MsgType::Handoff
             | MsgType::PaymentData
             | MsgType::Probe
             | MsgType::HandoffCertificate
-            | MsgType::Withdrawal
-            | MsgType::WithdrawalCertificate
-            | MsgType::Deposit
-            | MsgType::Settlement
             | MsgType::Heartbeat
             | MsgType::Sync => {
                 return Ok(Message::Opaque {
@@ -189,6 +220,51 @@ impl Envelope {
                 o.ttl,
             ),
             message: Message::Certificate(certificate),
+        }
+    }
+    /// A WITHDRAWAL datagram; every header field comes from the signed order.
+    pub fn withdrawal(order: SignedWithdrawal) -> Envelope {
+        let o = order.order();
+        Envelope {
+            header: header(
+                MsgType::Withdrawal,
+                o.account.tag(),
+                o.nonce,
+                o.epoch,
+                o.ttl,
+            ),
+            message: Message::Withdrawal(order),
+        }
+    }
+    /// A WITHDRAWAL_CERTIFICATE datagram sent during `current_epoch`.
+    pub fn withdrawal_certificate(
+        certificate: WithdrawalCertificate,
+        current_epoch: u32,
+    ) -> Envelope {
+        let o = certificate.order.order();
+        Envelope {
+            header: header(
+                MsgType::WithdrawalCertificate,
+                o.account.tag(),
+                o.nonce,
+                current_epoch,
+                o.ttl,
+            ),
+            message: Message::WithdrawalCertificate(certificate),
+        }
+    }
+    /// A DEPOSIT datagram (a gateway's funding certificate) sent during `current_epoch`.
+    pub fn deposit(funding: FundingCertificate, current_epoch: u32) -> Envelope {
+        let f = funding.funding();
+        Envelope {
+            header: header(
+                MsgType::Deposit,
+                f.gateway.tag(),
+                f.sequence,
+                current_epoch,
+                REQUEST_TTL,
+            ),
+            message: Message::Deposit(funding),
         }
     }
     /// A QUERY datagram sent during `current_epoch`.
@@ -285,6 +361,17 @@ impl Envelope {
                 }
             }
             Message::Certificate(c) if header.ttl != c.order.order().ttl => {
+                return Err(DecodeError::HeaderMismatch("ttl"));
+            }
+            Message::Withdrawal(o) => {
+                if header.epoch != o.order().epoch {
+                    return Err(DecodeError::HeaderMismatch("epoch"));
+                }
+                if header.ttl != o.order().ttl {
+                    return Err(DecodeError::HeaderMismatch("ttl"));
+                }
+            }
+            Message::WithdrawalCertificate(c) if header.ttl != c.order.order().ttl => {
                 return Err(DecodeError::HeaderMismatch("ttl"));
             }
             _ => {}

@@ -13,7 +13,7 @@ pub enum ErrorCode {
     Malformed = 1,
     /// FMH version is not 1.
     BadVersion = 2,
-    /// FMH msg_type is not one of 1..=10.
+    /// FMH msg_type is not one of 1..=17.
     UnknownMsgType = 3,
     /// Datagram longer than [`crate::wire::MAX_DATAGRAM_LEN`].
     Oversized = 4,
@@ -47,6 +47,14 @@ pub enum ErrorCode {
     UnknownSigner = 22,
     /// The certificate's nonce is ahead of the account's next sequence number.
     MissingEarlierCertificates = 23,
+    /// The message is for another committee.
+    WrongCommittee = 24,
+    /// The funding certificate or settlement comes from a gateway the committee does not pin.
+    UnknownGateway = 25,
+    /// The account has moved to another committee by a handoff.
+    AccountMoved = 26,
+    /// The authority cannot see a quorum of its committee, so it does not vote on withdrawals.
+    QuorumNotVisible = 27,
     /// The node is overloaded and dropped the request.
     Overloaded = 30,
     /// The node failed internally (e.g. its store); the request changed nothing.
@@ -55,7 +63,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every code.
-    pub const ALL: [ErrorCode; 21] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::Malformed,
         ErrorCode::BadVersion,
         ErrorCode::UnknownMsgType,
@@ -75,6 +83,10 @@ impl ErrorCode {
         ErrorCode::RepeatedSigner,
         ErrorCode::UnknownSigner,
         ErrorCode::MissingEarlierCertificates,
+        ErrorCode::WrongCommittee,
+        ErrorCode::UnknownGateway,
+        ErrorCode::AccountMoved,
+        ErrorCode::QuorumNotVisible,
         ErrorCode::Overloaded,
         ErrorCode::Internal,
     ];
@@ -85,6 +97,12 @@ impl ErrorCode {
     /// The code for a wire value.
     pub fn from_u16(v: u16) -> Option<ErrorCode> {
         ErrorCode::ALL.iter().copied().find(|c| c.to_u16() == v)
+    }
+    /// Whether the refusal says "not now" rather than "no": the request changed nothing and
+    /// the same request may succeed when sent again later (the commit queue drained, a
+    /// quorum of peers came back into sight).
+    pub fn is_transient(self) -> bool {
+        matches!(self, ErrorCode::Overloaded | ErrorCode::QuorumNotVisible)
     }
     /// snake_case name, for metrics labels (`rejections{reason="..."}`) and logs.
     pub fn name(self) -> &'static str {
@@ -108,6 +126,10 @@ impl ErrorCode {
             ErrorCode::RepeatedSigner => "repeated_signer",
             ErrorCode::UnknownSigner => "unknown_signer",
             ErrorCode::MissingEarlierCertificates => "missing_earlier_certificates",
+            ErrorCode::WrongCommittee => "wrong_committee",
+            ErrorCode::UnknownGateway => "unknown_gateway",
+            ErrorCode::AccountMoved => "account_moved",
+            ErrorCode::QuorumNotVisible => "quorum_not_visible",
             ErrorCode::Overloaded => "overloaded",
             ErrorCode::Internal => "internal",
         }
@@ -172,6 +194,14 @@ pub enum Rejection {
     UnknownSigner(AuthorityTag),
     #[error("missing earlier certificates: next sequence {expected}, certificate nonce {got}")]
     MissingEarlierCertificates { expected: u64, got: u64 },
+    #[error("the message is for another committee")]
+    WrongCommittee,
+    #[error("the gateway is not pinned by this committee")]
+    UnknownGateway,
+    #[error("the account has moved to another committee")]
+    AccountMoved,
+    #[error("this authority cannot see a quorum of its committee")]
+    QuorumNotVisible,
 }
 
 impl Rejection {
@@ -192,6 +222,10 @@ impl Rejection {
             Rejection::RepeatedSigner(_) => ErrorCode::RepeatedSigner,
             Rejection::UnknownSigner(_) => ErrorCode::UnknownSigner,
             Rejection::MissingEarlierCertificates { .. } => ErrorCode::MissingEarlierCertificates,
+            Rejection::WrongCommittee => ErrorCode::WrongCommittee,
+            Rejection::UnknownGateway => ErrorCode::UnknownGateway,
+            Rejection::AccountMoved => ErrorCode::AccountMoved,
+            Rejection::QuorumNotVisible => ErrorCode::QuorumNotVisible,
         }
     }
 }

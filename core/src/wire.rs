@@ -146,6 +146,18 @@ impl MsgType {
     pub fn from_u8(v: u8) -> Option<MsgType> {
         MsgType::ALL.get((v as usize).wrapping_sub(1)).copied()
     }
+    /// Whether this type is a reply (vote, receipt, query reply, error, settlement): nodes never
+    /// answer one, so two of them can never bounce messages at each other.
+    pub fn is_reply(self) -> bool {
+        matches!(
+            self,
+            MsgType::Vote
+                | MsgType::Receipt
+                | MsgType::QueryReply
+                | MsgType::Error
+                | MsgType::Settlement
+        )
+    }
     /// The `msg_type` byte.
     pub fn to_u8(self) -> u8 {
         self as u8

@@ -232,7 +232,7 @@ fn controller_probe_tag_is_frozen() {
 
 /// blake3 of the snapshot bytes of the state in `snapshot_is_frozen` (anchors keep snapshots on
 /// disk across upgrades).
-const SNAPSHOT_BLAKE3: &str = "cd9a4fcf85a4cf2c11b0c58a4a44b737a699e0cbc8957f10735767575f80ac3e";
+const SNAPSHOT_BLAKE3: &str = "149ec6b3475f456279f2029e49a397355d5f88cd96eba0fc018d09b30e2d2a15";
 
 #[test]
 fn snapshot_is_frozen() {
@@ -291,6 +291,125 @@ fn snapshot_is_frozen() {
         SNAPSHOT_BLAKE3,
         "snapshot format changed"
     );
-    let back = Authority::from_snapshot(auths[0].clone(), committee, &genesis, &bytes).unwrap();
+    let back =
+        Authority::from_snapshot(auths[0].clone(), committee.clone(), &genesis, &bytes).unwrap();
     assert_eq!(back.snapshot(), bytes);
+    // A version 1 snapshot (no money flows section: three empty counts) still loads, to the
+    // same state.
+    let body = &bytes[..bytes.len() - 32];
+    let mut v1 = b"FMSNAP01".to_vec();
+    v1.extend_from_slice(&body[8..body.len() - 12]);
+    assert_eq!(&body[body.len() - 12..], &[0u8; 12]);
+    let sum = blake3::hash(&v1);
+    v1.extend_from_slice(sum.as_bytes());
+    let old = Authority::from_snapshot(auths[0].clone(), committee, &genesis, &v1).unwrap();
+    assert_eq!(old.snapshot(), bytes);
 }
+
+/// Withdrawals, deposits and settlements: the datagrams and journal records, hashed together.
+#[test]
+fn withdrawal_deposit_and_settlement_are_frozen() {
+    use flashmesh_core::messages::{
+        Funding, FundingCertificate, Settlement, SignedWithdrawal, WithdrawalCertificate,
+        WithdrawalOrder,
+    };
+    use flashmesh_core::{Committee, GatewayInfo, digest::Digest};
+    let owner = key(0x31);
+    let gw = key(0x41);
+    let auths: Vec<Keypair> = (0..4).map(|i| key(0xa0 + i)).collect();
+    let committee = Committee::new(
+        auths
+            .iter()
+            .enumerate()
+            .map(|(i, k)| flashmesh_core::AuthorityInfo {
+                name: format!("a{i}"),
+                public_key: k.public(),
+                weight: 1,
+                address: format!("127.0.0.1:{}", 47474 + i),
+            })
+            .collect(),
+    )
+    .unwrap()
+    .with_gateways(vec![GatewayInfo {
+        name: "gw".into(),
+        public_key: gw.public(),
+        address: "127.0.0.1:47480".into(),
+    }])
+    .unwrap();
+    let w = SignedWithdrawal::sign(
+        WithdrawalOrder {
+            account: owner.public(),
+            token: 0,
+            amount: 250,
+            recipient: b"primary:acct-1".to_vec(),
+            nonce: 2,
+            epoch: 42,
+            ttl: 3,
+        },
+        &owner,
+    );
+    let votes: Vec<Vote> = auths
+        .iter()
+        .map(|a| Vote::sign(flashmesh_core::messages::OwnedOrder::digest(&w), 2, a))
+        .collect();
+    let cert = WithdrawalCertificate::new(w.clone(), &votes[..3]);
+    let funding = FundingCertificate::sign(
+        Funding {
+            committee: committee.id(),
+            gateway: gw.public(),
+            account: owner.public(),
+            token: 0,
+            amount: 1_000,
+            sequence: 5,
+            reference: Digest::of("flash-mesh test reference", b"bank-1"),
+        },
+        &gw,
+    );
+    let settlement = Settlement {
+        withdrawal: flashmesh_core::messages::OwnedOrder::digest(&w),
+        account: owner.public(),
+        nonce: 2,
+        token: 0,
+        amount: 250,
+        reference: 9,
+        settled_at_ms: 1_800_000_000_000,
+        first: true,
+        gateway: gw.public(),
+        signature: flashmesh_core::keys::Signature([0; 64]),
+    }
+    .sign(&gw);
+    let mut all = Vec::new();
+    let datagrams = [
+        Envelope::withdrawal(w.clone()),
+        Envelope::withdrawal_certificate(cert.clone(), 43),
+        Envelope::deposit(funding, 43),
+    ];
+    for d in &datagrams {
+        let b = d.encode().unwrap();
+        assert_eq!(Envelope::decode(&b).unwrap().message, d.message);
+        all.extend_from_slice(&b);
+    }
+    all.extend_from_slice(&settlement.to_bytes());
+    for c in [
+        StateChange::LockWithdrawal {
+            order: w,
+            vote: votes[0],
+        },
+        StateChange::ApplyWithdrawal { certificate: cert },
+        StateChange::Deposit { funding },
+    ] {
+        let b = c.to_bytes();
+        assert_eq!(StateChange::from_bytes(&b).unwrap(), c);
+        all.extend_from_slice(&b);
+    }
+    let hash = blake3::hash(&all).to_hex().to_string();
+    if std::env::var_os("FLASHMESH_PRINT_GOLDEN").is_some() {
+        println!("withdrawal golden: {hash}");
+    }
+    assert_eq!(
+        hash, WITHDRAWAL_BLAKE3,
+        "withdrawal, deposit or settlement format changed"
+    );
+}
+
+const WITHDRAWAL_BLAKE3: &str = "c63d234db52502f918bff36c73c265809da8fb142cd1fb65cbd0840d78ebf1e9";

@@ -111,16 +111,11 @@ pub async fn serve(
 /// Whether `headers` carry `Authorization: Bearer <token>` matching the configured token.
 /// With no token configured, nothing is authorised.
 pub fn authorised(headers: &HeaderMap, token: Option<&str>) -> bool {
-    let Some(expected) = token else { return false };
-    let Some(given) = headers
+    let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-    else {
-        return false;
-    };
-    let (a, b) = (given.as_bytes(), expected.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+        .and_then(|v| v.strip_prefix("Bearer "));
+    flashmesh_core::host::token::matches(given, token)
 }
 
 async fn set_epoch(

@@ -385,6 +385,7 @@ impl Anchor {
             metrics: metrics.clone(),
             queue: queue.clone(),
             liveness: liveness.clone(),
+            liveness_enabled: liveness_config.is_some(),
         });
         if liveness_config.is_some()
             && let Some(first) = sockets.first()

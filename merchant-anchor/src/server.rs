@@ -53,6 +53,9 @@ pub struct ServerShared {
     pub queue: CommitQueue,
     /// Heartbeats, the peer view and the applied log.
     pub liveness: Arc<LivenessState>,
+    /// Whether heartbeats run, so that the peer view means something: only then are
+    /// withdrawal orders refused while no quorum is visible.
+    pub liveness_enabled: bool,
 }
 
 impl ServerShared {
@@ -147,6 +150,9 @@ pub fn handle_datagram_with(
         Message::Order(_) => inc(&metrics.orders),
         Message::Certificate(_) => inc(&metrics.certificates),
         Message::Query(_) => inc(&metrics.queries),
+        Message::Withdrawal(_) => inc(&metrics.withdrawals),
+        Message::WithdrawalCertificate(_) => inc(&metrics.withdrawal_certificates),
+        Message::Deposit(_) => inc(&metrics.deposits),
         // a peer's receipt or refusal for a certificate this anchor sent it in catch-up
         Message::Receipt(r) if shared.committee.member(&r.authority).is_some() => {
             inc(&shared.liveness.metrics.peer_receipts);
@@ -158,23 +164,43 @@ pub fn handle_datagram_with(
         }
         _ => {}
     }
-    if shared.queue.is_overloaded()
-        && matches!(
-            env.message,
-            Message::Order(_) | Message::Certificate(_) | Message::Query(_)
-        )
-    {
-        metrics.reject(ErrorCode::Overloaded.to_u16());
+    let refuse_now = |code: ErrorCode, detail: &str| {
+        metrics.reject(code.to_u16());
         let msg = ErrorMessage {
-            code: ErrorCode::Overloaded,
+            code,
             request_type: header.msg_type.to_u8(),
             nonce: header.nonce,
             authority: shared.tag,
-            detail: "commit queue full; retry later".into(),
+            detail: detail.into(),
         };
-        return Envelope::reply(&header, Message::Error(msg), epoch)
+        Envelope::reply(&header, Message::Error(msg), epoch)
             .encode()
-            .ok();
+            .ok()
+    };
+    if shared.queue.is_overloaded()
+        && matches!(
+            env.message,
+            Message::Order(_)
+                | Message::Certificate(_)
+                | Message::Query(_)
+                | Message::Withdrawal(_)
+                | Message::WithdrawalCertificate(_)
+                | Message::Deposit(_)
+        )
+    {
+        return refuse_now(ErrorCode::Overloaded, "commit queue full; retry later");
+    }
+    // Money leaving the mesh is locked only while a quorum is in sight: a partitioned
+    // minority would otherwise lock the payer's nonce for a withdrawal that cannot certify
+    // until the partition heals. Nothing is locked by the refusal; the wallet retries.
+    if shared.liveness_enabled
+        && matches!(env.message, Message::Withdrawal(_))
+        && !shared.sees_quorum()
+    {
+        return refuse_now(
+            ErrorCode::QuorumNotVisible,
+            "no quorum of the committee heard recently; retry later",
+        );
     }
     // A retransmission of the order already locked here needs no signature check; anything
     // else is checked now, without the lock.

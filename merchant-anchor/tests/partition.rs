@@ -8,7 +8,8 @@ mod net;
 use std::time::Duration;
 
 use flashmesh_core::{Authority, DEFAULT_TOKEN};
-use net::{Net, eventually, order, pay, payer_socket, query};
+use flashmesh_core::{Envelope, ErrorCode, Message};
+use net::{Net, ask, eventually, order, pay, payer_socket, query, withdrawal};
 
 /// Supply of the default token at one authority.
 fn supply(a: &Authority) -> u128 {
@@ -75,6 +76,24 @@ async fn split_two_two_certifies_nothing_and_breaks_no_invariant() {
         .await
     );
     let (alice, bob) = (&net.lc.accounts[0], &net.lc.accounts[1]);
+    // a withdrawal is refused as "not now" by every anchor, and locks nothing: the same nonce
+    // pays below, after the heal
+    let outside = payer_socket().await;
+    let request = Envelope::withdrawal(withdrawal(alice, 5, 0))
+        .encode()
+        .unwrap();
+    for (i, a) in net.addrs.iter().enumerate() {
+        match ask(&outside, *a, &request).await {
+            Some(Message::Error(e)) => assert_eq!(e.code, ErrorCode::QuorumNotVisible, "{i}"),
+            other => panic!("anchor {i} answered a withdrawal in a 2-2 split with {other:?}"),
+        }
+        assert!(
+            net.anchor(i)
+                .metrics()
+                .rejections(ErrorCode::QuorumNotVisible.to_u16() as u8)
+                >= 1
+        );
+    }
     // each side gets a payer; neither can reach a quorum of 3
     let (l, r) = tokio::join!(
         pay(
@@ -117,6 +136,16 @@ async fn split_two_two_certifies_nothing_and_breaks_no_invariant() {
     )
     .await;
     assert!(cert.is_some(), "no certificate after the heal");
+    // with the quorum in sight again, the next withdrawal gets votes
+    let request = Envelope::withdrawal(withdrawal(alice, 5, 1))
+        .encode()
+        .unwrap();
+    for (i, a) in net.addrs.iter().enumerate() {
+        match ask(&outside, *a, &request).await {
+            Some(Message::Vote(_)) => {}
+            other => panic!("anchor {i} answered a withdrawal after the heal with {other:?}"),
+        }
+    }
     consistent(&net);
     net.shutdown().await;
 }

@@ -119,7 +119,7 @@ impl AuthorityHost {
                     certificate.order.order().nonce,
                     certificate.order.digest(),
                 )),
-                StateChange::Lock { .. } => None,
+                _ => None,
             })
             .collect();
         v.sort_by_key(|a| (a.0, a.1));

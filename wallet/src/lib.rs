@@ -16,6 +16,7 @@ pub mod quorum;
 pub mod retry;
 pub mod state;
 pub mod wallet;
+pub mod withdraw;
 
 pub use balance::{AuthorityView, BalanceReport, query_balance};
 pub use catch_up::{MAX_PUSHES_PER_AUTHORITY, PUSH_BATCH};
@@ -31,3 +32,7 @@ pub use quorum::{Heard, PhaseKind, QuorumRound, Reached, RoundError, Step, Timin
 pub use retry::{LedgerError, Retries, RetryCount, RetryLedger};
 pub use state::{HistoryEntry, Pending, WalletDir, WalletState};
 pub use wallet::{Payment, Wallet, WalletError};
+pub use withdraw::{
+    SettledEntry, WalletWithdrawError, WithdrawError, Withdrawn, certify_withdrawal,
+    confirm_receipts, confirm_withdrawal, settle_at_gateway, withdraw_order,
+};

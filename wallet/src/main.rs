@@ -82,6 +82,22 @@ enum Command {
     },
     /// Lists finished payments.
     History,
+    /// Withdraws an amount to an account on the primary ledger through a gateway of the
+    /// committee file (finishing an interrupted withdrawal first).
+    Withdraw {
+        /// The account on the primary ledger (1 to 64 bytes of text, e.g. an IBAN).
+        #[arg(long)]
+        to: String,
+        /// Amount to withdraw.
+        #[arg(long)]
+        amount: u64,
+        /// Token id.
+        #[arg(long, default_value_t = 0)]
+        token: u32,
+        /// The gateway's name in the committee file [default: its first gateway].
+        #[arg(long)]
+        gateway: Option<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -142,6 +158,7 @@ fn main() -> anyhow::Result<()> {
             _ => "0.0.0.0:0".parse()?,
         };
         let transport = Arc::new(UdpTransport::bind(bind).await?);
+        let gateways = committee.gateways().to_vec();
         let client = CommitteeClient::new(committee, transport)?;
         let opts = PayOptions {
             retry_interval: Duration::from_millis(args.retry_ms),
@@ -202,6 +219,35 @@ fn main() -> anyhow::Result<()> {
                         None => bail!("no valid certificate within {wait_s} s"),
                     }
                 }
+            }
+            Command::Withdraw {
+                ref to,
+                amount,
+                token,
+                ref gateway,
+            } => {
+                let gw = match gateway {
+                    Some(name) => gateways.iter().find(|g| &g.name == name),
+                    None => gateways.first(),
+                }
+                .context("the committee file names no such gateway ([[gateways]])")?;
+                let w = wallet
+                    .withdraw(token, amount, to.as_bytes().to_vec(), gw)
+                    .await?;
+                let s = &w.settlement;
+                println!(
+                    "withdrew {} (token {}) to {:?} with nonce {}",
+                    s.amount, s.token, to, s.nonce
+                );
+                println!(
+                    "settled by {} reference {} at {} ms{}",
+                    gw.name,
+                    s.reference,
+                    s.settled_at_ms,
+                    if s.first { "" } else { " (settled earlier)" }
+                );
+                println!("withdrawal  {}", s.withdrawal.to_hex());
+                println!("took        {:.2} ms", w.latency.as_secs_f64() * 1000.0);
             }
             Command::Resume => match wallet.finish_pending().await? {
                 Some(p) => print_payment(&p),

@@ -116,6 +116,14 @@ impl Wallet {
         }
     }
 
+    /// The account's key.
+    pub(crate) fn key(&self) -> &Keypair {
+        &self.key
+    }
+    /// The order validity window in epochs.
+    pub(crate) fn ttl(&self) -> u8 {
+        self.ttl
+    }
     /// The account's public key.
     pub fn account(&self) -> PublicKey {
         self.key.public()
@@ -157,7 +165,7 @@ impl Wallet {
     /// The nonce of the next order: from the wallet's file, or else from a quorum of
     /// authorities. If an authority holds an order of ours locked at that nonce (the wallet
     /// lost its files mid-payment), that order becomes the pending payment again.
-    async fn next_nonce(&mut self) -> Result<u64, WalletError> {
+    pub(crate) async fn next_nonce(&mut self) -> Result<u64, WalletError> {
         let mut state = self.dir.load()?;
         if let Some(n) = state.next_nonce {
             return Ok(n);

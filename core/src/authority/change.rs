@@ -3,15 +3,24 @@
 //!
 //! Encoding (canonical, see [`crate::codec`]): one tag byte, then
 //! - `1` LOCK: the signed order, then the vote;
-//! - `2` APPLY: the certificate.
+//! - `2` APPLY: the certificate;
+//! - `3` LOCK_WITHDRAWAL: the signed withdrawal order, then the vote;
+//! - `4` APPLY_WITHDRAWAL: the withdrawal certificate;
+//! - `5` DEPOSIT: the gateway's funding certificate.
 
 use crate::codec::{Decode, DecodeError, Encode, Reader, Writer};
 use crate::digest::Digest;
 use crate::keys::PublicKey;
-use crate::messages::{Certificate, SignedOrder, Vote};
+use crate::messages::{
+    Certificate, FundingCertificate, OwnedOrder, SignedOrder, SignedWithdrawal, Vote,
+    WithdrawalCertificate,
+};
 
 const TAG_LOCK: u8 = 1;
 const TAG_APPLY: u8 = 2;
+const TAG_LOCK_WITHDRAWAL: u8 = 3;
+const TAG_APPLY_WITHDRAWAL: u8 = 4;
+const TAG_DEPOSIT: u8 = 5;
 
 /// A change to an authority's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,27 +30,52 @@ pub enum StateChange {
     Lock { order: SignedOrder, vote: Vote },
     /// The certificate's transfer was applied. Must be durable before the receipt is sent.
     Apply { certificate: Certificate },
+    /// The account's next nonce is locked to this withdrawal; `vote` is the authority's vote.
+    LockWithdrawal { order: SignedWithdrawal, vote: Vote },
+    /// The withdrawal was applied (the account debited). Durable before the receipt is sent.
+    ApplyWithdrawal { certificate: WithdrawalCertificate },
+    /// A gateway's deposit was applied (the account credited). Durable before the receipt.
+    Deposit { funding: FundingCertificate },
 }
 
 impl StateChange {
-    /// The account whose sequence this change is about (the order's sender).
+    /// The account this change is about: the order's owner, or a deposit's account.
     pub fn account(&self) -> PublicKey {
-        self.order().order().sender
-    }
-    /// The order's nonce.
-    pub fn nonce(&self) -> u64 {
-        self.order().order().nonce
-    }
-    /// The order concerned.
-    pub fn order(&self) -> &SignedOrder {
         match self {
-            StateChange::Lock { order, .. } => order,
-            StateChange::Apply { certificate } => &certificate.order,
+            StateChange::Lock { order, .. } => order.order().sender,
+            StateChange::Apply { certificate } => certificate.order.order().sender,
+            StateChange::LockWithdrawal { order, .. } => order.order().account,
+            StateChange::ApplyWithdrawal { certificate } => certificate.order.order().account,
+            StateChange::Deposit { funding } => funding.funding().account,
         }
     }
-    /// The order's digest.
+    /// The order's nonce (a deposit's sequence).
+    pub fn nonce(&self) -> u64 {
+        match self {
+            StateChange::Lock { order, .. } => order.order().nonce,
+            StateChange::Apply { certificate } => certificate.order.order().nonce,
+            StateChange::LockWithdrawal { order, .. } => order.order().nonce,
+            StateChange::ApplyWithdrawal { certificate } => certificate.order.order().nonce,
+            StateChange::Deposit { funding } => funding.funding().sequence,
+        }
+    }
+    /// The transfer order concerned, when the change is about one.
+    pub fn transfer(&self) -> Option<&SignedOrder> {
+        match self {
+            StateChange::Lock { order, .. } => Some(order),
+            StateChange::Apply { certificate } => Some(&certificate.order),
+            _ => None,
+        }
+    }
+    /// The digest of the order (or funding certificate) concerned.
     pub fn order_digest(&self) -> Digest {
-        self.order().digest()
+        match self {
+            StateChange::Lock { order, .. } => order.digest(),
+            StateChange::Apply { certificate } => certificate.order.digest(),
+            StateChange::LockWithdrawal { order, .. } => OwnedOrder::digest(order),
+            StateChange::ApplyWithdrawal { certificate } => OwnedOrder::digest(&certificate.order),
+            StateChange::Deposit { funding } => funding.digest(),
+        }
     }
 }
 
@@ -57,12 +91,28 @@ impl Encode for StateChange {
                 out.put_u8(TAG_APPLY);
                 certificate.encode_to(out);
             }
+            StateChange::LockWithdrawal { order, vote } => {
+                out.put_u8(TAG_LOCK_WITHDRAWAL);
+                order.encode_to(out);
+                vote.encode_to(out);
+            }
+            StateChange::ApplyWithdrawal { certificate } => {
+                out.put_u8(TAG_APPLY_WITHDRAWAL);
+                certificate.encode_to(out);
+            }
+            StateChange::Deposit { funding } => {
+                out.put_u8(TAG_DEPOSIT);
+                funding.encode_to(out);
+            }
         }
     }
     fn encoded_len(&self) -> usize {
         1 + match self {
             StateChange::Lock { order, vote } => order.encoded_len() + vote.encoded_len(),
             StateChange::Apply { certificate } => certificate.encoded_len(),
+            StateChange::LockWithdrawal { order, vote } => order.encoded_len() + vote.encoded_len(),
+            StateChange::ApplyWithdrawal { certificate } => certificate.encoded_len(),
+            StateChange::Deposit { funding } => funding.encoded_len(),
         }
     }
 }
@@ -76,6 +126,16 @@ impl Decode for StateChange {
             }),
             TAG_APPLY => Ok(StateChange::Apply {
                 certificate: Certificate::decode_from(r)?,
+            }),
+            TAG_LOCK_WITHDRAWAL => Ok(StateChange::LockWithdrawal {
+                order: SignedWithdrawal::decode_from(r)?,
+                vote: Vote::decode_from(r)?,
+            }),
+            TAG_APPLY_WITHDRAWAL => Ok(StateChange::ApplyWithdrawal {
+                certificate: WithdrawalCertificate::decode_from(r)?,
+            }),
+            TAG_DEPOSIT => Ok(StateChange::Deposit {
+                funding: FundingCertificate::decode_from(r)?,
             }),
             _ => Err(DecodeError::InvalidField("unknown state change tag")),
         }

@@ -25,13 +25,6 @@ pub struct Handled {
     pub persist: Option<StateChange>,
 }
 
-fn is_reply_type(t: MsgType) -> bool {
-    matches!(
-        t,
-        MsgType::Vote | MsgType::Receipt | MsgType::QueryReply | MsgType::Error
-    )
-}
-
 /// A best-effort header for a datagram whose header did not fully check, so an ERROR can echo
 /// its type and nonce.
 fn loose_header(bytes: &[u8]) -> Option<HeaderRepr> {
@@ -73,7 +66,7 @@ impl Authority {
                     .and_then(|&t| MsgType::from_u8(t));
                 let no_reply = bytes.len() < HEADER_LEN
                     || matches!(e, DecodeError::Oversized { .. })
-                    || known.is_some_and(is_reply_type);
+                    || known.is_some_and(MsgType::is_reply);
                 let rejection = Rejection::Malformed(e);
                 let reply = if no_reply {
                     None
@@ -144,6 +137,24 @@ impl Authority {
                     .map(|o| (Message::Receipt(o.reply), o.persist));
                 reply_with(self, r)
             }
+            Message::Withdrawal(order) => {
+                let r = self
+                    .handle_withdrawal_with(order, current_epoch, check)
+                    .map(|o| (Message::Vote(o.reply), o.persist));
+                reply_with(self, r)
+            }
+            Message::WithdrawalCertificate(cert) => {
+                let r = self
+                    .handle_withdrawal_certificate_with(cert, check)
+                    .map(|o| (Message::Receipt(o.reply), o.persist));
+                reply_with(self, r)
+            }
+            Message::Deposit(funding) => {
+                let r = self
+                    .handle_funding_with(funding, check)
+                    .map(|o| (Message::Receipt(o.reply), o.persist));
+                reply_with(self, r)
+            }
             Message::Query(q) => {
                 let r = Ok((Message::QueryReply(self.handle_query(&q)), None));
                 reply_with(self, r)
@@ -151,14 +162,16 @@ impl Authority {
             Message::Opaque { msg_type, .. } => {
                 reply_with(self, Err(Rejection::NotServed(msg_type)))
             }
-            Message::Vote(_) | Message::Receipt(_) | Message::QueryReply(_) | Message::Error(_) => {
-                Handled {
-                    request_type,
-                    result: Err(Rejection::NotServed(header.msg_type)),
-                    reply: None,
-                    persist: None,
-                }
-            }
+            Message::Vote(_)
+            | Message::Receipt(_)
+            | Message::QueryReply(_)
+            | Message::Error(_)
+            | Message::Settlement(_) => Handled {
+                request_type,
+                result: Err(Rejection::NotServed(header.msg_type)),
+                reply: None,
+                persist: None,
+            },
         }
     }
 }

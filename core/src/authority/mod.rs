@@ -22,6 +22,7 @@
 mod ahead;
 mod change;
 mod datagram;
+mod external;
 mod genesis;
 mod receipts;
 mod snapshot;
@@ -32,21 +33,87 @@ use std::sync::Arc;
 pub use ahead::CheckedAhead;
 pub use change::StateChange;
 pub use datagram::Handled;
+pub use external::ExternalFlows;
 pub use genesis::{Genesis, GenesisBalance, GenesisError};
 pub use snapshot::SnapshotError;
 
 use crate::committee::Committee;
+use crate::digest::Digest;
 use crate::error::{Rejection, check_epoch};
 use crate::keys::{AuthorityTag, Keypair, PublicKey};
 use crate::messages::{
-    Certificate, Query, QueryReply, Receipt, SignedOrder, TokenId, Verified, Vote,
+    Certificate, FundingCertificate, OwnedOrder, Query, QueryReply, Receipt, SignedOrder,
+    SignedWithdrawal, TokenId, Verified, Vote, WithdrawalCertificate,
 };
 use crate::planted::{self, PlantedBug};
+
+/// The order an account's next nonce is locked to: one lock per (account, nonce), whatever
+/// the order's kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockedOrder {
+    Transfer(SignedOrder),
+    Withdrawal(SignedWithdrawal),
+}
+
+impl LockedOrder {
+    /// The locked order's digest.
+    pub fn digest(&self) -> Digest {
+        match self {
+            LockedOrder::Transfer(o) => o.digest(),
+            LockedOrder::Withdrawal(o) => OwnedOrder::digest(o),
+        }
+    }
+    /// The locked nonce.
+    pub fn nonce(&self) -> u64 {
+        match self {
+            LockedOrder::Transfer(o) => o.order().nonce,
+            LockedOrder::Withdrawal(o) => o.order().nonce,
+        }
+    }
+    /// The transfer, when the lock is one.
+    pub fn transfer(&self) -> Option<&SignedOrder> {
+        match self {
+            LockedOrder::Transfer(o) => Some(o),
+            LockedOrder::Withdrawal(_) => None,
+        }
+    }
+    /// The change that makes this lock durable.
+    pub fn lock_change(&self, vote: Vote) -> StateChange {
+        match self {
+            LockedOrder::Transfer(order) => StateChange::Lock {
+                order: *order,
+                vote,
+            },
+            LockedOrder::Withdrawal(order) => StateChange::LockWithdrawal {
+                order: order.clone(),
+                vote,
+            },
+        }
+    }
+}
+
+/// An order kind that locks an account's nonce.
+pub trait Lockable: OwnedOrder {
+    /// The order as a lock.
+    fn into_locked(self) -> LockedOrder;
+}
+
+impl Lockable for SignedOrder {
+    fn into_locked(self) -> LockedOrder {
+        LockedOrder::Transfer(self)
+    }
+}
+
+impl Lockable for SignedWithdrawal {
+    fn into_locked(self) -> LockedOrder {
+        LockedOrder::Withdrawal(self)
+    }
+}
 
 /// A pending (locked, not yet certified) order and this authority's vote on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingVote {
-    pub order: SignedOrder,
+    pub order: LockedOrder,
     pub vote: Vote,
     /// Whether the runtime confirmed the lock durable ([`Authority::mark_persisted`]).
     pub persisted: bool,
@@ -83,6 +150,29 @@ pub trait SignatureCheck {
         committee: &Committee,
     ) -> Result<Verified<Certificate>, Rejection> {
         certificate.verify(committee)
+    }
+    /// Checks a withdrawal order's signature.
+    fn withdrawal(
+        &mut self,
+        order: SignedWithdrawal,
+    ) -> Result<Verified<SignedWithdrawal>, Rejection> {
+        order.verify()
+    }
+    /// Checks a withdrawal certificate against `committee`.
+    fn withdrawal_certificate(
+        &mut self,
+        certificate: WithdrawalCertificate,
+        committee: &Committee,
+    ) -> Result<Verified<WithdrawalCertificate>, Rejection> {
+        certificate.verify(committee)
+    }
+    /// Checks a gateway's funding certificate against `committee`.
+    fn funding(
+        &mut self,
+        funding: FundingCertificate,
+        committee: &Committee,
+    ) -> Result<Verified<FundingCertificate>, Rejection> {
+        funding.verify(committee)
     }
 }
 
@@ -141,6 +231,8 @@ pub struct Authority {
     key: Keypair,
     committee: Arc<Committee>,
     accounts: HashMap<PublicKey, AccountState>,
+    /// Money withdrawn and deposited through gateways.
+    flows: ExternalFlows,
     /// Answers to repeated certificates (not state: a restart starts without them).
     repeats: receipts::RepeatReceipts,
 }
@@ -167,6 +259,7 @@ impl Authority {
             key,
             committee,
             accounts,
+            flows: ExternalFlows::default(),
             repeats: receipts::RepeatReceipts::default(),
         })
     }
@@ -190,7 +283,13 @@ impl Authority {
     pub fn accounts(&self) -> impl Iterator<Item = (&PublicKey, &AccountState)> {
         self.accounts.iter()
     }
-    /// Total of every token over all accounts (constant over the authority's life).
+    /// Money withdrawn and deposited through gateways.
+    pub fn flows(&self) -> &ExternalFlows {
+        &self.flows
+    }
+    /// The genesis supply of every token as this state accounts for it: balances over all
+    /// accounts, plus what was withdrawn, minus what was deposited (constant over the
+    /// authority's life). Tokens whose supply is zero are left out.
     pub fn supply(&self) -> BTreeMap<TokenId, u128> {
         let mut s = BTreeMap::new();
         for a in self.accounts.values() {
@@ -198,45 +297,55 @@ impl Authority {
                 *s.entry(*t).or_insert(0u128) += u128::from(*v);
             }
         }
+        for (t, v) in &self.flows.withdrawn {
+            *s.entry(*t).or_insert(0u128) += *v;
+        }
+        for (t, v) in &self.flows.deposited {
+            let e = s.entry(*t).or_insert(0u128);
+            *e = e.saturating_sub(*v);
+        }
+        s.retain(|_, v| *v > 0);
         s
     }
 
     /// Stateful checks of an order, without changing anything. `Ok(Some(vote))` means the
     /// identical order is already locked; `Ok(None)` means the order may be locked now.
-    fn precheck(
+    fn precheck<O: OwnedOrder>(
         &self,
-        order: &SignedOrder,
+        order: &O,
         current_epoch: u32,
     ) -> Result<Option<&PendingVote>, Rejection> {
-        let o = order.order();
+        let nonce = order.nonce();
         let account = self
             .accounts
-            .get(&o.sender)
+            .get(order.owner())
             .ok_or(Rejection::UnknownAccount)?;
         if let Some(p) = &account.pending {
             if p.order.digest() == order.digest() {
                 return Ok(Some(p));
             }
-            if p.order.order().nonce == o.nonce && !planted::active(PlantedBug::SkipLockCheck) {
+            if p.order.nonce() == nonce && !planted::active(PlantedBug::SkipLockCheck) {
                 return Err(Rejection::ConflictingOrder {
-                    nonce: o.nonce,
+                    nonce,
                     locked: p.order.digest(),
                 });
             }
         }
-        check_epoch(o.epoch, o.ttl, current_epoch)?;
-        if o.nonce != account.next_sequence {
+        let (epoch, ttl) = order.window();
+        check_epoch(epoch, ttl, current_epoch)?;
+        if nonce != account.next_sequence {
             return Err(Rejection::WrongNonce {
                 expected: account.next_sequence,
-                got: o.nonce,
+                got: nonce,
             });
         }
-        let balance = account.balance(o.token);
-        if balance < o.amount {
+        let (token, amount) = order.spends();
+        let balance = account.balance(token);
+        if balance < amount {
             return Err(Rejection::InsufficientFunds {
-                token: o.token,
+                token,
                 balance,
-                amount: o.amount,
+                amount,
             });
         }
         Ok(None)
@@ -245,10 +354,7 @@ impl Authority {
     fn repeat(p: &PendingVote) -> Outcome<Vote> {
         Outcome {
             reply: p.vote,
-            persist: (!p.persisted).then_some(StateChange::Lock {
-                order: p.order,
-                vote: p.vote,
-            }),
+            persist: (!p.persisted).then(|| p.order.lock_change(p.vote)),
         }
     }
 
@@ -283,7 +389,7 @@ impl Authority {
         order: Verified<SignedOrder>,
         current_epoch: u32,
     ) -> Result<Outcome<Vote>, Rejection> {
-        if let Some(p) = self.precheck(&order, current_epoch)? {
+        if let Some(p) = self.precheck(&*order, current_epoch)? {
             return Ok(Self::repeat(p));
         }
         self.lock(order, current_epoch)
@@ -300,7 +406,7 @@ impl Authority {
         vote: Vote,
         current_epoch: u32,
     ) -> Result<Outcome<Vote>, Rejection> {
-        if let Some(p) = self.precheck(&order, current_epoch)? {
+        if let Some(p) = self.precheck(&*order, current_epoch)? {
             return Ok(Self::repeat(p));
         }
         let fits = vote.order_digest == order.digest()
@@ -309,13 +415,29 @@ impl Authority {
         self.lock_with(order, fits.then_some(vote))
     }
 
-    fn lock(
+    /// Handles a WITHDRAWAL order: the same checks and lock as a transfer order (one lock per
+    /// nonce, whatever the kind), then a vote. Whether the committee is reachable enough to
+    /// withdraw is the runtime's call, before this.
+    pub fn handle_withdrawal_with(
         &mut self,
-        order: Verified<SignedOrder>,
+        order: SignedWithdrawal,
+        current_epoch: u32,
+        check: &mut dyn SignatureCheck,
+    ) -> Result<Outcome<Vote>, Rejection> {
+        if let Some(p) = self.precheck(&order, current_epoch)? {
+            return Ok(Self::repeat(p));
+        }
+        let verified = check.withdrawal(order)?;
+        self.lock(verified, current_epoch)
+    }
+
+    fn lock<O: Lockable>(
+        &mut self,
+        order: Verified<O>,
         current_epoch: u32,
     ) -> Result<Outcome<Vote>, Rejection> {
         // Re-check: cheap, and keeps `lock` correct on its own.
-        if let Some(p) = self.precheck(&order, current_epoch)? {
+        if let Some(p) = self.precheck(&*order, current_epoch)? {
             return Ok(Self::repeat(p));
         }
         self.lock_with(order, None)
@@ -323,18 +445,19 @@ impl Authority {
 
     /// Locks the account's next nonce to `order` (already prechecked) with `vote` or a vote
     /// signed now.
-    fn lock_with(
+    fn lock_with<O: Lockable>(
         &mut self,
-        order: Verified<SignedOrder>,
+        order: Verified<O>,
         vote: Option<Vote>,
     ) -> Result<Outcome<Vote>, Rejection> {
         let order = order.into_inner();
-        let vote =
-            vote.unwrap_or_else(|| Vote::sign(order.digest(), order.order().nonce, &self.key));
+        let vote = vote.unwrap_or_else(|| Vote::sign(order.digest(), order.nonce(), &self.key));
         let account = self
             .accounts
-            .get_mut(&order.order().sender)
+            .get_mut(order.owner())
             .ok_or(Rejection::UnknownAccount)?;
+        let order = order.into_locked();
+        let persist = order.lock_change(vote);
         account.pending = Some(PendingVote {
             order,
             vote,
@@ -342,7 +465,7 @@ impl Authority {
         });
         Ok(Outcome {
             reply: vote,
-            persist: Some(StateChange::Lock { order, vote }),
+            persist: Some(persist),
         })
     }
 
@@ -350,10 +473,12 @@ impl Authority {
     /// further persisting. Optional: without it, repeats return the lock to persist again
     /// (persisting a change twice is harmless).
     pub fn mark_persisted(&mut self, change: &StateChange) {
-        if let StateChange::Lock { order, .. } = change
-            && let Some(a) = self.accounts.get_mut(&order.order().sender)
+        if matches!(
+            change,
+            StateChange::Lock { .. } | StateChange::LockWithdrawal { .. }
+        ) && let Some(a) = self.accounts.get_mut(&change.account())
             && let Some(p) = &mut a.pending
-            && p.order.digest() == order.digest()
+            && p.order.digest() == change.order_digest()
         {
             p.persisted = true;
         }
@@ -362,28 +487,10 @@ impl Authority {
     /// Checks a certificate's sequence and funds against the state, without changing anything.
     /// `Ok(true)`: it would apply now; `Ok(false)`: its nonce is past (no-op).
     fn precheck_certificate(&self, certificate: &Certificate) -> Result<bool, Rejection> {
-        let o = certificate.order.order();
-        let (next, balance) = match self.accounts.get(&o.sender) {
-            Some(a) => (a.next_sequence, a.balance(o.token)),
-            None => (0, 0),
-        };
-        if o.nonce < next && !planted::active(PlantedBug::ApplyTwice) {
+        if !self.precheck_spend(&certificate.order)? {
             return Ok(false);
         }
-        if o.nonce > next {
-            return Err(Rejection::MissingEarlierCertificates {
-                expected: next,
-                got: o.nonce,
-            });
-        }
-        if balance < o.amount {
-            // This authority missed the credits that funded the sender.
-            return Err(Rejection::InsufficientFunds {
-                token: o.token,
-                balance,
-                amount: o.amount,
-            });
-        }
+        let o = certificate.order.order();
         let credited = self
             .accounts
             .get(&o.recipient)
@@ -392,6 +499,146 @@ impl Authority {
             return Err(Rejection::InvalidOrder("recipient balance would overflow"));
         }
         Ok(true)
+    }
+
+    /// The sequence and funds checks of a certificate on any order kind. `Ok(false)`: its
+    /// nonce is past (no-op).
+    fn precheck_spend<O: OwnedOrder>(&self, order: &O) -> Result<bool, Rejection> {
+        let (token, amount) = order.spends();
+        let nonce = order.nonce();
+        let (next, balance) = match self.accounts.get(order.owner()) {
+            Some(a) => (a.next_sequence, a.balance(token)),
+            None => (0, 0),
+        };
+        if nonce < next && !planted::active(PlantedBug::ApplyTwice) {
+            return Ok(false);
+        }
+        if nonce > next {
+            return Err(Rejection::MissingEarlierCertificates {
+                expected: next,
+                got: nonce,
+            });
+        }
+        if balance < amount {
+            // This authority missed the credits that funded the sender.
+            return Err(Rejection::InsufficientFunds {
+                token,
+                balance,
+                amount,
+            });
+        }
+        Ok(true)
+    }
+
+    /// Handles a WITHDRAWAL_CERTIFICATE: the sequence and funds checks, one batch verify, then
+    /// debits the account once (the money is owed by the gateway from now on) and returns a
+    /// signed receipt.
+    pub fn handle_withdrawal_certificate_with(
+        &mut self,
+        certificate: WithdrawalCertificate,
+        check: &mut dyn SignatureCheck,
+    ) -> Result<Outcome<Receipt>, Rejection> {
+        self.precheck_spend(&certificate.order)?;
+        let committee = self.committee.clone();
+        let verified = check.withdrawal_certificate(certificate, &committee)?;
+        self.handle_verified_withdrawal_certificate(verified)
+    }
+
+    /// Handles a withdrawal certificate the caller already checked against this committee.
+    pub fn handle_verified_withdrawal_certificate(
+        &mut self,
+        certificate: Verified<WithdrawalCertificate>,
+    ) -> Result<Outcome<Receipt>, Rejection> {
+        let digest = OwnedOrder::digest(&certificate.order);
+        let nonce = certificate.order.nonce();
+        let account = *certificate.order.owner();
+        if !self.precheck_spend(&certificate.order)? {
+            let next = self.accounts.get(&account).map_or(0, |a| a.next_sequence);
+            return Ok(Outcome {
+                reply: self.repeats.get(digest, nonce, next, &self.key),
+                persist: None,
+            });
+        }
+        let next = self.apply_withdrawal(&certificate.order);
+        Ok(Outcome {
+            reply: Receipt::sign(digest, nonce, true, next, &self.key),
+            persist: Some(StateChange::ApplyWithdrawal {
+                certificate: certificate.into_inner(),
+            }),
+        })
+    }
+
+    /// Debits the withdrawn amount, advances the sequence, clears the lock.
+    fn apply_withdrawal(&mut self, order: &SignedWithdrawal) -> u64 {
+        let o = order.order();
+        let account = self.accounts.entry(o.account).or_default();
+        let bal = account.balances.entry(o.token).or_default();
+        *bal -= o.amount;
+        account.next_sequence += 1;
+        account.pending = None;
+        let next = account.next_sequence;
+        self.flows.add_withdrawn(o.token, o.amount);
+        next
+    }
+
+    /// Whether a funding certificate applies now (`Ok(true)`), is past (`Ok(false)`), or is
+    /// ahead of the gateway's sequence here.
+    fn precheck_funding(&self, funding: &FundingCertificate) -> Result<bool, Rejection> {
+        let f = funding.funding();
+        let next = self.flows.next_deposit(&f.gateway);
+        if f.sequence < next {
+            return Ok(false);
+        }
+        if f.sequence > next {
+            return Err(Rejection::MissingEarlierCertificates {
+                expected: next,
+                got: f.sequence,
+            });
+        }
+        let credited = self
+            .accounts
+            .get(&f.account)
+            .map_or(0, |a| a.balance(f.token));
+        if credited.checked_add(f.amount).is_none() {
+            return Err(Rejection::InvalidOrder("account balance would overflow"));
+        }
+        Ok(true)
+    }
+
+    /// Handles a DEPOSIT: a funding certificate of a gateway the committee pins, applied in
+    /// the gateway's sequence order, each once. The receipt refers to the certificate's digest
+    /// with the deposit sequence as its nonce and the gateway's next sequence here.
+    pub fn handle_funding_with(
+        &mut self,
+        funding: FundingCertificate,
+        check: &mut dyn SignatureCheck,
+    ) -> Result<Outcome<Receipt>, Rejection> {
+        let committee = self.committee.clone();
+        let verified = check.funding(funding, &committee)?;
+        let f = *verified.funding();
+        let digest = verified.digest();
+        if !self.precheck_funding(&verified)? {
+            let next = self.flows.next_deposit(&f.gateway);
+            return Ok(Outcome {
+                reply: self.repeats.get(digest, f.sequence, next, &self.key),
+                persist: None,
+            });
+        }
+        self.apply_funding(&verified);
+        let next = self.flows.next_deposit(&f.gateway);
+        Ok(Outcome {
+            reply: Receipt::sign(digest, f.sequence, true, next, &self.key),
+            persist: Some(StateChange::Deposit {
+                funding: verified.into_inner(),
+            }),
+        })
+    }
+
+    fn apply_funding(&mut self, funding: &FundingCertificate) {
+        let f = funding.funding();
+        let account = self.accounts.entry(f.account).or_default();
+        *account.balances.entry(f.token).or_default() += f.amount;
+        self.flows.add_deposit(f.gateway, f.token, f.amount);
     }
 
     /// Handles a CERTIFICATE: cheap sequence and funds checks, one batch verification, then
@@ -459,7 +706,7 @@ impl Authority {
             Some(a) => (
                 a.next_sequence,
                 a.balances.iter().map(|(t, v)| (*t, *v)).collect(),
-                a.pending.as_ref().map(|p| p.order),
+                a.pending.as_ref().and_then(|p| p.order.transfer().copied()),
             ),
             None => (0, Vec::new(), None),
         };
@@ -477,60 +724,88 @@ impl Authority {
     /// order they were persisted. Replaying a change already reflected in the state is a no-op.
     pub fn apply_change(&mut self, change: &StateChange) -> Result<(), RecoveryError> {
         match change {
-            StateChange::Lock { order, vote } => {
-                let o = order.order();
-                let a = self
-                    .accounts
-                    .get_mut(&o.sender)
-                    .ok_or(RecoveryError::UnknownAccount(o.sender))?;
-                if o.nonce < a.next_sequence {
-                    return Ok(());
-                }
-                if o.nonce > a.next_sequence {
-                    return Err(RecoveryError::Gap {
-                        account: o.sender,
-                        nonce: o.nonce,
-                        expected: a.next_sequence,
-                    });
-                }
-                match &a.pending {
-                    Some(p) if p.order.digest() != order.digest() => {
-                        Err(RecoveryError::ConflictingLock {
-                            account: o.sender,
-                            nonce: o.nonce,
-                        })
-                    }
-                    _ => {
-                        a.pending = Some(PendingVote {
-                            order: *order,
-                            vote: *vote,
-                            persisted: true,
-                        });
-                        Ok(())
-                    }
-                }
+            StateChange::Lock { order, vote } => self.replay_lock(order.into_locked(), *vote),
+            StateChange::LockWithdrawal { order, vote } => {
+                self.replay_lock(order.clone().into_locked(), *vote)
             }
-            StateChange::Apply { certificate } => {
-                let o = certificate.order.order();
-                match self.precheck_certificate(certificate) {
+            StateChange::ApplyWithdrawal { certificate } => {
+                match self.precheck_spend(&certificate.order) {
                     Ok(false) => Ok(()),
                     Ok(true) => {
-                        self.apply_transfer(&certificate.order);
+                        self.apply_withdrawal(&certificate.order);
                         Ok(())
                     }
-                    Err(Rejection::MissingEarlierCertificates { expected, got }) => {
-                        Err(RecoveryError::Gap {
-                            account: o.sender,
-                            nonce: got,
-                            expected,
-                        })
-                    }
-                    Err(reason) => Err(RecoveryError::Invalid {
-                        account: o.sender,
-                        nonce: o.nonce,
-                        reason,
-                    }),
+                    Err(reason) => Err(self.recovery_error(change, reason)),
                 }
+            }
+            StateChange::Deposit { funding } => match self.precheck_funding(funding) {
+                Ok(false) => Ok(()),
+                Ok(true) => {
+                    self.apply_funding(funding);
+                    Ok(())
+                }
+                Err(reason) => Err(self.recovery_error(change, reason)),
+            },
+            StateChange::Apply { certificate } => match self.precheck_certificate(certificate) {
+                Ok(false) => Ok(()),
+                Ok(true) => {
+                    self.apply_transfer(&certificate.order);
+                    Ok(())
+                }
+                Err(reason) => Err(self.recovery_error(change, reason)),
+            },
+        }
+    }
+
+    /// Why a persisted change could not be replayed.
+    fn recovery_error(&self, change: &StateChange, reason: Rejection) -> RecoveryError {
+        let (account, nonce) = (change.account(), change.nonce());
+        match reason {
+            Rejection::MissingEarlierCertificates { expected, got } => RecoveryError::Gap {
+                account,
+                nonce: got,
+                expected,
+            },
+            reason => RecoveryError::Invalid {
+                account,
+                nonce,
+                reason,
+            },
+        }
+    }
+
+    /// Replays a lock: a no-op for a past nonce, refused for a gap or a different lock.
+    fn replay_lock(&mut self, order: LockedOrder, vote: Vote) -> Result<(), RecoveryError> {
+        let (nonce, digest) = (order.nonce(), order.digest());
+        let account = match &order {
+            LockedOrder::Transfer(o) => o.order().sender,
+            LockedOrder::Withdrawal(o) => o.order().account,
+        };
+        let a = self
+            .accounts
+            .get_mut(&account)
+            .ok_or(RecoveryError::UnknownAccount(account))?;
+        if nonce < a.next_sequence {
+            return Ok(());
+        }
+        if nonce > a.next_sequence {
+            return Err(RecoveryError::Gap {
+                account,
+                nonce,
+                expected: a.next_sequence,
+            });
+        }
+        match &a.pending {
+            Some(p) if p.order.digest() != digest => {
+                Err(RecoveryError::ConflictingLock { account, nonce })
+            }
+            _ => {
+                a.pending = Some(PendingVote {
+                    order,
+                    vote,
+                    persisted: true,
+                });
+                Ok(())
             }
         }
     }
@@ -538,3 +813,6 @@ impl Authority {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod tests_external;

@@ -5,12 +5,15 @@
 //! sorted by account key, so one state has exactly one encoding. Encoding (the canonical codec
 //! of [`crate::codec`]):
 //!
-//! - the 8 bytes `FMSNAP01` (format and version);
+//! - the 8 bytes `FMSNAP02` (format and version; `FMSNAP01` snapshots, without withdrawal locks
+//!   and money flows, are still read);
 //! - the committee's identity: a digest of its members' keys and weights in order (a snapshot
 //!   belongs to one committee);
 //! - a u64 count of accounts, then per account: the key, the next sequence (u64), a u32 count
-//!   of balances, each a token (u32) and an amount (u64) in token order, then an optional pending
-//!   lock (the signed order, then the vote);
+//!   of balances, each a token (u32) and an amount (u64) in token order, then the pending lock:
+//!   0 none, 1 a transfer (the signed order, then the vote), 2 a withdrawal (likewise);
+//! - (version 2) the money withdrawn and deposited through gateways
+//!   ([`super::ExternalFlows`]);
 //! - the blake3 digest of every byte before it (a damaged file is refused, never half-loaded).
 //!
 //! Restoring checks more than the bytes: the supply of every token must be the genesis supply,
@@ -25,9 +28,13 @@ use crate::digest::Digest;
 use crate::keys::{Keypair, PublicKey};
 use crate::messages::{SignedOrder, TokenId, Vote};
 
-use super::{AccountState, Authority, AuthorityError, Genesis, PendingVote};
+use super::{
+    AccountState, Authority, AuthorityError, ExternalFlows, Genesis, LockedOrder, PendingVote,
+};
+use crate::messages::SignedWithdrawal;
 
-const MAGIC: &[u8; 8] = b"FMSNAP01";
+const MAGIC: &[u8; 8] = b"FMSNAP02";
+const MAGIC_V1: &[u8; 8] = b"FMSNAP01";
 const DIGEST_LEN: usize = 32;
 
 /// Why a snapshot cannot be restored.
@@ -62,12 +69,7 @@ pub enum SnapshotError {
 
 /// The committee a snapshot belongs to: its members' keys and weights, in order.
 fn committee_id(c: &Committee) -> Digest {
-    let mut b = Vec::with_capacity(c.len() * 40);
-    for m in c.members() {
-        b.put_bytes(m.public_key().as_bytes());
-        b.put_u64(m.weight());
-    }
-    Digest::of(crate::digest::DOMAIN_SNAPSHOT_COMMITTEE, &b)
+    c.id()
 }
 
 impl Authority {
@@ -91,12 +93,21 @@ impl Authority {
             match &a.pending {
                 None => out.put_u8(0),
                 Some(p) => {
-                    out.put_u8(1);
-                    p.order.encode_to(&mut out);
+                    match &p.order {
+                        LockedOrder::Transfer(o) => {
+                            out.put_u8(1);
+                            o.encode_to(&mut out);
+                        }
+                        LockedOrder::Withdrawal(o) => {
+                            out.put_u8(2);
+                            o.encode_to(&mut out);
+                        }
+                    }
                     p.vote.encode_to(&mut out);
                 }
             }
         }
+        self.flows.encode_to(&mut out);
         let sum = blake3::hash(&out);
         out.put_bytes(sum.as_bytes());
         out
@@ -112,9 +123,14 @@ impl Authority {
     ) -> Result<Authority, SnapshotError> {
         let committee = committee.into();
         let mut authority = Authority::new(key, committee.clone(), genesis)?;
-        if bytes.len() < MAGIC.len() + DIGEST_LEN || &bytes[..MAGIC.len()] != MAGIC {
+        if bytes.len() < MAGIC.len() + DIGEST_LEN {
             return Err(SnapshotError::NotASnapshot);
         }
+        let version = match &bytes[..MAGIC.len()] {
+            m if m == MAGIC => 2,
+            m if m == MAGIC_V1 => 1,
+            _ => return Err(SnapshotError::NotASnapshot),
+        };
         let (body, sum) = bytes.split_at(bytes.len() - DIGEST_LEN);
         if blake3::hash(body).as_bytes() != sum {
             return Err(SnapshotError::Checksum);
@@ -145,7 +161,12 @@ impl Authority {
             let pending = match r.u8()? {
                 0 => None,
                 1 => Some(PendingVote {
-                    order: SignedOrder::decode_from(&mut r)?,
+                    order: LockedOrder::Transfer(SignedOrder::decode_from(&mut r)?),
+                    vote: Vote::decode_from(&mut r)?,
+                    persisted: true,
+                }),
+                2 if version >= 2 => Some(PendingVote {
+                    order: LockedOrder::Withdrawal(SignedWithdrawal::decode_from(&mut r)?),
                     vote: Vote::decode_from(&mut r)?,
                     persisted: true,
                 }),
@@ -160,9 +181,15 @@ impl Authority {
                 },
             );
         }
+        let flows = if version >= 2 {
+            ExternalFlows::decode_from(&mut r)?
+        } else {
+            ExternalFlows::default()
+        };
         r.finish()?;
         let genesis_supply = authority.supply();
         authority.accounts = accounts;
+        authority.flows = flows;
         let found = authority.supply();
         for t in genesis_supply.keys().chain(found.keys()) {
             let (g, f) = (

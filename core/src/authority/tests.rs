@@ -66,7 +66,10 @@ fn same_order_same_vote_conflicting_refused() {
     let e = a.handle_order(o2, 10).unwrap_err();
     assert_eq!(e.code(), ErrorCode::ConflictingOrder);
     let before = a.account(&f.users[0].public()).unwrap().clone();
-    assert_eq!(before.pending.as_ref().unwrap().order, o1);
+    assert_eq!(
+        before.pending.as_ref().unwrap().order,
+        LockedOrder::Transfer(o1)
+    );
 }
 
 #[test]
@@ -219,7 +222,7 @@ fn recovery_replays_changes() {
     let s = r.account(&f.users[0].public()).unwrap();
     assert_eq!(s.balance(0), 70);
     assert_eq!(s.next_sequence, 1);
-    assert_eq!(s.pending.as_ref().unwrap().order, o1);
+    assert_eq!(s.pending.as_ref().unwrap().order, LockedOrder::Transfer(o1));
     // After restart: the same vote for the same order, conflicting refused.
     let again = r.handle_order(o1, 10).unwrap();
     assert_eq!(again.reply, v1.reply);

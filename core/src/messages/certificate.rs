@@ -1,4 +1,5 @@
-//! Certificates: a signed order plus a quorum of authority votes, checked in one batch verify.
+//! Certificates: a signed order of any kind ([`OwnedOrder`]) plus a quorum of authority votes,
+//! checked in one batch verify.
 
 use std::collections::BTreeMap;
 
@@ -6,10 +7,10 @@ use ed25519_dalek::VerifyingKey;
 
 use crate::codec::{Decode, DecodeError, Encode, Reader, Writer};
 use crate::committee::Committee;
-use crate::digest::{DOMAIN_CERTIFICATE, Digest};
+use crate::digest::Digest;
 use crate::error::Rejection;
 use crate::keys::{AuthorityTag, Signature};
-use crate::messages::order::SIGNED_ORDER_LEN;
+use crate::messages::owned::OwnedOrder;
 use crate::messages::vote::vote_digest;
 use crate::messages::{SignedOrder, Verified, Vote};
 use crate::planted::{self, PlantedBug};
@@ -27,15 +28,15 @@ pub struct SignerEntry {
 /// Encoding: the signed order, a u8 count, then `count` × (tag, signature) in the order given
 /// ([`Certificate::new`] sorts by tag).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Certificate {
-    pub order: SignedOrder,
+pub struct Certificate<O = SignedOrder> {
+    pub order: O,
     pub signatures: Vec<SignerEntry>,
 }
 
-impl Certificate {
+impl<O: OwnedOrder> Certificate<O> {
     /// Builds a certificate from votes, sorted by authority tag, keeping one vote per authority.
     /// Votes are not checked here (see [`QuorumCollector`] or [`Certificate::check`]).
-    pub fn new<'a>(order: SignedOrder, votes: impl IntoIterator<Item = &'a Vote>) -> Certificate {
+    pub fn new<'a>(order: O, votes: impl IntoIterator<Item = &'a Vote>) -> Certificate<O> {
         let map: BTreeMap<AuthorityTag, Signature> = votes
             .into_iter()
             .map(|v| (v.authority, v.signature))
@@ -57,7 +58,7 @@ impl Certificate {
     }
     /// Digest of this exact certificate encoding (order and signer set).
     pub fn digest(&self) -> Digest {
-        Digest::of(DOMAIN_CERTIFICATE, &self.to_bytes())
+        Digest::of(O::CERTIFICATE_DOMAIN, &self.to_bytes())
     }
     /// Total committee weight of the signers (counting each member once; unknown signers 0).
     pub fn weight(&self, committee: &Committee) -> u64 {
@@ -96,10 +97,11 @@ impl Certificate {
                 quorum: committee.quorum(),
             });
         }
-        let order = self.order.order();
-        order.check_valid()?;
-        let sender_vk = order
-            .sender
+        self.order.check_valid()?;
+        let nonce = self.order.nonce();
+        let sender_vk = self
+            .order
+            .owner()
             .verifying_key()
             .map_err(|_| Rejection::BadSignature)?;
         let n = self.signatures.len() + 1;
@@ -108,7 +110,7 @@ impl Certificate {
         let mut sigs = Vec::with_capacity(n);
         let mut keys: Vec<VerifyingKey> = Vec::with_capacity(n);
         for e in &self.signatures {
-            digests.push(vote_digest(&order_digest, order.nonce, &e.authority));
+            digests.push(vote_digest(&order_digest, nonce, &e.authority));
             sigs.push(e.signature.to_dalek());
             // Present: checked in the loop above.
             if let Some(m) = committee.member(&e.authority) {
@@ -122,13 +124,13 @@ impl Certificate {
         ed25519_dalek::verify_batch(&msgs, &sigs, &keys).map_err(|_| Rejection::BadSignature)
     }
     /// [`Certificate::check`], returning the certificate marked as verified.
-    pub fn verify(self, committee: &Committee) -> Result<Verified<Certificate>, Rejection> {
+    pub fn verify(self, committee: &Committee) -> Result<Verified<Certificate<O>>, Rejection> {
         self.check(committee)?;
         Ok(Verified(self))
     }
 }
 
-impl Encode for Certificate {
+impl<O: OwnedOrder> Encode for Certificate<O> {
     fn encode_to(&self, out: &mut Vec<u8>) {
         self.order.encode_to(out);
         let n = self.signatures.len().min(u8::MAX as usize);
@@ -139,13 +141,13 @@ impl Encode for Certificate {
         }
     }
     fn encoded_len(&self) -> usize {
-        SIGNED_ORDER_LEN + 1 + self.signatures.len().min(u8::MAX as usize) * (8 + 64)
+        self.order.encoded_len() + 1 + self.signatures.len().min(u8::MAX as usize) * (8 + 64)
     }
 }
 
-impl Decode for Certificate {
+impl<O: OwnedOrder> Decode for Certificate<O> {
     fn decode_from(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let order = SignedOrder::decode_from(r)?;
+        let order = O::decode_from(r)?;
         let n = r.u8()? as usize;
         if r.remaining() < n * 72 {
             return Err(DecodeError::Truncated {
@@ -166,16 +168,16 @@ impl Decode for Certificate {
 
 /// Gathers votes for one order until their weight reaches the quorum (the wallet's side).
 #[derive(Debug, Clone)]
-pub struct QuorumCollector {
-    order: SignedOrder,
+pub struct QuorumCollector<O = SignedOrder> {
+    order: O,
     quorum: u64,
     weight: u64,
     votes: BTreeMap<AuthorityTag, Vote>,
 }
 
-impl QuorumCollector {
+impl<O: OwnedOrder> QuorumCollector<O> {
     /// Starts collecting votes for `order` under `committee`.
-    pub fn new(order: SignedOrder, committee: &Committee) -> QuorumCollector {
+    pub fn new(order: O, committee: &Committee) -> QuorumCollector<O> {
         QuorumCollector {
             order,
             quorum: committee.quorum(),
@@ -187,7 +189,7 @@ impl QuorumCollector {
     /// order is refused as [`Rejection::ConflictingOrder`]; a second vote from the same
     /// authority is ignored.
     pub fn add(&mut self, vote: &Vote, committee: &Committee) -> Result<bool, Rejection> {
-        if vote.order_digest != self.order.digest() || vote.nonce != self.order.order().nonce {
+        if vote.order_digest != self.order.digest() || vote.nonce != self.order.nonce() {
             return Err(Rejection::ConflictingOrder {
                 nonce: vote.nonce,
                 locked: vote.order_digest,
@@ -211,7 +213,7 @@ impl QuorumCollector {
         committee: &Committee,
     ) -> Vec<Result<(), Rejection>> {
         let digest = self.order.digest();
-        let nonce = self.order.order().nonce;
+        let nonce = self.order.nonce();
         let matches = |v: &Vote| v.order_digest == digest && v.nonce == nonce;
         let mut seen = std::collections::BTreeSet::new();
         let fresh: Vec<Vote> = votes
@@ -270,13 +272,13 @@ impl QuorumCollector {
         self.votes.keys()
     }
     /// The order being certified.
-    pub fn order(&self) -> &SignedOrder {
+    pub fn order(&self) -> &O {
         &self.order
     }
     /// The certificate, once the quorum is reached.
-    pub fn certificate(&self) -> Option<Certificate> {
+    pub fn certificate(&self) -> Option<Certificate<O>> {
         self.has_quorum()
-            .then(|| Certificate::new(self.order, self.votes.values()))
+            .then(|| Certificate::new(self.order.clone(), self.votes.values()))
     }
 }
 
@@ -370,7 +372,7 @@ mod tests {
         let mut short = bytes.clone();
         short.truncate(bytes.len() - 1);
         assert!(matches!(
-            Certificate::from_bytes(&short),
+            Certificate::<SignedOrder>::from_bytes(&short),
             Err(DecodeError::Truncated { .. })
         ));
     }

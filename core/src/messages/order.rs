@@ -1,10 +1,11 @@
 //! Transfer orders and signed orders.
 
 use crate::codec::{Decode, DecodeError, Encode, Reader, Writer};
-use crate::digest::{DOMAIN_ORDER, Digest};
+use crate::digest::{DOMAIN_CERTIFICATE, DOMAIN_ORDER, Digest};
 use crate::error::Rejection;
 use crate::keys::{AccountTag, Keypair, PublicKey, SIGNATURE_LEN, Signature};
 use crate::messages::Verified;
+use crate::messages::owned::OwnedOrder;
 
 /// Token identifier; balances are per token.
 pub type TokenId = u32;
@@ -141,6 +142,31 @@ impl SignedOrder {
             .map_err(|_| Rejection::BadSignature)?;
         vk.verify_strict(&self.digest.0, &self.signature.to_dalek())
             .map_err(|_| Rejection::BadSignature)
+    }
+}
+
+impl OwnedOrder for SignedOrder {
+    const CERTIFICATE_DOMAIN: &'static str = DOMAIN_CERTIFICATE;
+    fn digest(&self) -> Digest {
+        self.digest
+    }
+    fn owner(&self) -> &PublicKey {
+        &self.order.sender
+    }
+    fn nonce(&self) -> u64 {
+        self.order.nonce
+    }
+    fn window(&self) -> (u32, u8) {
+        (self.order.epoch, self.order.ttl)
+    }
+    fn spends(&self) -> (TokenId, u64) {
+        (self.order.token, self.order.amount)
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn check_valid(&self) -> Result<(), Rejection> {
+        self.order.check_valid()
     }
 }
 

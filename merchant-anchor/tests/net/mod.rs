@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use flashmesh_core::{
     Certificate, Committee, Envelope, Keypair, Message, Query, QueryReply, QuorumCollector,
-    SignedOrder, TransferOrder,
+    SignedOrder, SignedWithdrawal, TransferOrder, WithdrawalOrder,
 };
 use flashmesh_transport::{Transport, TransportError, UdpTransport, bind_reuseport_group};
 use merchant_anchor::{Anchor, InitOptions, LivenessConfig, LocalCommittee, Ports, init_committee};
@@ -237,6 +237,38 @@ pub async fn pay(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     Some(certificate)
+}
+
+/// Sends `datagram` to `addr` (a few tries) and returns the first message that comes back.
+pub async fn ask(sock: &UdpSocket, addr: SocketAddr, datagram: &[u8]) -> Option<Message> {
+    let mut buf = vec![0u8; 65_536];
+    for _ in 0..5 {
+        let _ = sock.send_to(datagram, addr).await;
+        let wait = Duration::from_millis(300);
+        if let Ok(Ok((n, from))) = tokio::time::timeout(wait, sock.recv_from(&mut buf)).await
+            && from == addr
+            && let Ok(env) = Envelope::decode(&buf[..n])
+        {
+            return Some(env.message);
+        }
+    }
+    None
+}
+
+/// A withdrawal of `amount` by `from` with `nonce`, to a primary-ledger account.
+pub fn withdrawal(from: &Keypair, amount: u64, nonce: u64) -> SignedWithdrawal {
+    SignedWithdrawal::sign(
+        WithdrawalOrder {
+            account: from.public(),
+            token: flashmesh_core::DEFAULT_TOKEN,
+            amount,
+            recipient: b"DE89370400440532013000".to_vec(),
+            nonce,
+            epoch: 0,
+            ttl: 8,
+        },
+        from,
+    )
 }
 
 /// The signed view of `account` at `addr` (a few tries), if it answers.

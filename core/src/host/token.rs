@@ -1,0 +1,26 @@
+//! Bearer tokens of admin APIs, compared in constant time so that timing does not leak how
+//! much of a guess was right.
+
+/// Whether `given` equals `expected`; false when either is absent (no token configured means
+/// state-changing routes are closed).
+pub fn matches(given: Option<&str>, expected: Option<&str>) -> bool {
+    let (Some(given), Some(expected)) = (given, expected) else {
+        return false;
+    };
+    let (a, b) = (given.as_bytes(), expected.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_same_token_matches() {
+        assert!(matches(Some("s3cret"), Some("s3cret")));
+        assert!(!matches(Some("s3cret!"), Some("s3cret")));
+        assert!(!matches(Some("s3creT"), Some("s3cret")));
+        assert!(!matches(None, Some("s3cret")));
+        assert!(!matches(Some("s3cret"), None));
+    }
+}

@@ -1,0 +1,173 @@
+//! `gateway`: settles withdrawal certificates of a committee on a primary ledger exactly once,
+//! and turns deposits taken in on that ledger into funding certificates for the committee.
+//!
+//! `gateway keygen --key gw.key --name gw --address 127.0.0.1:47480` writes a key and prints
+//! the `[[gateways]]` entry for the committee file; `gateway serve --config gateway.toml` runs
+//! the service (see [`flashmesh_gateway::config`]).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use flashmesh_core::{Committee, Keypair};
+use flashmesh_gateway::admin::{self, AdminContext};
+use flashmesh_gateway::config::{GatewayConfig, LedgerConfig};
+use flashmesh_gateway::deposit::DepositPusher;
+use flashmesh_gateway::ledger::{PostgresLedger, PrimaryLedger, SqliteLedger};
+use flashmesh_gateway::metrics::Metrics;
+use flashmesh_gateway::server::Service;
+use flashmesh_gateway::worker::LedgerHandle;
+use flashmesh_transport::UdpTransport;
+use flashmesh_wallet::{CommitteeClient, PayOptions, read_key, write_key};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gateway",
+    version,
+    about = "The Flash-Mesh gateway to a primary ledger"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Writes a new gateway key and prints its committee file entry.
+    Keygen {
+        #[arg(long)]
+        key: PathBuf,
+        /// Its name in the committee file.
+        #[arg(long, default_value = "gw")]
+        name: String,
+        /// Its UDP address.
+        #[arg(long, default_value = "127.0.0.1:47480")]
+        address: String,
+    },
+    /// Runs the gateway.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+}
+
+fn open_ledger(c: &LedgerConfig) -> anyhow::Result<Box<dyn PrimaryLedger>> {
+    Ok(match c {
+        LedgerConfig::Sqlite { path } => Box::new(
+            SqliteLedger::open(path).with_context(|| format!("opening {}", path.display()))?,
+        ),
+        LedgerConfig::Postgres { conninfo } => {
+            Box::new(PostgresLedger::connect(conninfo).context("connecting to PostgreSQL")?)
+        }
+    })
+}
+
+async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
+    let key: Keypair = read_key(&config.key_file)?;
+    let text = std::fs::read_to_string(&config.committee_file)
+        .with_context(|| format!("reading {}", config.committee_file.display()))?;
+    let committee = Committee::from_toml(&text)?;
+    if committee.gateway_by_key(&key.public()).is_none() {
+        bail!(
+            "{} does not pin this gateway's key {} under [[gateways]]",
+            config.committee_file.display(),
+            key.public().to_hex()
+        );
+    }
+    let committee = Arc::new(committee);
+    let key = Arc::new(key);
+    let metrics = Arc::new(Metrics::default());
+    let ledger = LedgerHandle::spawn(open_ledger(&config.ledger)?);
+    let socket = Arc::new(
+        tokio::net::UdpSocket::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?,
+    );
+    let recorded = Arc::new(tokio::sync::Notify::new());
+    let confirmed_below = Arc::new(AtomicU64::new(0));
+    let transport = Arc::new(UdpTransport::bind("0.0.0.0:0".parse()?).await?);
+    let pusher = DepositPusher {
+        key: key.clone(),
+        client: CommitteeClient::new((*committee).clone(), transport)?,
+        ledger: ledger.clone(),
+        metrics: metrics.clone(),
+        opts: PayOptions {
+            retry_interval: Duration::from_millis(200),
+            phase_timeout: Duration::from_secs(5),
+            epoch: config.epoch,
+            payee: None,
+        },
+        recorded: recorded.clone(),
+        confirmed_below: confirmed_below.clone(),
+    };
+    tokio::spawn(pusher.run());
+    if let Some(addr) = config.admin {
+        let ctx = AdminContext {
+            name: config.name.clone(),
+            key: key.clone(),
+            committee_id: committee.id().to_hex(),
+            ledger: ledger.clone(),
+            metrics: metrics.clone(),
+            token: config.admin_token.clone(),
+            recorded,
+            confirmed_below,
+        };
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding {addr}"))?;
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, admin::router(ctx)).await {
+                tracing::error!(error = %e, "admin API stopped");
+            }
+        });
+        println!("admin on http://{addr}");
+    }
+    println!(
+        "gateway {} settling withdrawals on {} (udp)",
+        config.name, config.listen
+    );
+    let service = Service {
+        key,
+        committee,
+        ledger,
+        metrics,
+        epoch: config.epoch,
+    };
+    tokio::select! {
+        () = service.serve(socket) => {}
+        r = tokio::signal::ctrl_c() => { r?; }
+    }
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Args::parse().command {
+        Command::Keygen { key, name, address } => {
+            let k = Keypair::generate().context("generating a key")?;
+            write_key(&key, &k)?;
+            println!("# wrote {}; add this to the committee file:", key.display());
+            println!("[[gateways]]");
+            println!("name = {name:?}");
+            println!("public_key = \"{}\"", k.public().to_hex());
+            println!("address = {address:?}");
+            Ok(())
+        }
+        Command::Serve { config } => {
+            let config = GatewayConfig::load(&config)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?
+                .block_on(serve(config))
+        }
+    }
+}
