@@ -24,6 +24,10 @@ pub const DOMAIN_POLICY: &str = "flashmesh 2026-11 policy bundle body v1";
 pub const DOMAIN_CONTROLLER_TAG: &str = "flashmesh 2026-11 controller probe tag v1";
 /// Domain of the committee identity a state snapshot is bound to.
 pub const DOMAIN_SNAPSHOT_COMMITTEE: &str = "flash-mesh v1 snapshot committee";
+/// Domain of an authority's heartbeat to its committee peers.
+pub const DOMAIN_HEARTBEAT: &str = "flash-mesh v1 heartbeat";
+/// Domain of an authority's request to a peer for the certificates it missed.
+pub const DOMAIN_SYNC: &str = "flash-mesh v1 sync-request";
 /// Domain of a withdrawal order signed by its owner.
 pub const DOMAIN_WITHDRAWAL: &str = "flash-mesh v1 withdrawal-order";
 /// Domain of a withdrawal certificate's identity.
@@ -89,6 +93,8 @@ mod tests {
             DOMAIN_POLICY,
             DOMAIN_CONTROLLER_TAG,
             DOMAIN_SNAPSHOT_COMMITTEE,
+            DOMAIN_HEARTBEAT,
+            DOMAIN_SYNC,
             DOMAIN_WITHDRAWAL,
             DOMAIN_WITHDRAWAL_CERTIFICATE,
             DOMAIN_FUNDING,

@@ -376,6 +376,10 @@ impl Envelope {
             }
             _ => {}
         }
+        // HEARTBEAT and SYNC travel opaque, but their body and header are checked all the same.
+        if let Some(liveness) = crate::messages::Liveness::from_message(&message) {
+            liveness?.check_header(&header)?;
+        }
         Ok(Envelope { header, message })
     }
 }

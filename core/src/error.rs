@@ -98,6 +98,12 @@ impl ErrorCode {
     pub fn from_u16(v: u16) -> Option<ErrorCode> {
         ErrorCode::ALL.iter().copied().find(|c| c.to_u16() == v)
     }
+    /// Whether the refusal says "not now" rather than "no": the request changed nothing and
+    /// the same request may succeed when sent again later (the commit queue drained, a
+    /// quorum of peers came back into sight).
+    pub fn is_transient(self) -> bool {
+        matches!(self, ErrorCode::Overloaded | ErrorCode::QuorumNotVisible)
+    }
     /// snake_case name, for metrics labels (`rejections{reason="..."}`) and logs.
     pub fn name(self) -> &'static str {
         match self {

@@ -331,6 +331,7 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
         workers: opts.sockets,
         epoch: 0,
         controller: None,
+        liveness: Default::default(),
     };
     let anchor = Anchor::start(&config).await?;
 

@@ -45,6 +45,8 @@ pub struct AdminContext {
     pub epoch: Arc<AtomicU32>,
     /// The anchor's controller, if it runs one.
     pub controller: Option<Arc<AnchorController>>,
+    /// The anchor's peer view and liveness counters, if it keeps them.
+    pub liveness: Option<Arc<crate::liveness::LivenessState>>,
 }
 
 impl AdminContext {
@@ -202,6 +204,9 @@ async fn status(State(ctx): State<AdminContext>) -> impl IntoResponse {
 
 async fn metrics(State(ctx): State<AdminContext>) -> impl IntoResponse {
     let mut text = ctx.metrics.render(ctx.reason_name);
+    if let Some(l) = &ctx.liveness {
+        l.render_metrics(&mut text);
+    }
     if let Some(c) = &ctx.controller {
         text.push_str(&c.controller.metrics().await);
     }
@@ -240,6 +245,7 @@ mod tests {
             healthy: Arc::new(|| true),
             epoch: epoch.clone(),
             controller: None,
+            liveness: None,
         };
         let (addr, task) = serve("127.0.0.1:0".parse().unwrap(), ctx).await.unwrap();
         let send = |request: String| async move {

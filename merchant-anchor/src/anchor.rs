@@ -25,9 +25,11 @@ use flashmesh_transport::{Transport, TransportError, bind_reuseport_group};
 use parking_lot::Mutex;
 
 use crate::admin::{self, AdminContext};
+use crate::applied::AppliedLog;
 use crate::commit;
-use crate::config::AnchorConfig;
+use crate::config::{AnchorConfig, LivenessConfig};
 use crate::control::{self, AnchorController, ControlConfigError};
+use crate::liveness::LivenessState;
 use crate::metrics::{Metrics, get};
 use crate::server::{ServerShared, run_worker_with};
 use crate::store::{Store, StoreError};
@@ -173,6 +175,9 @@ pub struct AnchorParts {
     pub controller: Option<ControllerSpec>,
     /// The admin API, if it serves one.
     pub admin: Option<AdminEndpoint>,
+    /// Heartbeats to the committee peers and catch-up; `None`: no heartbeats are sent (the
+    /// peer view stays empty, so a committee of more than one never sees a quorum).
+    pub liveness: Option<LivenessConfig>,
 }
 
 /// Where the admin API listens, and its bearer token for writes.
@@ -197,6 +202,7 @@ pub struct Anchor {
     authority: Arc<Mutex<Authority>>,
     epoch: Arc<AtomicU32>,
     controller: Option<Arc<AnchorController>>,
+    liveness: Arc<LivenessState>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     committer: Option<std::thread::JoinHandle<()>>,
 }
@@ -273,6 +279,7 @@ impl Anchor {
                 addr: config.admin,
                 token: config.admin_token.clone(),
             }),
+            liveness: config.liveness.enabled.then_some(config.liveness),
         })
         .await
     }
@@ -293,6 +300,7 @@ impl Anchor {
             transports,
             controller,
             admin,
+            liveness: liveness_config,
         } = parts;
         let Some(first) = transports.first().cloned() else {
             return Err(StartError::NoTransport);
@@ -306,8 +314,23 @@ impl Anchor {
             millis = started.elapsed().as_millis() as u64,
             "state recovered"
         );
+        // certificates applied so far: each advanced its sender's sequence by one
+        let applied_so_far = authority
+            .accounts()
+            .map(|(_, a)| a.next_sequence)
+            .fold(0u64, u64::saturating_add);
         let authority = Arc::new(Mutex::new(authority));
         let metrics = Arc::new(Metrics::default());
+        let liveness = {
+            let config = liveness_config.unwrap_or_default();
+            let applied = Arc::new(AppliedLog::new(applied_so_far, config.recent_certificates));
+            Arc::new(LivenessState::new(
+                key.clone(),
+                committee.clone(),
+                config,
+                applied,
+            ))
+        };
         let sockets = transports;
         let bcb_addr = first
             .local_addr()
@@ -361,7 +384,18 @@ impl Anchor {
             epoch: epoch.clone(),
             metrics: metrics.clone(),
             queue: queue.clone(),
+            liveness: liveness.clone(),
+            liveness_enabled: liveness_config.is_some(),
         });
+        if liveness_config.is_some()
+            && let Some(first) = sockets.first()
+        {
+            tasks.push(crate::liveness::start(
+                liveness.clone(),
+                first.clone(),
+                epoch.clone(),
+            ));
+        }
         tasks.extend(sockets.iter().map(|s| {
             tokio::spawn(run_worker_with(
                 s.clone(),
@@ -380,6 +414,7 @@ impl Anchor {
             let workers = sockets.len();
             let since = Instant::now();
             let controller = controller.clone();
+            let liveness = liveness.clone();
             Arc::new(move || {
                 let a = authority.lock();
                 let accounts = a.accounts().count();
@@ -391,6 +426,7 @@ impl Anchor {
                     .collect();
                 let public_key = a.keypair().public().to_hex();
                 drop(a);
+                let peers = liveness.status_json();
                 serde_json::json!({
                     "name": name,
                     "public_key": public_key,
@@ -413,6 +449,10 @@ impl Anchor {
                     "malformed_datagrams": get(&metrics.malformed),
                     "penalties_applied": get(&metrics.penalties_applied),
                     "controller": controller.as_ref().map(|c| c.health()),
+                    "peers": peers["peers"],
+                    "quorum_visible": peers["quorum_visible"],
+                    "visible_weight": peers["visible_weight"],
+                    "applied": peers["applied"],
                 })
             })
         };
@@ -431,6 +471,7 @@ impl Anchor {
                     healthy,
                     epoch: epoch.clone(),
                     controller: controller.clone(),
+                    liveness: Some(liveness.clone()),
                 };
                 let (addr, task) =
                     admin::serve(endpoint.addr, ctx)
@@ -453,6 +494,7 @@ impl Anchor {
             authority,
             epoch,
             controller,
+            liveness,
             tasks,
             committer: Some(committer),
         })
@@ -491,6 +533,17 @@ impl Anchor {
     /// Total rejections so far, all reasons.
     pub fn rejections(&self) -> u64 {
         self.metrics.rejection_counts().iter().map(|(_, n)| n).sum()
+    }
+
+    /// Whether this anchor and the committee peers it heard within the timeout reach the
+    /// quorum weight now (see [`LivenessState::sees_quorum`]).
+    pub fn sees_quorum(&self) -> bool {
+        self.liveness.sees_quorum()
+    }
+
+    /// The peer view, applied log and liveness counters.
+    pub fn liveness(&self) -> &Arc<LivenessState> {
+        &self.liveness
     }
 
     /// The counters.

@@ -79,6 +79,37 @@ pub struct AnchorConfig {
     /// The P4Runtime controller this anchor runs, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub controller: Option<ControllerSource>,
+    /// Heartbeats to the committee peers and catch-up (the `[liveness]` table).
+    #[serde(default)]
+    pub liveness: LivenessConfig,
+}
+
+/// The `[liveness]` table: heartbeats, the peer view's timeout and catch-up pacing.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LivenessConfig {
+    /// Whether the anchor sends heartbeats and keeps a peer view at all.
+    pub enabled: bool,
+    /// Milliseconds between heartbeats to every peer.
+    pub heartbeat_interval_ms: u64,
+    /// A peer not heard for this many milliseconds is not seen.
+    pub peer_timeout_ms: u64,
+    /// At most this many certificates sent to one catching-up peer per heartbeat interval.
+    pub sync_batch: u32,
+    /// Recently applied certificates kept in memory for catch-up.
+    pub recent_certificates: usize,
+}
+
+impl Default for LivenessConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            heartbeat_interval_ms: 500,
+            peer_timeout_ms: 1500,
+            sync_batch: 64,
+            recent_certificates: 8192,
+        }
+    }
 }
 
 /// Where the anchor's controller configuration comes from.
@@ -190,6 +221,8 @@ mod tests {
         assert_eq!(cfg.committee_file, PathBuf::from("/etc/c.toml"));
         assert!(cfg.admin_token.is_none());
         assert!(cfg.worker_count() >= 1);
+        assert_eq!(cfg.liveness, LivenessConfig::default());
+        assert_eq!(cfg.liveness.heartbeat_interval_ms, 500);
     }
 
     #[test]
@@ -206,6 +239,10 @@ mod tests {
             workers: 2,
             epoch: 3,
             controller: Some(ControllerSource::File("/tmp/ctl.toml".into())),
+            liveness: LivenessConfig {
+                peer_timeout_ms: 900,
+                ..LivenessConfig::default()
+            },
         };
         let back: AnchorConfig = toml::from_str(&cfg.to_toml()).unwrap();
         assert_eq!(back, cfg);

@@ -9,19 +9,23 @@
 
 pub mod admin;
 pub mod anchor;
+pub mod applied;
 pub mod commit;
 pub mod config;
 pub mod control;
 pub mod history;
+pub mod liveness;
 pub mod metrics;
+pub mod peers;
 pub mod policy_api;
 pub mod server;
 pub mod setup;
 pub mod store;
 
 pub use anchor::{AdminEndpoint, Anchor, AnchorParts, StartError, reason_name, recover};
-pub use config::{AnchorConfig, ConfigError, ControllerSource, DEFAULT_BCB_PORT};
+pub use config::{AnchorConfig, ConfigError, ControllerSource, DEFAULT_BCB_PORT, LivenessConfig};
 pub use control::{AnchorController, ControllerHealth, PenaltySink, SwitchHealth};
+pub use liveness::LivenessState;
 pub use metrics::Metrics;
 pub use setup::{InitOptions, LocalCommittee, Ports, SetupError, init_committee};
 pub use store::{Store, StoreError};

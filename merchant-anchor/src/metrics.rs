@@ -20,6 +20,12 @@ pub struct Metrics {
     pub receipts: AtomicU64,
     /// QUERY datagrams answered.
     pub queries: AtomicU64,
+    /// Well-formed WITHDRAWAL datagrams received.
+    pub withdrawals: AtomicU64,
+    /// Well-formed WITHDRAWAL_CERTIFICATE datagrams received.
+    pub withdrawal_certificates: AtomicU64,
+    /// Well-formed DEPOSIT datagrams (a gateway's funding certificates) received.
+    pub deposits: AtomicU64,
     /// Datagrams that could not be decoded at all (bad header, truncated, oversized, ...).
     pub malformed: AtomicU64,
     /// Well-formed requests refused, per reason code.
@@ -60,6 +66,9 @@ impl Default for Metrics {
             certificates: AtomicU64::new(0),
             receipts: AtomicU64::new(0),
             queries: AtomicU64::new(0),
+            withdrawals: AtomicU64::new(0),
+            withdrawal_certificates: AtomicU64::new(0),
+            deposits: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
             rejections: std::array::from_fn(|_| AtomicU64::new(0)),
             errors_sent: AtomicU64::new(0),
@@ -114,7 +123,7 @@ impl Metrics {
     /// every code it names is exported (zero included) so dashboards see a stable label set.
     pub fn render(&self, reason_name: impl Fn(u8) -> Option<&'static str>) -> String {
         let mut out = String::with_capacity(4096);
-        let simple: [(&str, &str, &AtomicU64); 19] = [
+        let simple: [(&str, &str, &AtomicU64); 22] = [
             (
                 "flashmesh_orders_total",
                 "ORDER requests received",
@@ -135,6 +144,21 @@ impl Metrics {
                 "flashmesh_queries_total",
                 "QUERY requests answered",
                 &self.queries,
+            ),
+            (
+                "flashmesh_withdrawals_total",
+                "WITHDRAWAL requests received",
+                &self.withdrawals,
+            ),
+            (
+                "flashmesh_withdrawal_certificates_total",
+                "WITHDRAWAL_CERTIFICATE requests received",
+                &self.withdrawal_certificates,
+            ),
+            (
+                "flashmesh_deposits_total",
+                "DEPOSIT requests (funding certificates) received",
+                &self.deposits,
             ),
             (
                 "flashmesh_malformed_datagrams_total",

@@ -27,13 +27,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use flashmesh_core::{
     Authority, CheckedAhead, Committee, Envelope, ErrorCode, ErrorMessage, MAX_DATAGRAM_LEN,
-    Message, Rejection,
+    Message, Rejection, StateChange,
 };
 use flashmesh_transport::Transport;
 use parking_lot::Mutex;
 
 use crate::commit::{CommitQueue, Job, Reply, ReplyKind};
 use crate::control::PenaltySink;
+use crate::liveness::{LivenessState, is_liveness_datagram};
 use crate::metrics::{Metrics, inc};
 
 /// Everything a worker shares with the others.
@@ -50,6 +51,19 @@ pub struct ServerShared {
     pub metrics: Arc<Metrics>,
     /// The group-commit queue.
     pub queue: CommitQueue,
+    /// Heartbeats, the peer view and the applied log.
+    pub liveness: Arc<LivenessState>,
+    /// Whether heartbeats run, so that the peer view means something: only then are
+    /// withdrawal orders refused while no quorum is visible.
+    pub liveness_enabled: bool,
+}
+
+impl ServerShared {
+    /// Whether this anchor and the committee peers it heard within the timeout reach the
+    /// quorum weight now (see [`LivenessState::sees_quorum`]).
+    pub fn sees_quorum(&self) -> bool {
+        self.liveness.sees_quorum()
+    }
 }
 
 /// Runs one worker on `socket` until the transport is closed.
@@ -114,6 +128,11 @@ pub fn handle_datagram_with(
 ) -> Option<Vec<u8>> {
     let metrics = &shared.metrics;
     let epoch = shared.epoch.load(Ordering::Relaxed);
+    // Heartbeats and sync requests are the liveness edge's, and never answered.
+    if is_liveness_datagram(bytes) {
+        let _ = shared.liveness.handle_datagram(bytes, epoch);
+        return None;
+    }
     let env = match Envelope::decode(bytes) {
         Ok(env) => env,
         Err(_) => {
@@ -131,25 +150,57 @@ pub fn handle_datagram_with(
         Message::Order(_) => inc(&metrics.orders),
         Message::Certificate(_) => inc(&metrics.certificates),
         Message::Query(_) => inc(&metrics.queries),
+        Message::Withdrawal(_) => inc(&metrics.withdrawals),
+        Message::WithdrawalCertificate(_) => inc(&metrics.withdrawal_certificates),
+        Message::Deposit(_) => inc(&metrics.deposits),
+        // a peer's receipt or refusal for a certificate this anchor sent it in catch-up
+        Message::Receipt(r) if shared.committee.member(&r.authority).is_some() => {
+            inc(&shared.liveness.metrics.peer_receipts);
+            return None;
+        }
+        Message::Error(e) if shared.committee.member(&e.authority).is_some() => {
+            inc(&shared.liveness.metrics.peer_errors);
+            return None;
+        }
         _ => {}
     }
-    if shared.queue.is_overloaded()
-        && matches!(
-            env.message,
-            Message::Order(_) | Message::Certificate(_) | Message::Query(_)
-        )
-    {
-        metrics.reject(ErrorCode::Overloaded.to_u16());
+    let refuse_now = |code: ErrorCode, detail: &str| {
+        metrics.reject(code.to_u16());
         let msg = ErrorMessage {
-            code: ErrorCode::Overloaded,
+            code,
             request_type: header.msg_type.to_u8(),
             nonce: header.nonce,
             authority: shared.tag,
-            detail: "commit queue full; retry later".into(),
+            detail: detail.into(),
         };
-        return Envelope::reply(&header, Message::Error(msg), epoch)
+        Envelope::reply(&header, Message::Error(msg), epoch)
             .encode()
-            .ok();
+            .ok()
+    };
+    if shared.queue.is_overloaded()
+        && matches!(
+            env.message,
+            Message::Order(_)
+                | Message::Certificate(_)
+                | Message::Query(_)
+                | Message::Withdrawal(_)
+                | Message::WithdrawalCertificate(_)
+                | Message::Deposit(_)
+        )
+    {
+        return refuse_now(ErrorCode::Overloaded, "commit queue full; retry later");
+    }
+    // Money leaving the mesh is locked only while a quorum is in sight: a partitioned
+    // minority would otherwise lock the payer's nonce for a withdrawal that cannot certify
+    // until the partition heals. Nothing is locked by the refusal; the wallet retries.
+    if shared.liveness_enabled
+        && matches!(env.message, Message::Withdrawal(_))
+        && !shared.sees_quorum()
+    {
+        return refuse_now(
+            ErrorCode::QuorumNotVisible,
+            "no quorum of the committee heard recently; retry later",
+        );
     }
     // A retransmission of the order already locked here needs no signature check; anything
     // else is checked now, without the lock.
@@ -169,6 +220,10 @@ pub fn handle_datagram_with(
     let signed = ahead.verified() == Some(true);
     let mut authority = shared.authority.lock();
     let handled = authority.handle_envelope_with(env, epoch, &mut ahead);
+    // in apply order: the authority's lock is held
+    if let Some(StateChange::Apply { certificate }) = &handled.persist {
+        shared.liveness.applied().push(certificate.clone());
+    }
     if let Err(r) = &handled.result {
         metrics.reject(r.code().to_u16());
         if let (Rejection::ConflictingOrder { .. }, Some(sender), true, Some(sink)) =

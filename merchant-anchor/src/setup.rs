@@ -187,6 +187,7 @@ pub fn init_committee(out: &Path, opts: &InitOptions) -> Result<LocalCommittee, 
             workers: opts.workers,
             epoch: 0,
             controller: None,
+            liveness: Default::default(),
         };
         let anchor_dir = out.join(&name);
         let cfg_path = anchor_dir.join("anchor.toml");

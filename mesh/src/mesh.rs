@@ -772,6 +772,7 @@ impl AnchorSlot {
             transports: vec![self.transport.clone()],
             controller: Some(self.spec.clone()),
             admin: None,
+            liveness: None,
         })
         .await
         .map_err(|e| MeshError::Anchor(self.name.clone(), e.to_string()))

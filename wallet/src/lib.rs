@@ -6,6 +6,8 @@
 //! own by tools that manage nonces themselves (demos, benchmarks, tests).
 
 pub mod balance;
+pub mod catch_up;
+pub mod certificates;
 pub mod client;
 pub mod keyfile;
 pub mod pay;
@@ -17,11 +19,13 @@ pub mod wallet;
 pub mod withdraw;
 
 pub use balance::{AuthorityView, BalanceReport, query_balance};
+pub use catch_up::{MAX_PUSHES_PER_AUTHORITY, PUSH_BATCH};
+pub use certificates::{CatchUp, NoCatchUp};
 pub use client::{ClientError, CommitteeClient, Endpoint};
 pub use keyfile::{KeyFileError, read_key, write_key};
 pub use pay::{
-    PayError, PayOptions, Refusal, collect_votes, collect_votes_with, confirm_certificate,
-    confirm_certificate_with,
+    PayError, PayOptions, Refusal, collect_votes, collect_votes_catching_up, collect_votes_with,
+    confirm_certificate, confirm_certificate_catching_up, confirm_certificate_with,
 };
 pub use payee::{Received, Refused, accept, accept_under, accept_with, next_payment};
 pub use quorum::{Heard, PhaseKind, QuorumRound, Reached, RoundError, Step, Timing};

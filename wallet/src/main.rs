@@ -276,6 +276,10 @@ fn print_payment(p: &flashmesh_wallet::Payment) {
         p.finality_latency.as_secs_f64() * 1000.0,
         p.certificate_latency.as_secs_f64() * 1000.0
     );
+    println!(
+        "catch-up    {} push(es) to authorities that were behind",
+        p.catch_up_pushes
+    );
     for r in &p.refusals {
         println!("  refused by {}: {} ({})", r.authority, r.code, r.detail);
     }

@@ -15,9 +15,14 @@ use flashmesh_core::envelope::Envelope;
 use flashmesh_core::messages::{Certificate, SignedOrder};
 use flashmesh_core::wire::MsgType;
 
+use flashmesh_core::envelope::Message;
+use flashmesh_core::error::ErrorCode;
+
+use crate::catch_up::{MAX_PUSHES_PER_AUTHORITY, PUSH_BATCH};
+use crate::certificates::{CatchUp, NoCatchUp};
 use crate::client::{ClientError, CommitteeClient};
 pub use crate::quorum::Refusal;
-use crate::quorum::{QuorumRound, Reached, RoundError, Step, Timing};
+use crate::quorum::{Heard, QuorumRound, Reached, RoundError, Step, Timing};
 use crate::retry::{LedgerError, Retries, RetryLedger};
 
 /// Timing of the protocol.
@@ -97,6 +102,8 @@ pub struct Certified {
     pub refusals: Vec<Refusal>,
     /// Retry number of the last ORDER copies sent.
     pub retries: u8,
+    /// Catch-up pushes made to authorities that were behind (see [`crate::catch_up`]).
+    pub catch_up_pushes: u32,
 }
 
 /// The outcome of the receipt phase.
@@ -110,6 +117,8 @@ pub struct Confirmed {
     pub refusals: Vec<Refusal>,
     /// The sender's next sequence number according to the receipts.
     pub next_sequence: u64,
+    /// Catch-up pushes made to authorities that were behind (see [`crate::catch_up`]).
+    pub catch_up_pushes: u32,
 }
 
 fn encode(env: &Envelope) -> Result<Vec<u8>, PayError> {
@@ -125,9 +134,68 @@ impl PayOptions {
     }
 }
 
+/// Where a round pushes certificates to authorities that are behind.
+struct Pusher<'a> {
+    catch_up: &'a dyn CatchUp,
+    nonce: u64,
+    epoch: u32,
+    pushes: Vec<u32>,
+}
+
+impl Pusher<'_> {
+    /// Sends authority `i`, which refused with `code`/`detail`, the certificates it is missing
+    /// if the refusal says it is behind and its pushes allow. Returns whether it pushed.
+    async fn push(
+        &mut self,
+        client: &CommitteeClient,
+        i: usize,
+        code: ErrorCode,
+        detail: &str,
+    ) -> bool {
+        let Some(from) = crate::catch_up::push_from(code, detail, self.nonce) else {
+            return false;
+        };
+        if self
+            .pushes
+            .get(i)
+            .is_none_or(|&n| n >= MAX_PUSHES_PER_AUTHORITY)
+        {
+            return false;
+        }
+        let certificates: Vec<Certificate> = self
+            .catch_up
+            .certificates_from(from, PUSH_BATCH as usize)
+            .into_iter()
+            .filter(|c| c.order.order().nonce < self.nonce)
+            .collect();
+        if certificates.is_empty() {
+            return false;
+        }
+        self.pushes[i] += 1;
+        tracing::debug!(
+            authority = i,
+            from,
+            count = certificates.len(),
+            "catch-up push"
+        );
+        for c in certificates {
+            if let Ok(d) = Envelope::certificate(c, self.epoch).encode() {
+                client.send_to_each(&d, [i]).await;
+            }
+        }
+        true
+    }
+
+    fn total(&self) -> u32 {
+        self.pushes.iter().sum()
+    }
+}
+
 /// Runs `round` over `client`: each send gets the next retry number of `ledger` (for
 /// `msg_type` in `epoch`) and the datagram `make` builds for it; the first send also goes to
-/// `payee`. Returns the round's result, its refusals and the last retry number used.
+/// `payee`. An authority refusing because it is behind is pushed the certificates it misses
+/// and asked again. Returns the round's result and the last retry number used.
+#[allow(clippy::too_many_arguments)]
 async fn drive<L: RetryLedger + ?Sized>(
     client: &CommitteeClient,
     round: &mut QuorumRound,
@@ -135,6 +203,7 @@ async fn drive<L: RetryLedger + ?Sized>(
     msg_type: MsgType,
     epoch: u32,
     payee: Option<SocketAddr>,
+    pusher: &mut Pusher<'_>,
     make: impl Fn(u8) -> Envelope,
 ) -> Result<(Result<Reached, RoundError>, u8), PayError> {
     let origin = Instant::now() - round.started();
@@ -158,7 +227,12 @@ async fn drive<L: RetryLedger + ?Sized>(
                     continue;
                 };
                 let from = client.endpoint_by_addr(inc.from);
-                round.on_reply(from, &inc.envelope.message);
+                if let Heard::Refused(i, code) = round.on_reply(from, &inc.envelope.message)
+                    && let Message::Error(e) = &inc.envelope.message
+                    && pusher.push(client, i, code, &e.detail).await
+                {
+                    round.forget(i);
+                }
             }
             Step::Done => {
                 let r = round
@@ -201,7 +275,25 @@ pub async fn collect_votes_with<L: RetryLedger + ?Sized>(
     opts: &PayOptions,
     ledger: &mut L,
 ) -> Result<Certified, PayError> {
+    collect_votes_catching_up(client, order, opts, ledger, &NoCatchUp).await
+}
+
+/// [`collect_votes_with`], pushing the certificates in `catch_up` to authorities that refuse
+/// because they are behind, then asking them again.
+pub async fn collect_votes_catching_up<L: RetryLedger + ?Sized>(
+    client: &CommitteeClient,
+    order: SignedOrder,
+    opts: &PayOptions,
+    ledger: &mut L,
+    catch_up: &dyn CatchUp,
+) -> Result<Certified, PayError> {
     let started = Instant::now();
+    let mut pusher = Pusher {
+        catch_up,
+        nonce: order.order().nonce,
+        epoch: opts.epoch,
+        pushes: vec![0; client.committee().len()],
+    };
     let mut round = QuorumRound::votes(order, client.committee(), opts.timing(), Duration::ZERO);
     let (r, retries) = drive(
         client,
@@ -210,6 +302,7 @@ pub async fn collect_votes_with<L: RetryLedger + ?Sized>(
         MsgType::Order,
         opts.epoch,
         None,
+        &mut pusher,
         |n| Envelope::order(order).with_retry(n),
     )
     .await?;
@@ -220,6 +313,7 @@ pub async fn collect_votes_with<L: RetryLedger + ?Sized>(
             latency: started.elapsed(),
             refusals,
             retries,
+            catch_up_pushes: pusher.total(),
         }),
         Ok(Reached::Receipts { .. }) => {
             Err(PayError::Encode("vote round ended in receipts".into()))
@@ -246,7 +340,25 @@ pub async fn confirm_certificate_with<L: RetryLedger + ?Sized>(
     opts: &PayOptions,
     ledger: &mut L,
 ) -> Result<Confirmed, PayError> {
+    confirm_certificate_catching_up(client, certificate, opts, ledger, &NoCatchUp).await
+}
+
+/// [`confirm_certificate_with`], pushing the certificates in `catch_up` to authorities that
+/// refuse because they are behind, then asking them again.
+pub async fn confirm_certificate_catching_up<L: RetryLedger + ?Sized>(
+    client: &CommitteeClient,
+    certificate: &Certificate,
+    opts: &PayOptions,
+    ledger: &mut L,
+    catch_up: &dyn CatchUp,
+) -> Result<Confirmed, PayError> {
     let started = Instant::now();
+    let mut pusher = Pusher {
+        catch_up,
+        nonce: certificate.order.order().nonce,
+        epoch: opts.epoch,
+        pushes: vec![0; client.committee().len()],
+    };
     let mut round = QuorumRound::receipts(
         certificate,
         client.committee(),
@@ -261,6 +373,7 @@ pub async fn confirm_certificate_with<L: RetryLedger + ?Sized>(
         MsgType::Certificate,
         opts.epoch,
         opts.payee,
+        &mut pusher,
         |n| envelope.clone().with_retry(n),
     )
     .await?;
@@ -274,6 +387,7 @@ pub async fn confirm_certificate_with<L: RetryLedger + ?Sized>(
             latency: started.elapsed(),
             refusals,
             next_sequence,
+            catch_up_pushes: pusher.total(),
         }),
         Ok(Reached::Certificate(_)) => Err(PayError::Encode("receipt round ended in votes".into())),
         Err(e) => Err(round_error("receipts", e, refusals)),

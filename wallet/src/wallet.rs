@@ -9,7 +9,9 @@ use flashmesh_core::messages::{Certificate, SignedOrder, TokenId, TransferOrder}
 
 use crate::balance::{BalanceReport, query_balance};
 use crate::client::{ClientError, CommitteeClient};
-use crate::pay::{PayError, PayOptions, Refusal, collect_votes_with, confirm_certificate_with};
+use crate::pay::{
+    PayError, PayOptions, Refusal, collect_votes_catching_up, confirm_certificate_catching_up,
+};
 use crate::retry::{LedgerError, RetryLedger};
 use crate::state::{HistoryEntry, Pending, StateError, WalletDir, WalletState};
 
@@ -62,6 +64,8 @@ pub struct Payment {
     pub refusals: Vec<Refusal>,
     /// Whether this payment was resumed from the pending file.
     pub resumed: bool,
+    /// Certificate pushes to authorities that were behind, during this payment.
+    pub catch_up_pushes: u32,
 }
 
 /// The retry numbering of the pending payment, kept in the wallet's state file: each number is
@@ -256,9 +260,10 @@ impl Wallet {
         let started = Instant::now();
         let mut refusals = Vec::new();
         let mut certificate_latency = Duration::ZERO;
+        let mut catch_up_pushes = 0;
         let certificate = match certificate {
             Some(c) => c,
-            None => match collect_votes_with(
+            None => match collect_votes_catching_up(
                 &self.client,
                 order,
                 &self.opts,
@@ -266,11 +271,13 @@ impl Wallet {
                     dir: &self.dir,
                     state: &mut state,
                 },
+                &self.dir,
             )
             .await
             {
                 Ok(c) => {
                     certificate_latency = c.latency;
+                    catch_up_pushes += c.catch_up_pushes;
                     refusals.extend(c.refusals);
                     if let Some(p) = state.pending.as_mut() {
                         p.certificate = Some(hex::encode(flashmesh_core::codec::Encode::to_bytes(
@@ -298,7 +305,7 @@ impl Wallet {
                 Err(e) => return Err(e.into()),
             },
         };
-        let confirmed = confirm_certificate_with(
+        let confirmed = confirm_certificate_catching_up(
             &self.client,
             &certificate,
             &self.opts,
@@ -306,8 +313,12 @@ impl Wallet {
                 dir: &self.dir,
                 state: &mut state,
             },
+            &self.dir,
         )
         .await?;
+        catch_up_pushes += confirmed.catch_up_pushes;
+        // kept for authorities that missed it (pushed to them by later payments)
+        self.dir.append_certificate(&certificate)?;
         let finality_latency = started.elapsed();
         refusals.extend(confirmed.refusals);
         let o = *order.order();
@@ -335,6 +346,7 @@ impl Wallet {
             finality_latency,
             refusals,
             resumed,
+            catch_up_pushes,
         })
     }
 }

@@ -45,6 +45,8 @@ pub enum WithdrawError {
 enum Verdict {
     Counted,
     Refused(Refusal),
+    /// "Not now" (overloaded, no quorum in sight): noted, and the authority is asked again.
+    Later(Refusal),
     Ignored,
 }
 
@@ -123,6 +125,14 @@ async fn gather(
                     give_up = Some(Instant::now() + 2 * opts.retry_interval);
                 }
             }
+            Verdict::Later(r) => {
+                if !refusals
+                    .iter()
+                    .any(|o| o.authority == r.authority && o.code == r.code)
+                {
+                    refusals.push(r);
+                }
+            }
             Verdict::Ignored => {}
         }
     }
@@ -130,11 +140,18 @@ async fn gather(
 
 fn refusal(client: &CommitteeClient, i: usize, m: &Message, nonce: u64) -> Verdict {
     match m {
-        Message::Error(e) if e.nonce == nonce => Verdict::Refused(Refusal {
-            authority: client.committee().members()[i].name().to_string(),
-            code: e.code,
-            detail: e.detail.clone(),
-        }),
+        Message::Error(e) if e.nonce == nonce => {
+            let r = Refusal {
+                authority: client.committee().members()[i].name().to_string(),
+                code: e.code,
+                detail: e.detail.clone(),
+            };
+            if e.code.is_transient() {
+                Verdict::Later(r)
+            } else {
+                Verdict::Refused(r)
+            }
+        }
         _ => Verdict::Ignored,
     }
 }
