@@ -86,7 +86,7 @@ impl WalletDir {
             if r.read_exact(&mut body).is_err() || checksum(&body) != head[4..12] {
                 break;
             }
-            let Ok(c) = Certificate::from_bytes(&body) else {
+            let Ok(c) = <Certificate>::from_bytes(&body) else {
                 break;
             };
             let nonce = c.order.order().nonce;

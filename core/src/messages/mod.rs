@@ -6,31 +6,31 @@
 mod batch;
 mod certificate;
 mod error_msg;
+mod funding;
 mod heartbeat;
 mod liveness;
-mod funding;
 mod order;
 mod owned;
 mod query;
 mod receipt;
-mod sync;
 mod settlement;
+mod sync;
 mod vote;
 mod withdrawal;
 
 pub use certificate::{Certificate, QuorumCollector, SignerEntry};
 pub use error_msg::{ErrorMessage, MAX_ERROR_DETAIL_LEN};
+pub use funding::{FUNDING_LEN, Funding, FundingCertificate};
 pub use heartbeat::{HEARTBEAT_LEN, Heartbeat, LIVENESS_TTL, LivenessError, check_liveness_epoch};
 pub use liveness::Liveness;
-pub use funding::{FUNDING_LEN, Funding, FundingCertificate};
 pub use order::{
     DEFAULT_TOKEN, SIGNED_ORDER_LEN, SignedOrder, TRANSFER_ORDER_LEN, TokenId, TransferOrder,
 };
 pub use owned::OwnedOrder;
 pub use query::{MAX_REPLY_BALANCES, Query, QueryReply};
 pub use receipt::Receipt;
-pub use sync::{SYNC_REQUEST_LEN, SyncRequest};
 pub use settlement::Settlement;
+pub use sync::{SYNC_REQUEST_LEN, SyncRequest};
 pub use vote::Vote;
 pub use withdrawal::{
     MAX_EXTERNAL_RECIPIENT_LEN, SignedWithdrawal, WithdrawalCertificate, WithdrawalOrder,

@@ -9,9 +9,10 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use flashmesh_core::messages::{SignedWithdrawal, WithdrawalOrder};
 use flashmesh_core::{
     Certificate, Committee, Envelope, Keypair, Message, Query, QueryReply, QuorumCollector,
-    SignedOrder, SignedWithdrawal, TransferOrder, WithdrawalOrder,
+    SignedOrder, TransferOrder,
 };
 use flashmesh_transport::{Transport, TransportError, UdpTransport, bind_reuseport_group};
 use merchant_anchor::{Anchor, InitOptions, LivenessConfig, LocalCommittee, Ports, init_committee};
