@@ -65,6 +65,9 @@ async fn gather(
     let started = Instant::now();
     let deadline = started + opts.phase_timeout;
     let mut answered = vec![false; n];
+    // authorities that said "not now": they hold no lock for this request either
+    let mut later = vec![false; n];
+    let mut voted = vec![false; n];
     let (mut counted, mut refused) = (0u64, 0u64);
     let mut refusals = Vec::new();
     let mut next_send = started;
@@ -72,10 +75,9 @@ async fn gather(
     loop {
         let now = Instant::now();
         if give_up.is_some_and(|g| now >= g) {
-            return Err(PayError::Refused {
-                by_all: false,
-                refusals,
-            });
+            // out of reach; "by all" when every authority refused or said "not now"
+            let by_all = (0..n).all(|i| !voted[i] && (answered[i] || later[i]));
+            return Err(PayError::Refused { by_all, refusals });
         }
         if now >= deadline {
             return Err(PayError::Timeout {
@@ -104,6 +106,7 @@ async fn gather(
         match judge(i, &inc.envelope.message) {
             Verdict::Counted => {
                 answered[i] = true;
+                voted[i] = true;
                 counted += weight;
                 if counted >= committee.quorum() {
                     return Ok(refusals);
@@ -126,6 +129,7 @@ async fn gather(
                 }
             }
             Verdict::Later(r) => {
+                later[i] = true;
                 if !refusals
                     .iter()
                     .any(|o| o.authority == r.authority && o.code == r.code)
