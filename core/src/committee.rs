@@ -16,6 +16,7 @@ use std::collections::HashMap;
 
 use ed25519_dalek::VerifyingKey;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 use crate::keys::{AuthorityTag, PublicKey};
 
@@ -46,6 +47,8 @@ pub enum CommitteeError {
     InvalidKey(String),
     #[error("committee TOML: {0}")]
     Toml(String),
+    #[error("neighbour committee {0} is this committee, or listed twice")]
+    DuplicateNeighbour(String),
 }
 
 /// A committee member with its tag and decompressed key precomputed.
@@ -90,11 +93,29 @@ pub struct GatewayInfo {
     pub address: String,
 }
 
+/// Another committee, as the committee file's `[[neighbours]]` names it: accounts may move
+/// to it and arrive from it by handoff.
+#[derive(Serialize, Deserialize)]
+struct NeighbourFile {
+    name: String,
+    authorities: Vec<AuthorityInfo>,
+}
+
 #[derive(Serialize, Deserialize)]
 struct CommitteeFile {
     authorities: Vec<AuthorityInfo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     gateways: Vec<GatewayInfo>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    neighbours: Vec<NeighbourFile>,
+}
+
+/// A neighbour committee: its name and its members (its own gateways and neighbours are its
+/// business).
+#[derive(Debug, Clone)]
+pub struct Neighbour {
+    pub name: String,
+    pub committee: Arc<Committee>,
 }
 
 /// A validated committee.
@@ -106,12 +127,22 @@ pub struct Committee {
     total: u64,
     quorum: u64,
     gateways: Vec<GatewayInfo>,
+    neighbours: Vec<Neighbour>,
 }
 
 impl TryFrom<CommitteeFile> for Committee {
     type Error = CommitteeError;
     fn try_from(f: CommitteeFile) -> Result<Self, CommitteeError> {
-        Committee::new(f.authorities)?.with_gateways(f.gateways)
+        let mut neighbours = Vec::with_capacity(f.neighbours.len());
+        for n in f.neighbours {
+            neighbours.push(Neighbour {
+                name: n.name,
+                committee: Arc::new(Committee::new(n.authorities)?),
+            });
+        }
+        Committee::new(f.authorities)?
+            .with_gateways(f.gateways)?
+            .with_neighbours(neighbours)
     }
 }
 impl From<Committee> for CommitteeFile {
@@ -119,6 +150,14 @@ impl From<Committee> for CommitteeFile {
         CommitteeFile {
             authorities: c.members.into_iter().map(|m| m.info).collect(),
             gateways: c.gateways,
+            neighbours: c
+                .neighbours
+                .into_iter()
+                .map(|n| NeighbourFile {
+                    name: n.name,
+                    authorities: n.committee.members.iter().map(|m| m.info.clone()).collect(),
+                })
+                .collect(),
         }
     }
 }
@@ -167,6 +206,7 @@ impl Committee {
             total,
             quorum: quorum_for(total),
             gateways: Vec::new(),
+            neighbours: Vec::new(),
         })
     }
     /// The committee with these gateways pinned (names and keys distinct, keys valid).
@@ -189,6 +229,33 @@ impl Committee {
         }
         self.gateways = gateways;
         Ok(self)
+    }
+    /// The committee with these neighbours (each distinct from it and from the others).
+    pub fn with_neighbours(
+        mut self,
+        neighbours: Vec<Neighbour>,
+    ) -> Result<Committee, CommitteeError> {
+        let mut ids = std::collections::HashSet::from([self.id()]);
+        let mut names = std::collections::HashSet::new();
+        for n in &neighbours {
+            if !ids.insert(n.committee.id()) || !names.insert(n.name.clone()) {
+                return Err(CommitteeError::DuplicateNeighbour(n.name.clone()));
+            }
+        }
+        self.neighbours = neighbours;
+        Ok(self)
+    }
+    /// The neighbour committees accounts may move to and arrive from.
+    pub fn neighbours(&self) -> &[Neighbour] {
+        &self.neighbours
+    }
+    /// The neighbour with identity `id`.
+    pub fn neighbour(&self, id: &crate::digest::Digest) -> Option<&Neighbour> {
+        self.neighbours.iter().find(|n| n.committee.id() == *id)
+    }
+    /// The neighbour named `name`.
+    pub fn neighbour_by_name(&self, name: &str) -> Option<&Neighbour> {
+        self.neighbours.iter().find(|n| n.name == name)
     }
     /// The gateways the committee pins.
     pub fn gateways(&self) -> &[GatewayInfo] {
@@ -349,5 +416,36 @@ mod tests {
             CommitteeError::DuplicateName(_)
         ));
         assert!(Committee::from_toml("authorities = 3").is_err());
+    }
+
+    #[test]
+    fn neighbours_round_trip_through_the_file_and_must_differ() {
+        let mut other = infos(4);
+        for (i, o) in other.iter_mut().enumerate() {
+            o.public_key = Keypair::from_seed(&[150 + i as u8; 32]).public();
+        }
+        let b = Committee::new(other).unwrap();
+        let a = Committee::new(infos(4))
+            .unwrap()
+            .with_neighbours(vec![Neighbour {
+                name: "east".into(),
+                committee: Arc::new(b.clone()),
+            }])
+            .unwrap();
+        let text = a.to_toml();
+        assert!(text.contains("[[neighbours]]"), "{text}");
+        let back = Committee::from_toml(&text).unwrap();
+        assert_eq!(back.id(), a.id(), "neighbours are not part of the identity");
+        let n = back.neighbour(&b.id()).unwrap();
+        assert_eq!(n.name, "east");
+        assert_eq!(n.committee.id(), b.id());
+        assert!(back.neighbour_by_name("east").is_some());
+        let itself = Committee::new(infos(4))
+            .unwrap()
+            .with_neighbours(vec![Neighbour {
+                name: "self".into(),
+                committee: Arc::new(Committee::new(infos(4)).unwrap()),
+            }]);
+        assert!(matches!(itself, Err(CommitteeError::DuplicateNeighbour(_))));
     }
 }

@@ -39,6 +39,10 @@ pub const DOMAIN_SETTLEMENT: &str = "flash-mesh v1 settlement";
 /// Domain of the digest of a primary ledger's deposit reference, as a funding certificate
 /// carries it.
 pub const DOMAIN_DEPOSIT_REFERENCE: &str = "flash-mesh v1 deposit reference";
+/// Domain of a handoff order (an account moving to another committee) signed by its owner.
+pub const DOMAIN_HANDOFF: &str = "flash-mesh v1 handoff-order";
+/// Domain of a handoff certificate's identity.
+pub const DOMAIN_HANDOFF_CERTIFICATE: &str = "flash-mesh v1 handoff certificate";
 
 /// A 32-byte blake3 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -100,6 +104,8 @@ mod tests {
             DOMAIN_FUNDING,
             DOMAIN_SETTLEMENT,
             DOMAIN_DEPOSIT_REFERENCE,
+            DOMAIN_HANDOFF,
+            DOMAIN_HANDOFF_CERTIFICATE,
         ];
         for (i, x) in all.iter().enumerate() {
             for y in &all[i + 1..] {

@@ -28,8 +28,8 @@
 use crate::codec::{Decode, DecodeError, Encode, Reader};
 use crate::keys::Tag;
 use crate::messages::{
-    Certificate, ErrorMessage, FundingCertificate, Query, QueryReply, Receipt, Settlement,
-    SignedOrder, SignedWithdrawal, Vote, WithdrawalCertificate,
+    Certificate, ErrorMessage, FundingCertificate, HandoffCertificate, Query, QueryReply, Receipt,
+    Settlement, SignedHandoff, SignedOrder, SignedWithdrawal, Vote, WithdrawalCertificate,
 };
 use crate::wire::{
     DEFAULT_HOP_LIMIT, HEADER_LEN, Header, HeaderRepr, MAX_BODY_LEN, MAX_DATAGRAM_LEN, MsgType,
@@ -52,6 +52,8 @@ pub enum Message {
     Error(ErrorMessage),
     Withdrawal(SignedWithdrawal),
     WithdrawalCertificate(WithdrawalCertificate),
+    Handoff(SignedHandoff),
+    HandoffCertificate(HandoffCertificate),
     Deposit(FundingCertificate),
     Settlement(Settlement),
     /// Bodies this crate does not interpret (PAYMENT_DATA, PROBE, ...), carried as bytes.
@@ -74,6 +76,8 @@ impl Message {
             Message::Error(_) => MsgType::Error,
             Message::Withdrawal(_) => MsgType::Withdrawal,
             Message::WithdrawalCertificate(_) => MsgType::WithdrawalCertificate,
+            Message::Handoff(_) => MsgType::Handoff,
+            Message::HandoffCertificate(_) => MsgType::HandoffCertificate,
             Message::Deposit(_) => MsgType::Deposit,
             Message::Settlement(_) => MsgType::Settlement,
             Message::Opaque { msg_type, .. } => *msg_type,
@@ -93,6 +97,10 @@ impl Message {
             Message::WithdrawalCertificate(c) => {
                 Some((c.order.order().account.tag(), c.order.order().nonce))
             }
+            Message::Handoff(o) => Some((o.order().account.tag(), o.order().nonce)),
+            Message::HandoffCertificate(c) => {
+                Some((c.order.order().account.tag(), c.order.order().nonce))
+            }
             Message::Deposit(f) => Some((f.funding().gateway.tag(), f.funding().sequence)),
             Message::Settlement(s) => Some((s.gateway.tag(), s.nonce)),
             Message::Opaque { .. } => None,
@@ -109,6 +117,8 @@ impl Message {
             Message::Error(m) => m.encode_to(out),
             Message::Withdrawal(m) => m.encode_to(out),
             Message::WithdrawalCertificate(m) => m.encode_to(out),
+            Message::Handoff(m) => m.encode_to(out),
+            Message::HandoffCertificate(m) => m.encode_to(out),
             Message::Deposit(m) => m.encode_to(out),
             Message::Settlement(m) => m.encode_to(out),
             Message::Opaque { body, .. } => out.extend_from_slice(body),
@@ -126,6 +136,8 @@ impl Message {
             Message::Error(m) => m.encoded_len(),
             Message::Withdrawal(m) => m.encoded_len(),
             Message::WithdrawalCertificate(m) => m.encoded_len(),
+            Message::Handoff(m) => m.encoded_len(),
+            Message::HandoffCertificate(m) => m.encoded_len(),
             Message::Deposit(m) => m.encoded_len(),
             Message::Settlement(m) => m.encoded_len(),
             Message::Opaque { body, .. } => body.len(),
@@ -146,15 +158,14 @@ impl Message {
             MsgType::WithdrawalCertificate => {
                 Message::WithdrawalCertificate(WithdrawalCertificate::decode_from(&mut r)?)
             }
+            MsgType::Handoff => Message::Handoff(SignedHandoff::decode_from(&mut r)?),
+            MsgType::HandoffCertificate => {
+                Message::HandoffCertificate(HandoffCertificate::decode_from(&mut r)?)
+            }
             MsgType::Deposit => Message::Deposit(FundingCertificate::decode_from(&mut r)?),
             MsgType::Settlement => Message::Settlement(Settlement::decode_from(&mut r)?),
             // Not (yet) interpreted by this crate: carried as bytes.
-            MsgType::Handoff
-            | MsgType::PaymentData
-            | MsgType::Probe
-            | MsgType::HandoffCertificate
-            | MsgType::Heartbeat
-            | MsgType::Sync => {
+            MsgType::PaymentData | MsgType::Probe | MsgType::Heartbeat | MsgType::Sync => {
                 return Ok(Message::Opaque {
                     msg_type,
                     body: body.to_vec(),
@@ -251,6 +262,28 @@ impl Envelope {
                 o.ttl,
             ),
             message: Message::WithdrawalCertificate(certificate),
+        }
+    }
+    /// A HANDOFF datagram; every header field comes from the signed order.
+    pub fn handoff(order: SignedHandoff) -> Envelope {
+        let o = order.order();
+        Envelope {
+            header: header(MsgType::Handoff, o.account.tag(), o.nonce, o.epoch, o.ttl),
+            message: Message::Handoff(order),
+        }
+    }
+    /// A HANDOFF_CERTIFICATE datagram sent during `current_epoch`.
+    pub fn handoff_certificate(certificate: HandoffCertificate, current_epoch: u32) -> Envelope {
+        let o = certificate.order.order();
+        Envelope {
+            header: header(
+                MsgType::HandoffCertificate,
+                o.account.tag(),
+                o.nonce,
+                current_epoch,
+                o.ttl,
+            ),
+            message: Message::HandoffCertificate(certificate),
         }
     }
     /// A DEPOSIT datagram (a gateway's funding certificate) sent during `current_epoch`.
@@ -372,6 +405,17 @@ impl Envelope {
                 }
             }
             Message::WithdrawalCertificate(c) if header.ttl != c.order.order().ttl => {
+                return Err(DecodeError::HeaderMismatch("ttl"));
+            }
+            Message::Handoff(o) => {
+                if header.epoch != o.order().epoch {
+                    return Err(DecodeError::HeaderMismatch("epoch"));
+                }
+                if header.ttl != o.order().ttl {
+                    return Err(DecodeError::HeaderMismatch("ttl"));
+                }
+            }
+            Message::HandoffCertificate(c) if header.ttl != c.order.order().ttl => {
                 return Err(DecodeError::HeaderMismatch("ttl"));
             }
             _ => {}

@@ -121,7 +121,7 @@ pub use authority::{
     Handled, Outcome, PendingVote, RecoveryError, StateChange,
 };
 pub use codec::{Decode, DecodeError, Encode};
-pub use committee::{AuthorityInfo, Committee, CommitteeError, GatewayInfo, Member};
+pub use committee::{AuthorityInfo, Committee, CommitteeError, GatewayInfo, Member, Neighbour};
 pub use digest::Digest;
 pub use envelope::{EncodeError, Envelope, Message};
 pub use error::{ErrorCode, Rejection, check_epoch};

@@ -232,7 +232,7 @@ fn controller_probe_tag_is_frozen() {
 
 /// blake3 of the snapshot bytes of the state in `snapshot_is_frozen` (anchors keep snapshots on
 /// disk across upgrades).
-const SNAPSHOT_BLAKE3: &str = "149ec6b3475f456279f2029e49a397355d5f88cd96eba0fc018d09b30e2d2a15";
+const SNAPSHOT_BLAKE3: &str = "252637ce6f00a8976dfd19135957f68cd40ad8e642c9aad47f0fe7d022a0a334";
 
 #[test]
 fn snapshot_is_frozen() {
@@ -294,16 +294,44 @@ fn snapshot_is_frozen() {
     let back =
         Authority::from_snapshot(auths[0].clone(), committee.clone(), &genesis, &bytes).unwrap();
     assert_eq!(back.snapshot(), bytes);
-    // A version 1 snapshot (no money flows section: three empty counts) still loads, to the
-    // same state.
+    // Version 2 (no handoff section, no moved byte per account) and version 1 (no money
+    // flows either) snapshots of the same state still load, to the same state.
     let body = &bytes[..bytes.len() - 32];
-    let mut v1 = b"FMSNAP01".to_vec();
-    v1.extend_from_slice(&body[8..body.len() - 12]);
-    assert_eq!(&body[body.len() - 12..], &[0u8; 12]);
-    let sum = blake3::hash(&v1);
-    v1.extend_from_slice(sum.as_bytes());
-    let old = Authority::from_snapshot(auths[0].clone(), committee, &genesis, &v1).unwrap();
-    assert_eq!(old.snapshot(), bytes);
+    assert_eq!(
+        &body[body.len() - 28..],
+        &[0u8; 28],
+        "empty flows and handoffs"
+    );
+    let vote_len = votes[0].encoded_len();
+    let mut accounts = Vec::new();
+    let mut at = 8 + 32 + 8;
+    for _ in 0..2 {
+        let start = at;
+        at += 32 + 8;
+        let n = u32::from_be_bytes(body[at..at + 4].try_into().unwrap()) as usize;
+        at += 4 + 12 * n;
+        at += 1 + match body[at] {
+            0 => 0,
+            1 => flashmesh_core::messages::SIGNED_ORDER_LEN + vote_len,
+            t => panic!("pending tag {t}"),
+        };
+        accounts.push(&body[start..at]);
+        assert_eq!(body[at], 0, "not moved");
+        at += 1;
+    }
+    for (magic, tail) in [(b"FMSNAP02", 12), (b"FMSNAP01", 0)] {
+        let mut old = magic.to_vec();
+        old.extend_from_slice(&body[8..8 + 32 + 8]);
+        for a in &accounts {
+            old.extend_from_slice(a);
+        }
+        old.extend_from_slice(&[0u8; 12][..tail]);
+        let sum = blake3::hash(&old);
+        old.extend_from_slice(sum.as_bytes());
+        let restored =
+            Authority::from_snapshot(auths[0].clone(), committee.clone(), &genesis, &old).unwrap();
+        assert_eq!(restored.snapshot(), bytes);
+    }
 }
 
 /// Withdrawals, deposits and settlements: the datagrams and journal records, hashed together.
@@ -413,3 +441,60 @@ fn withdrawal_deposit_and_settlement_are_frozen() {
 }
 
 const WITHDRAWAL_BLAKE3: &str = "c63d234db52502f918bff36c73c265809da8fb142cd1fb65cbd0840d78ebf1e9";
+
+/// Handoffs: the order and certificate datagrams and the three journal records, hashed
+/// together.
+#[test]
+fn handoff_is_frozen() {
+    use flashmesh_core::digest::Digest;
+    use flashmesh_core::messages::{HandoffCertificate, HandoffOrder, OwnedOrder, SignedHandoff};
+    let owner = key(0x32);
+    let auths: Vec<Keypair> = (0..4).map(|i| key(0xa0 + i)).collect();
+    let h = SignedHandoff::sign(
+        HandoffOrder {
+            account: owner.public(),
+            from: Digest::of("flash-mesh test committee", b"A"),
+            to: Digest::of("flash-mesh test committee", b"B"),
+            balances: vec![(0, 700), (4, 12)],
+            nonce: 6,
+            epoch: 42,
+            ttl: 3,
+        },
+        &owner,
+    );
+    let votes: Vec<Vote> = auths
+        .iter()
+        .map(|a| Vote::sign(OwnedOrder::digest(&h), 6, a))
+        .collect();
+    let cert = HandoffCertificate::new(h.clone(), &votes[1..]);
+    let mut all = Vec::new();
+    for d in [
+        Envelope::handoff(h.clone()),
+        Envelope::handoff_certificate(cert.clone(), 43),
+    ] {
+        let b = d.encode().unwrap();
+        assert_eq!(Envelope::decode(&b).unwrap().message, d.message);
+        all.extend_from_slice(&b);
+    }
+    for c in [
+        StateChange::LockHandoff {
+            order: h,
+            vote: votes[0],
+        },
+        StateChange::HandOut {
+            certificate: cert.clone(),
+        },
+        StateChange::HandIn { certificate: cert },
+    ] {
+        let b = c.to_bytes();
+        assert_eq!(StateChange::from_bytes(&b).unwrap(), c);
+        all.extend_from_slice(&b);
+    }
+    let hash = blake3::hash(&all).to_hex().to_string();
+    if std::env::var_os("FLASHMESH_PRINT_GOLDEN").is_some() {
+        println!("handoff golden: {hash}");
+    }
+    assert_eq!(hash, HANDOFF_BLAKE3, "handoff format changed");
+}
+
+const HANDOFF_BLAKE3: &str = "be36080a896f697a62598f8e829ac67e786d5e75d9f64ed0b9ae9b02b95bbbd5";

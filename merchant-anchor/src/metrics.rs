@@ -26,6 +26,10 @@ pub struct Metrics {
     pub withdrawal_certificates: AtomicU64,
     /// Well-formed DEPOSIT datagrams (a gateway's funding certificates) received.
     pub deposits: AtomicU64,
+    /// Well-formed HANDOFF datagrams received.
+    pub handoffs: AtomicU64,
+    /// Well-formed HANDOFF_CERTIFICATE datagrams received (leaving or arriving accounts).
+    pub handoff_certificates: AtomicU64,
     /// Datagrams that could not be decoded at all (bad header, truncated, oversized, ...).
     pub malformed: AtomicU64,
     /// Well-formed requests refused, per reason code.
@@ -69,6 +73,8 @@ impl Default for Metrics {
             withdrawals: AtomicU64::new(0),
             withdrawal_certificates: AtomicU64::new(0),
             deposits: AtomicU64::new(0),
+            handoffs: AtomicU64::new(0),
+            handoff_certificates: AtomicU64::new(0),
             malformed: AtomicU64::new(0),
             rejections: std::array::from_fn(|_| AtomicU64::new(0)),
             errors_sent: AtomicU64::new(0),
@@ -123,7 +129,7 @@ impl Metrics {
     /// every code it names is exported (zero included) so dashboards see a stable label set.
     pub fn render(&self, reason_name: impl Fn(u8) -> Option<&'static str>) -> String {
         let mut out = String::with_capacity(4096);
-        let simple: [(&str, &str, &AtomicU64); 22] = [
+        let simple: [(&str, &str, &AtomicU64); 24] = [
             (
                 "flashmesh_orders_total",
                 "ORDER requests received",
@@ -159,6 +165,16 @@ impl Metrics {
                 "flashmesh_deposits_total",
                 "DEPOSIT requests (funding certificates) received",
                 &self.deposits,
+            ),
+            (
+                "flashmesh_handoffs_total",
+                "HANDOFF requests received",
+                &self.handoffs,
+            ),
+            (
+                "flashmesh_handoff_certificates_total",
+                "HANDOFF_CERTIFICATE requests received",
+                &self.handoff_certificates,
             ),
             (
                 "flashmesh_malformed_datagrams_total",

@@ -153,6 +153,8 @@ pub fn handle_datagram_with(
         Message::Withdrawal(_) => inc(&metrics.withdrawals),
         Message::WithdrawalCertificate(_) => inc(&metrics.withdrawal_certificates),
         Message::Deposit(_) => inc(&metrics.deposits),
+        Message::Handoff(_) => inc(&metrics.handoffs),
+        Message::HandoffCertificate(_) => inc(&metrics.handoff_certificates),
         // a peer's receipt or refusal for a certificate this anchor sent it in catch-up
         Message::Receipt(r) if shared.committee.member(&r.authority).is_some() => {
             inc(&shared.liveness.metrics.peer_receipts);
@@ -186,6 +188,8 @@ pub fn handle_datagram_with(
                 | Message::Withdrawal(_)
                 | Message::WithdrawalCertificate(_)
                 | Message::Deposit(_)
+                | Message::Handoff(_)
+                | Message::HandoffCertificate(_)
         )
     {
         return refuse_now(ErrorCode::Overloaded, "commit queue full; retry later");

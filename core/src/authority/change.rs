@@ -6,14 +6,17 @@
 //! - `2` APPLY: the certificate;
 //! - `3` LOCK_WITHDRAWAL: the signed withdrawal order, then the vote;
 //! - `4` APPLY_WITHDRAWAL: the withdrawal certificate;
-//! - `5` DEPOSIT: the gateway's funding certificate.
+//! - `5` DEPOSIT: the gateway's funding certificate;
+//! - `6` LOCK_HANDOFF: the signed handoff order, then the vote;
+//! - `7` HAND_OUT: a handoff certificate of this committee (the account left);
+//! - `8` HAND_IN: a neighbour's handoff certificate (the account arrived).
 
 use crate::codec::{Decode, DecodeError, Encode, Reader, Writer};
 use crate::digest::Digest;
 use crate::keys::PublicKey;
 use crate::messages::{
-    Certificate, FundingCertificate, OwnedOrder, SignedOrder, SignedWithdrawal, Vote,
-    WithdrawalCertificate,
+    Certificate, FundingCertificate, HandoffCertificate, OwnedOrder, SignedHandoff, SignedOrder,
+    SignedWithdrawal, Vote, WithdrawalCertificate,
 };
 
 const TAG_LOCK: u8 = 1;
@@ -21,6 +24,9 @@ const TAG_APPLY: u8 = 2;
 const TAG_LOCK_WITHDRAWAL: u8 = 3;
 const TAG_APPLY_WITHDRAWAL: u8 = 4;
 const TAG_DEPOSIT: u8 = 5;
+const TAG_LOCK_HANDOFF: u8 = 6;
+const TAG_HAND_OUT: u8 = 7;
+const TAG_HAND_IN: u8 = 8;
 
 /// A change to an authority's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,6 +42,13 @@ pub enum StateChange {
     ApplyWithdrawal { certificate: WithdrawalCertificate },
     /// A gateway's deposit was applied (the account credited). Durable before the receipt.
     Deposit { funding: FundingCertificate },
+    /// The account's next nonce is locked to this handoff; `vote` is the authority's vote.
+    LockHandoff { order: SignedHandoff, vote: Vote },
+    /// The account left for another committee (debited, marked moved). Durable before the
+    /// receipt is sent.
+    HandOut { certificate: HandoffCertificate },
+    /// The account arrived from a neighbour committee (credited). Durable before the receipt.
+    HandIn { certificate: HandoffCertificate },
 }
 
 impl StateChange {
@@ -47,6 +60,10 @@ impl StateChange {
             StateChange::LockWithdrawal { order, .. } => order.order().account,
             StateChange::ApplyWithdrawal { certificate } => certificate.order.order().account,
             StateChange::Deposit { funding } => funding.funding().account,
+            StateChange::LockHandoff { order, .. } => order.order().account,
+            StateChange::HandOut { certificate } | StateChange::HandIn { certificate } => {
+                certificate.order.order().account
+            }
         }
     }
     /// The order's nonce (a deposit's sequence).
@@ -57,6 +74,10 @@ impl StateChange {
             StateChange::LockWithdrawal { order, .. } => order.order().nonce,
             StateChange::ApplyWithdrawal { certificate } => certificate.order.order().nonce,
             StateChange::Deposit { funding } => funding.funding().sequence,
+            StateChange::LockHandoff { order, .. } => order.order().nonce,
+            StateChange::HandOut { certificate } | StateChange::HandIn { certificate } => {
+                certificate.order.order().nonce
+            }
         }
     }
     /// The transfer order concerned, when the change is about one.
@@ -75,6 +96,10 @@ impl StateChange {
             StateChange::LockWithdrawal { order, .. } => OwnedOrder::digest(order),
             StateChange::ApplyWithdrawal { certificate } => OwnedOrder::digest(&certificate.order),
             StateChange::Deposit { funding } => funding.digest(),
+            StateChange::LockHandoff { order, .. } => OwnedOrder::digest(order),
+            StateChange::HandOut { certificate } | StateChange::HandIn { certificate } => {
+                OwnedOrder::digest(&certificate.order)
+            }
         }
     }
 }
@@ -104,6 +129,19 @@ impl Encode for StateChange {
                 out.put_u8(TAG_DEPOSIT);
                 funding.encode_to(out);
             }
+            StateChange::LockHandoff { order, vote } => {
+                out.put_u8(TAG_LOCK_HANDOFF);
+                order.encode_to(out);
+                vote.encode_to(out);
+            }
+            StateChange::HandOut { certificate } => {
+                out.put_u8(TAG_HAND_OUT);
+                certificate.encode_to(out);
+            }
+            StateChange::HandIn { certificate } => {
+                out.put_u8(TAG_HAND_IN);
+                certificate.encode_to(out);
+            }
         }
     }
     fn encoded_len(&self) -> usize {
@@ -113,6 +151,10 @@ impl Encode for StateChange {
             StateChange::LockWithdrawal { order, vote } => order.encoded_len() + vote.encoded_len(),
             StateChange::ApplyWithdrawal { certificate } => certificate.encoded_len(),
             StateChange::Deposit { funding } => funding.encoded_len(),
+            StateChange::LockHandoff { order, vote } => order.encoded_len() + vote.encoded_len(),
+            StateChange::HandOut { certificate } | StateChange::HandIn { certificate } => {
+                certificate.encoded_len()
+            }
         }
     }
 }
@@ -136,6 +178,16 @@ impl Decode for StateChange {
             }),
             TAG_DEPOSIT => Ok(StateChange::Deposit {
                 funding: FundingCertificate::decode_from(r)?,
+            }),
+            TAG_LOCK_HANDOFF => Ok(StateChange::LockHandoff {
+                order: SignedHandoff::decode_from(r)?,
+                vote: Vote::decode_from(r)?,
+            }),
+            TAG_HAND_OUT => Ok(StateChange::HandOut {
+                certificate: HandoffCertificate::decode_from(r)?,
+            }),
+            TAG_HAND_IN => Ok(StateChange::HandIn {
+                certificate: HandoffCertificate::decode_from(r)?,
             }),
             _ => Err(DecodeError::InvalidField("unknown state change tag")),
         }

@@ -149,6 +149,18 @@ impl Authority {
                     .map(|o| (Message::Receipt(o.reply), o.persist));
                 reply_with(self, r)
             }
+            Message::Handoff(order) => {
+                let r = self
+                    .handle_handoff_with(order, current_epoch, check)
+                    .map(|o| (Message::Vote(o.reply), o.persist));
+                reply_with(self, r)
+            }
+            Message::HandoffCertificate(cert) => {
+                let r = self
+                    .handle_handoff_certificate_with(cert, check)
+                    .map(|o| (Message::Receipt(o.reply), o.persist));
+                reply_with(self, r)
+            }
             Message::Deposit(funding) => {
                 let r = self
                     .handle_funding_with(funding, check)

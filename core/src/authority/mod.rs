@@ -24,6 +24,7 @@ mod change;
 mod datagram;
 mod external;
 mod genesis;
+mod handoff;
 mod receipts;
 mod snapshot;
 
@@ -42,8 +43,8 @@ use crate::digest::Digest;
 use crate::error::{Rejection, check_epoch};
 use crate::keys::{AuthorityTag, Keypair, PublicKey};
 use crate::messages::{
-    Certificate, FundingCertificate, OwnedOrder, Query, QueryReply, Receipt, SignedOrder,
-    SignedWithdrawal, TokenId, Verified, Vote, WithdrawalCertificate,
+    Certificate, FundingCertificate, HandoffCertificate, OwnedOrder, Query, QueryReply, Receipt,
+    SignedHandoff, SignedOrder, SignedWithdrawal, TokenId, Verified, Vote, WithdrawalCertificate,
 };
 use crate::planted::{self, PlantedBug};
 
@@ -53,6 +54,7 @@ use crate::planted::{self, PlantedBug};
 pub enum LockedOrder {
     Transfer(SignedOrder),
     Withdrawal(SignedWithdrawal),
+    Handoff(SignedHandoff),
 }
 
 impl LockedOrder {
@@ -61,6 +63,7 @@ impl LockedOrder {
         match self {
             LockedOrder::Transfer(o) => o.digest(),
             LockedOrder::Withdrawal(o) => OwnedOrder::digest(o),
+            LockedOrder::Handoff(o) => OwnedOrder::digest(o),
         }
     }
     /// The locked nonce.
@@ -68,13 +71,14 @@ impl LockedOrder {
         match self {
             LockedOrder::Transfer(o) => o.order().nonce,
             LockedOrder::Withdrawal(o) => o.order().nonce,
+            LockedOrder::Handoff(o) => o.order().nonce,
         }
     }
     /// The transfer, when the lock is one.
     pub fn transfer(&self) -> Option<&SignedOrder> {
         match self {
             LockedOrder::Transfer(o) => Some(o),
-            LockedOrder::Withdrawal(_) => None,
+            LockedOrder::Withdrawal(_) | LockedOrder::Handoff(_) => None,
         }
     }
     /// The change that makes this lock durable.
@@ -88,6 +92,18 @@ impl LockedOrder {
                 order: order.clone(),
                 vote,
             },
+            LockedOrder::Handoff(order) => StateChange::LockHandoff {
+                order: order.clone(),
+                vote,
+            },
+        }
+    }
+    /// The account whose nonce is locked.
+    pub fn account(&self) -> PublicKey {
+        match self {
+            LockedOrder::Transfer(o) => o.order().sender,
+            LockedOrder::Withdrawal(o) => o.order().account,
+            LockedOrder::Handoff(o) => o.order().account,
         }
     }
 }
@@ -110,6 +126,12 @@ impl Lockable for SignedWithdrawal {
     }
 }
 
+impl Lockable for SignedHandoff {
+    fn into_locked(self) -> LockedOrder {
+        LockedOrder::Handoff(self)
+    }
+}
+
 /// A pending (locked, not yet certified) order and this authority's vote on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingVote {
@@ -125,6 +147,9 @@ pub struct AccountState {
     pub balances: BTreeMap<TokenId, u64>,
     pub next_sequence: u64,
     pub pending: Option<PendingVote>,
+    /// The committee the account moved to by handoff (identity), if it left this one: only a
+    /// further handoff (sweeping what was credited since) may lock it.
+    pub moved: Option<Digest>,
 }
 
 impl AccountState {
@@ -164,6 +189,19 @@ pub trait SignatureCheck {
         certificate: WithdrawalCertificate,
         committee: &Committee,
     ) -> Result<Verified<WithdrawalCertificate>, Rejection> {
+        certificate.verify(committee)
+    }
+    /// Checks a handoff order's signature.
+    fn handoff(&mut self, order: SignedHandoff) -> Result<Verified<SignedHandoff>, Rejection> {
+        order.verify()
+    }
+    /// Checks a handoff certificate against `committee` (this one, or the neighbour the
+    /// account arrives from).
+    fn handoff_certificate(
+        &mut self,
+        certificate: HandoffCertificate,
+        committee: &Committee,
+    ) -> Result<Verified<HandoffCertificate>, Rejection> {
         certificate.verify(committee)
     }
     /// Checks a gateway's funding certificate against `committee`.
@@ -283,13 +321,14 @@ impl Authority {
     pub fn accounts(&self) -> impl Iterator<Item = (&PublicKey, &AccountState)> {
         self.accounts.iter()
     }
-    /// Money withdrawn and deposited through gateways.
+    /// Money withdrawn and deposited through gateways, and handed to and from neighbours.
     pub fn flows(&self) -> &ExternalFlows {
         &self.flows
     }
     /// The genesis supply of every token as this state accounts for it: balances over all
     /// accounts, plus what was withdrawn, minus what was deposited (constant over the
-    /// authority's life). Tokens whose supply is zero are left out.
+    /// authority's life). Money handed out to neighbour committees counts as withdrawn, money
+    /// handed in as deposited. Tokens whose supply is zero are left out.
     pub fn supply(&self) -> BTreeMap<TokenId, u128> {
         let mut s = BTreeMap::new();
         for a in self.accounts.values() {
@@ -300,7 +339,10 @@ impl Authority {
         for (t, v) in &self.flows.withdrawn {
             *s.entry(*t).or_insert(0u128) += *v;
         }
-        for (t, v) in &self.flows.deposited {
+        for (t, v) in &self.flows.handed_out {
+            *s.entry(*t).or_insert(0u128) += *v;
+        }
+        for (t, v) in self.flows.deposited.iter().chain(&self.flows.handed_in) {
             let e = s.entry(*t).or_insert(0u128);
             *e = e.saturating_sub(*v);
         }
@@ -320,6 +362,9 @@ impl Authority {
             .accounts
             .get(order.owner())
             .ok_or(Rejection::UnknownAccount)?;
+        if account.moved.is_some() && !order.allowed_when_moved() {
+            return Err(Rejection::AccountMoved);
+        }
         if let Some(p) = &account.pending {
             if p.order.digest() == order.digest() {
                 return Ok(Some(p));
@@ -339,15 +384,7 @@ impl Authority {
                 got: nonce,
             });
         }
-        let (token, amount) = order.spends();
-        let balance = account.balance(token);
-        if balance < amount {
-            return Err(Rejection::InsufficientFunds {
-                token,
-                balance,
-                amount,
-            });
-        }
+        order.check_funds(&|t| account.balance(t))?;
         Ok(None)
     }
 
@@ -475,7 +512,9 @@ impl Authority {
     pub fn mark_persisted(&mut self, change: &StateChange) {
         if matches!(
             change,
-            StateChange::Lock { .. } | StateChange::LockWithdrawal { .. }
+            StateChange::Lock { .. }
+                | StateChange::LockWithdrawal { .. }
+                | StateChange::LockHandoff { .. }
         ) && let Some(a) = self.accounts.get_mut(&change.account())
             && let Some(p) = &mut a.pending
             && p.order.digest() == change.order_digest()
@@ -504,12 +543,9 @@ impl Authority {
     /// The sequence and funds checks of a certificate on any order kind. `Ok(false)`: its
     /// nonce is past (no-op).
     fn precheck_spend<O: OwnedOrder>(&self, order: &O) -> Result<bool, Rejection> {
-        let (token, amount) = order.spends();
         let nonce = order.nonce();
-        let (next, balance) = match self.accounts.get(order.owner()) {
-            Some(a) => (a.next_sequence, a.balance(token)),
-            None => (0, 0),
-        };
+        let account = self.accounts.get(order.owner());
+        let next = account.map_or(0, |a| a.next_sequence);
         if nonce < next && !planted::active(PlantedBug::ApplyTwice) {
             return Ok(false);
         }
@@ -519,14 +555,8 @@ impl Authority {
                 got: nonce,
             });
         }
-        if balance < amount {
-            // This authority missed the credits that funded the sender.
-            return Err(Rejection::InsufficientFunds {
-                token,
-                balance,
-                amount,
-            });
-        }
+        // Short funds here: this authority missed the credits that funded the sender.
+        order.check_funds(&|t| account.map_or(0, |a| a.balance(t)))?;
         Ok(true)
     }
 
@@ -738,6 +768,25 @@ impl Authority {
                     Err(reason) => Err(self.recovery_error(change, reason)),
                 }
             }
+            StateChange::LockHandoff { order, vote } => {
+                self.replay_lock(order.clone().into_locked(), *vote)
+            }
+            StateChange::HandOut { certificate } => match self.precheck_spend(&certificate.order) {
+                Ok(false) => Ok(()),
+                Ok(true) => {
+                    self.apply_hand_out(&certificate.order);
+                    Ok(())
+                }
+                Err(reason) => Err(self.recovery_error(change, reason)),
+            },
+            StateChange::HandIn { certificate } => match self.precheck_hand_in(certificate) {
+                Ok(false) => Ok(()),
+                Ok(true) => {
+                    self.apply_hand_in(&certificate.order);
+                    Ok(())
+                }
+                Err(reason) => Err(self.recovery_error(change, reason)),
+            },
             StateChange::Deposit { funding } => match self.precheck_funding(funding) {
                 Ok(false) => Ok(()),
                 Ok(true) => {
@@ -776,11 +825,7 @@ impl Authority {
 
     /// Replays a lock: a no-op for a past nonce, refused for a gap or a different lock.
     fn replay_lock(&mut self, order: LockedOrder, vote: Vote) -> Result<(), RecoveryError> {
-        let (nonce, digest) = (order.nonce(), order.digest());
-        let account = match &order {
-            LockedOrder::Transfer(o) => o.order().sender,
-            LockedOrder::Withdrawal(o) => o.order().account,
-        };
+        let (nonce, digest, account) = (order.nonce(), order.digest(), order.account());
         let a = self
             .accounts
             .get_mut(&account)
@@ -816,3 +861,6 @@ mod tests;
 
 #[cfg(test)]
 mod tests_external;
+
+#[cfg(test)]
+mod tests_handoff;

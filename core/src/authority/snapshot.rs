@@ -5,15 +5,17 @@
 //! sorted by account key, so one state has exactly one encoding. Encoding (the canonical codec
 //! of [`crate::codec`]):
 //!
-//! - the 8 bytes `FMSNAP02` (format and version; `FMSNAP01` snapshots, without withdrawal locks
-//!   and money flows, are still read);
+//! - the 8 bytes `FMSNAP03` (format and version; `FMSNAP01` snapshots, without withdrawal locks
+//!   and money flows, and `FMSNAP02` ones, without handoffs, are still read);
 //! - the committee's identity: a digest of its members' keys and weights in order (a snapshot
 //!   belongs to one committee);
 //! - a u64 count of accounts, then per account: the key, the next sequence (u64), a u32 count
 //!   of balances, each a token (u32) and an amount (u64) in token order, then the pending lock:
-//!   0 none, 1 a transfer (the signed order, then the vote), 2 a withdrawal (likewise);
-//! - (version 2) the money withdrawn and deposited through gateways
-//!   ([`super::ExternalFlows`]);
+//!   0 none, 1 a transfer (the signed order, then the vote), 2 a withdrawal, 3 a handoff
+//!   (likewise); then (version 3) whether the account moved away: 0, or 1 and the identity of
+//!   the committee it moved to;
+//! - (version 2) the money withdrawn and deposited through gateways, and (version 3) the money
+//!   handed out and in and the handoffs that arrived ([`super::ExternalFlows`]);
 //! - the blake3 digest of every byte before it (a damaged file is refused, never half-loaded).
 //!
 //! Restoring checks more than the bytes: the supply of every token must be the genesis supply,
@@ -31,9 +33,10 @@ use crate::messages::{SignedOrder, TokenId, Vote};
 use super::{
     AccountState, Authority, AuthorityError, ExternalFlows, Genesis, LockedOrder, PendingVote,
 };
-use crate::messages::SignedWithdrawal;
+use crate::messages::{SignedHandoff, SignedWithdrawal};
 
-const MAGIC: &[u8; 8] = b"FMSNAP02";
+const MAGIC: &[u8; 8] = b"FMSNAP03";
+const MAGIC_V2: &[u8; 8] = b"FMSNAP02";
 const MAGIC_V1: &[u8; 8] = b"FMSNAP01";
 const DIGEST_LEN: usize = 32;
 
@@ -102,12 +105,24 @@ impl Authority {
                             out.put_u8(2);
                             o.encode_to(&mut out);
                         }
+                        LockedOrder::Handoff(o) => {
+                            out.put_u8(3);
+                            o.encode_to(&mut out);
+                        }
                     }
                     p.vote.encode_to(&mut out);
                 }
             }
+            match &a.moved {
+                None => out.put_u8(0),
+                Some(to) => {
+                    out.put_u8(1);
+                    to.encode_to(&mut out);
+                }
+            }
         }
         self.flows.encode_to(&mut out);
+        self.flows.encode_handoffs_to(&mut out);
         let sum = blake3::hash(&out);
         out.put_bytes(sum.as_bytes());
         out
@@ -127,7 +142,8 @@ impl Authority {
             return Err(SnapshotError::NotASnapshot);
         }
         let version = match &bytes[..MAGIC.len()] {
-            m if m == MAGIC => 2,
+            m if m == MAGIC => 3,
+            m if m == MAGIC_V2 => 2,
             m if m == MAGIC_V1 => 1,
             _ => return Err(SnapshotError::NotASnapshot),
         };
@@ -170,7 +186,20 @@ impl Authority {
                     vote: Vote::decode_from(&mut r)?,
                     persisted: true,
                 }),
+                3 if version >= 3 => Some(PendingVote {
+                    order: LockedOrder::Handoff(SignedHandoff::decode_from(&mut r)?),
+                    vote: Vote::decode_from(&mut r)?,
+                    persisted: true,
+                }),
                 _ => return Err(DecodeError::InvalidField("snapshot option byte").into()),
+            };
+            let moved = match version {
+                3.. => match r.u8()? {
+                    0 => None,
+                    1 => Some(Digest::decode_from(&mut r)?),
+                    _ => return Err(DecodeError::InvalidField("snapshot moved byte").into()),
+                },
+                _ => None,
             };
             accounts.insert(
                 k,
@@ -178,14 +207,18 @@ impl Authority {
                     balances,
                     next_sequence,
                     pending,
+                    moved,
                 },
             );
         }
-        let flows = if version >= 2 {
+        let mut flows = if version >= 2 {
             ExternalFlows::decode_from(&mut r)?
         } else {
             ExternalFlows::default()
         };
+        if version >= 3 {
+            flows.decode_handoffs_from(&mut r)?;
+        }
         r.finish()?;
         let genesis_supply = authority.supply();
         authority.accounts = accounts;

@@ -7,6 +7,7 @@ mod batch;
 mod certificate;
 mod error_msg;
 mod funding;
+mod handoff;
 mod heartbeat;
 mod liveness;
 mod order;
@@ -21,12 +22,13 @@ mod withdrawal;
 pub use certificate::{Certificate, QuorumCollector, SignerEntry};
 pub use error_msg::{ErrorMessage, MAX_ERROR_DETAIL_LEN};
 pub use funding::{FUNDING_LEN, Funding, FundingCertificate};
+pub use handoff::{HandoffCertificate, HandoffOrder, MAX_HANDOFF_TOKENS, SignedHandoff};
 pub use heartbeat::{HEARTBEAT_LEN, Heartbeat, LIVENESS_TTL, LivenessError, check_liveness_epoch};
 pub use liveness::Liveness;
 pub use order::{
     DEFAULT_TOKEN, SIGNED_ORDER_LEN, SignedOrder, TRANSFER_ORDER_LEN, TokenId, TransferOrder,
 };
-pub use owned::OwnedOrder;
+pub use owned::{OwnedOrder, check_one};
 pub use query::{MAX_REPLY_BALANCES, Query, QueryReply};
 pub use receipt::Receipt;
 pub use settlement::Settlement;

@@ -1,5 +1,5 @@
 //! What every order an account's owner signs has in common, whatever its kind (transfer,
-//! withdrawal): an owner, a nonce it locks, an epoch window, what it spends, and one signature
+//! withdrawal, handoff): an owner, a nonce it locks, an epoch window, what it spends, and one signature
 //! over a domain-separated digest. Certificates, quorum collection and the authority's lock are
 //! written once over this trait.
 
@@ -21,10 +21,32 @@ pub trait OwnedOrder: Clone + Encode + Decode + PartialEq + Eq + std::fmt::Debug
     fn nonce(&self) -> u64;
     /// Epoch and ttl of the order's validity window.
     fn window(&self) -> (u32, u8);
-    /// The token and amount the order takes from the owner's balance.
-    fn spends(&self) -> (TokenId, u64);
+    /// Whether the owner's balances (`balance` of each token) cover what the order takes.
+    fn check_funds(&self, balance: &dyn Fn(TokenId) -> u64) -> Result<(), Rejection>;
+    /// Whether the order may lock an account that has moved to another committee (only a
+    /// handoff may: it sweeps what was credited after the move).
+    fn allowed_when_moved(&self) -> bool {
+        false
+    }
     /// The owner's signature.
     fn signature(&self) -> &Signature;
     /// Stateless validity of the order's fields (not the signature).
     fn check_valid(&self) -> Result<(), Rejection>;
+}
+
+/// The funds check of an order that takes `amount` of one `token`.
+pub fn check_one(
+    token: TokenId,
+    amount: u64,
+    balance: &dyn Fn(TokenId) -> u64,
+) -> Result<(), Rejection> {
+    let have = balance(token);
+    if have < amount {
+        return Err(Rejection::InsufficientFunds {
+            token,
+            balance: have,
+            amount,
+        });
+    }
+    Ok(())
 }

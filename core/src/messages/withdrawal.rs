@@ -152,8 +152,8 @@ impl OwnedOrder for SignedWithdrawal {
     fn window(&self) -> (u32, u8) {
         (self.order.epoch, self.order.ttl)
     }
-    fn spends(&self) -> (TokenId, u64) {
-        (self.order.token, self.order.amount)
+    fn check_funds(&self, balance: &dyn Fn(TokenId) -> u64) -> Result<(), Rejection> {
+        crate::messages::owned::check_one(self.order.token, self.order.amount, balance)
     }
     fn signature(&self) -> &Signature {
         &self.signature
