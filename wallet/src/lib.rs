@@ -9,6 +9,7 @@ pub mod balance;
 pub mod catch_up;
 pub mod certificates;
 pub mod client;
+pub mod handoff;
 pub mod keyfile;
 pub mod pay;
 pub mod payee;
@@ -22,6 +23,7 @@ pub use balance::{AuthorityView, BalanceReport, query_balance};
 pub use catch_up::{MAX_PUSHES_PER_AUTHORITY, PUSH_BATCH};
 pub use certificates::{CatchUp, NoCatchUp};
 pub use client::{ClientError, CommitteeClient, Endpoint};
+pub use handoff::{HandedOff, HandoffEntry, HandoffError, certify_handoff, confirm_handoff};
 pub use keyfile::{KeyFileError, read_key, write_key};
 pub use pay::{
     PayError, PayOptions, Refusal, collect_votes, collect_votes_catching_up, collect_votes_with,

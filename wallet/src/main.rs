@@ -98,6 +98,16 @@ enum Command {
         #[arg(long)]
         gateway: Option<String>,
     },
+    /// Moves the account to a neighbour committee (named in this committee file's
+    /// [[neighbours]]) with its balances; use that committee's file from then on.
+    Handoff {
+        /// The committee file of the committee to move to.
+        #[arg(long)]
+        to_committee: PathBuf,
+        /// Tokens whose balances move (repeat for several).
+        #[arg(long = "token", default_values_t = [0u32])]
+        tokens: Vec<u32>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -248,6 +258,35 @@ fn main() -> anyhow::Result<()> {
                 );
                 println!("withdrawal  {}", s.withdrawal.to_hex());
                 println!("took        {:.2} ms", w.latency.as_secs_f64() * 1000.0);
+            }
+            Command::Handoff {
+                ref to_committee,
+                ref tokens,
+            } => {
+                let text = std::fs::read_to_string(to_committee)
+                    .with_context(|| format!("reading {}", to_committee.display()))?;
+                let to = Committee::from_toml(&text)
+                    .with_context(|| format!("parsing {}", to_committee.display()))?;
+                let h = wallet.handoff(&to, tokens).await?;
+                let o = h.certificate.order.order();
+                println!(
+                    "moved to {} with nonce {} (next nonce there {})",
+                    h.to,
+                    o.nonce,
+                    o.nonce + 1
+                );
+                for (t, a) in &o.balances {
+                    println!("  balance {a} (token {t})");
+                }
+                println!("certificate {}", h.certificate.digest().to_hex());
+                println!(
+                    "took        {:.2} ms (votes {:.2}, left {:.2}, arrived {:.2})",
+                    h.total().as_secs_f64() * 1000.0,
+                    h.certify.as_secs_f64() * 1000.0,
+                    h.leave.as_secs_f64() * 1000.0,
+                    h.arrive.as_secs_f64() * 1000.0
+                );
+                println!("use --committee {} from now on", to_committee.display());
             }
             Command::Resume => match wallet.finish_pending().await? {
                 Some(p) => print_payment(&p),

@@ -42,7 +42,7 @@ pub enum WithdrawError {
 }
 
 /// What one phase heard from an authority.
-enum Verdict {
+pub(crate) enum Verdict {
     Counted,
     Refused(Refusal),
     /// "Not now" (overloaded, no quorum in sight): noted, and the authority is asked again.
@@ -53,7 +53,7 @@ enum Verdict {
 /// Sends `datagram` to the authorities not yet answered, every retry interval, feeding replies
 /// to `judge` until the counted weight reaches the quorum, the refused weight makes it
 /// unreachable, or the phase times out.
-async fn gather(
+pub(crate) async fn gather(
     client: &CommitteeClient,
     datagram: &[u8],
     opts: &PayOptions,
@@ -142,7 +142,7 @@ async fn gather(
     }
 }
 
-fn refusal(client: &CommitteeClient, i: usize, m: &Message, nonce: u64) -> Verdict {
+pub(crate) fn refusal(client: &CommitteeClient, i: usize, m: &Message, nonce: u64) -> Verdict {
     match m {
         Message::Error(e) if e.nonce == nonce => {
             let r = Refusal {
@@ -335,11 +335,11 @@ pub struct SettledEntry {
     pub settled_at_ms: u64,
 }
 
-fn io_error(path: &std::path::Path, e: std::io::Error) -> WalletError {
+pub(crate) fn io_error(path: &std::path::Path, e: std::io::Error) -> WalletError {
     WalletError::Corrupt(format!("{}: {e}", path.display()))
 }
 
-fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<(), WalletError> {
+pub(crate) fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<(), WalletError> {
     use std::io::Write;
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::File::create(&tmp).map_err(|e| io_error(&tmp, e))?;
@@ -370,7 +370,10 @@ fn save_pending(dir: &std::path::Path, p: &PendingWithdrawal) -> Result<(), Wall
     write_durably(&dir.join(PENDING_FILE), &text)
 }
 
-fn decode_hex<T: flashmesh_core::Decode>(what: &str, hex_text: &str) -> Result<T, WalletError> {
+pub(crate) fn decode_hex<T: flashmesh_core::Decode>(
+    what: &str,
+    hex_text: &str,
+) -> Result<T, WalletError> {
     let bytes = hex::decode(hex_text)
         .map_err(|e| WalletError::Corrupt(format!("pending withdrawal {what}: {e}")))?;
     T::from_bytes(&bytes)
