@@ -271,7 +271,7 @@ async fn a_wallet_moves_between_committees_and_its_money_is_spendable_in_one() {
         assert!(spendable <= 1000, "{spendable}");
         println!(
             "race {}: payment {}, handoff {}",
-            OwnedOrder::digest(&handoff).to_hex()[..8].to_string(),
+            &OwnedOrder::digest(&handoff).to_hex()[..8],
             p.is_ok(),
             h.is_ok()
         );
