@@ -57,3 +57,41 @@ pub fn committee_init(out: &Path, opts: &InitOptions) -> anyhow::Result<(LocalCo
     }
     Ok((lc, s))
 }
+
+/// Adds committee `b` (its authorities) to `a`'s file as neighbour `b_name`, and `a` to `b`'s
+/// as `a_name`, replacing an earlier entry of the same committee. Both files are rewritten
+/// whole; neither is touched unless both parse and the result is valid.
+pub fn link_committees(a: &Path, a_name: &str, b: &Path, b_name: &str) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use flashmesh_core::{Committee, Neighbour};
+    use std::sync::Arc;
+    let read = |p: &Path| -> anyhow::Result<Committee> {
+        let text =
+            std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+        Committee::from_toml(&text).with_context(|| format!("parsing {}", p.display()))
+    };
+    let (ca, cb) = (read(a)?, read(b)?);
+    let bare = |c: &Committee| -> anyhow::Result<Committee> {
+        Ok(Committee::new(
+            c.members().iter().map(|m| m.info().clone()).collect(),
+        )?)
+    };
+    let add = |c: &Committee, name: &str, other: &Committee| -> anyhow::Result<Committee> {
+        let id = other.id();
+        let mut ns: Vec<Neighbour> = c
+            .neighbours()
+            .iter()
+            .filter(|n| n.committee.id() != id && n.name != name)
+            .cloned()
+            .collect();
+        ns.push(Neighbour {
+            name: name.to_owned(),
+            committee: Arc::new(bare(other)?),
+        });
+        Ok(c.clone().with_neighbours(ns)?)
+    };
+    let (na, nb) = (add(&ca, b_name, &cb)?, add(&cb, a_name, &ca)?);
+    std::fs::write(a, na.to_toml()).with_context(|| format!("writing {}", a.display()))?;
+    std::fs::write(b, nb.to_toml()).with_context(|| format!("writing {}", b.display()))?;
+    Ok(())
+}

@@ -294,6 +294,20 @@ enum CommitteeCommand {
         #[arg(long, default_value_t = 8474)]
         admin_port: u16,
     },
+    /// Makes two committees neighbours (accounts may move between them by handoff): each
+    /// committee file gets the other under [[neighbours]]. Run before starting their anchors.
+    Link {
+        /// One committee file.
+        a: PathBuf,
+        /// The other committee file.
+        b: PathBuf,
+        /// The name `b` gets in `a`'s file [default: the name of b's directory].
+        #[arg(long)]
+        b_name: Option<String>,
+        /// The name `a` gets in `b`'s file [default: the name of a's directory].
+        #[arg(long)]
+        a_name: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -382,6 +396,28 @@ fn main() -> anyhow::Result<()> {
             };
             let (_, text) = committee_init(&out, &opts)?;
             print!("{text}");
+        }
+        Command::Committee {
+            command:
+                CommitteeCommand::Link {
+                    a,
+                    b,
+                    a_name,
+                    b_name,
+                },
+        } => {
+            let name_of = |p: &std::path::Path, given: Option<String>| {
+                given.unwrap_or_else(|| {
+                    p.canonicalize()
+                        .ok()
+                        .and_then(|c| c.parent()?.file_name()?.to_str().map(str::to_owned))
+                        .unwrap_or_else(|| "neighbour".into())
+                })
+            };
+            let (an, bn) = (name_of(&a, a_name), name_of(&b, b_name));
+            flashmesh::init::link_committees(&a, &an, &b, &bn)?;
+            println!("{} now lists {bn} as a neighbour", a.display());
+            println!("{} now lists {an} as a neighbour", b.display());
         }
         Command::Demo {
             json,

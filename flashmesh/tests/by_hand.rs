@@ -1,7 +1,8 @@
 //! The README's "A committee by hand", run as written: `flashmesh committee init`, four
 //! `merchant-anchor` processes, the wallet binary (address, balance, pay, history), the admin
 //! `/status` page, then `flashmesh load` against the same committee. Real processes on loopback
-//! UDP. The anchor and wallet binaries are other packages' targets: the workspace test run builds
+//! UDP. "A handoff by hand" likewise: two committees, `flashmesh committee link`, eight
+//! anchors, `wallet handoff`, and payments on both sides. The anchor and wallet binaries are other packages' targets: the workspace test run builds
 //! them; a run of this package alone skips with a printed reason when they are missing.
 
 use std::io::{Read, Write};
@@ -46,9 +47,12 @@ fn stdout_ok(bin: &Path, args: &[&str]) -> String {
 }
 
 /// A first port `p` with `p..p+n` free for UDP and TCP on loopback (as far as one can tell).
+/// Successive calls give different ranges (the ports are bound only later, by the anchors).
 fn free_ports(n: u16) -> u16 {
+    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
     let pid = std::process::id() as u16;
-    for i in 0..200u16 {
+    let first = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 211;
+    for i in first..first + 200 {
         let base = 20_000 + (pid.wrapping_mul(7).wrapping_add(i * 37)) % 40_000;
         let all_free = (base..base + n).all(|p| {
             UdpSocket::bind(("127.0.0.1", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
@@ -216,4 +220,138 @@ fn a_committee_by_hand_as_the_readme_says() {
         .count();
     assert!(ok >= 11, "{ok} of 12 final: {rows:?}");
     assert!(rows.iter().all(|r| r.payer != r.payee));
+}
+
+/// `flashmesh committee init` of four anchors and `accounts` accounts into `dir`.
+fn committee_init(flashmesh: &Path, dir: &Path, accounts: &str) {
+    let (bcb, admin) = (free_ports(4).to_string(), free_ports(4).to_string());
+    stdout_ok(
+        flashmesh,
+        &[
+            "committee",
+            "init",
+            "--authorities",
+            "4",
+            "--accounts",
+            accounts,
+            "--balance",
+            "1000",
+            "--out",
+            dir.to_str().unwrap(),
+            "--bcb-port",
+            &bcb,
+            "--admin-port",
+            &admin,
+        ],
+    );
+}
+
+fn start_anchors(anchor_bin: &Path, dir: &Path, anchors: &mut Anchors) {
+    for i in 0..4 {
+        anchors.0.push(
+            Command::new(anchor_bin)
+                .arg("--config")
+                .arg(dir.join(format!("anchor-{i}/anchor.toml")))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("anchor starts"),
+        );
+    }
+}
+
+#[test]
+fn a_handoff_by_hand_as_the_readme_says() {
+    let anchor_bin = sibling("merchant-anchor");
+    let wallet_bin = sibling("wallet");
+    for b in [&anchor_bin, &wallet_bin] {
+        if !b.exists() {
+            println!(
+                "skipped: {} not built (cargo test --workspace builds it)",
+                b.display()
+            );
+            return;
+        }
+    }
+    let flashmesh = PathBuf::from(env!("CARGO_BIN_EXE_flashmesh"));
+    let dir = tempfile::tempdir().unwrap();
+    let (east, west) = (dir.path().join("east"), dir.path().join("west"));
+    let mut anchors = Anchors(Vec::new());
+    committee_init(&flashmesh, &east, "2");
+    committee_init(&flashmesh, &west, "1");
+    let (ce, cw) = (east.join("committee.toml"), west.join("committee.toml"));
+    let linked = stdout_ok(
+        &flashmesh,
+        &[
+            "committee",
+            "link",
+            ce.to_str().unwrap(),
+            cw.to_str().unwrap(),
+        ],
+    );
+    assert!(linked.contains("lists west as a neighbour"), "{linked}");
+    start_anchors(&anchor_bin, &east, &mut anchors);
+    start_anchors(&anchor_bin, &west, &mut anchors);
+    let alice = east.join("accounts/account-0.key");
+    let w = |committee: &Path, args: &[&str]| -> Output {
+        let mut all = vec![
+            "--committee",
+            committee.to_str().unwrap(),
+            "--key",
+            alice.to_str().unwrap(),
+            "--timeout-s",
+            "5",
+        ];
+        all.extend_from_slice(args);
+        run(&wallet_bin, &all)
+    };
+    let out = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    // both committees answer
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for c in [&ce, &cw] {
+        while !w(c, &["balance"]).status.success() {
+            assert!(Instant::now() < deadline, "no quorum of {}", c.display());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    let moved = w(&ce, &["handoff", "--to-committee", cw.to_str().unwrap()]);
+    assert!(moved.status.success(), "{}", out(&moved));
+    let text = out(&moved);
+    assert!(
+        text.contains("moved to west") && text.contains("balance 1000"),
+        "{text}"
+    );
+    let there = out(&w(&cw, &["balance"]));
+    assert!(
+        there.contains("balance 1000 (token 0), next nonce 1"),
+        "{there}"
+    );
+    let bob = east.join("accounts/account-1.key");
+    let bob_addr = out(&run(
+        &wallet_bin,
+        &[
+            "--committee",
+            ce.to_str().unwrap(),
+            "--key",
+            bob.to_str().unwrap(),
+            "address",
+        ],
+    ));
+    let bob_key = bob_addr
+        .lines()
+        .find_map(|l| l.strip_prefix("public key"))
+        .map(|t| t.trim().to_string())
+        .expect("address prints a public key");
+    let refused = w(&ce, &["pay", "--to", &bob_key, "--amount", "1"]);
+    assert!(!refused.status.success());
+    assert!(out(&refused).contains("account_moved"), "{}", out(&refused));
+    let paid = w(&cw, &["pay", "--to", &bob_key, "--amount", "1"]);
+    assert!(paid.status.success(), "{}", out(&paid));
+    assert!(out(&paid).contains("with nonce 1"), "{}", out(&paid));
 }
