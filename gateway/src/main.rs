@@ -16,6 +16,7 @@ use flashmesh_core::{Committee, Keypair};
 use flashmesh_gateway::admin::{self, AdminContext};
 use flashmesh_gateway::config::{GatewayConfig, LedgerConfig};
 use flashmesh_gateway::deposit::DepositPusher;
+use flashmesh_gateway::ledger::postgres::describe_conninfo;
 use flashmesh_gateway::ledger::{PostgresLedger, PrimaryLedger, SqliteLedger};
 use flashmesh_gateway::metrics::Metrics;
 use flashmesh_gateway::server::Service;
@@ -54,18 +55,27 @@ enum Command {
     },
 }
 
+/// Opens the configured ledger. Blocking, and called before the async runtime starts: the
+/// PostgreSQL client runs a runtime of its own, which cannot start (or be dropped) on a thread
+/// that drives the gateway's.
 fn open_ledger(c: &LedgerConfig) -> anyhow::Result<Box<dyn PrimaryLedger>> {
     Ok(match c {
         LedgerConfig::Sqlite { path } => Box::new(
-            SqliteLedger::open(path).with_context(|| format!("opening {}", path.display()))?,
+            SqliteLedger::open(path)
+                .with_context(|| format!("opening the SQLite ledger {}", path.display()))?,
         ),
         LedgerConfig::Postgres { conninfo } => {
-            Box::new(PostgresLedger::connect(conninfo).context("connecting to PostgreSQL")?)
+            Box::new(PostgresLedger::connect(conninfo).with_context(|| {
+                format!(
+                    "connecting to the PostgreSQL ledger ({})",
+                    describe_conninfo(conninfo)
+                )
+            })?)
         }
     })
 }
 
-async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
+async fn serve(config: GatewayConfig, ledger: LedgerHandle) -> anyhow::Result<()> {
     let key: Keypair = read_key(&config.key_file)?;
     let text = std::fs::read_to_string(&config.committee_file)
         .with_context(|| format!("reading {}", config.committee_file.display()))?;
@@ -80,7 +90,6 @@ async fn serve(config: GatewayConfig) -> anyhow::Result<()> {
     let committee = Arc::new(committee);
     let key = Arc::new(key);
     let metrics = Arc::new(Metrics::default());
-    let ledger = LedgerHandle::spawn(open_ledger(&config.ledger)?);
     let socket = Arc::new(
         tokio::net::UdpSocket::bind(config.listen)
             .await
@@ -163,11 +172,14 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Serve { config } => {
             let config = GatewayConfig::load(&config)?;
+            // Opened here, on the main thread before the runtime exists, then owned by the
+            // ledger's own thread (see `open_ledger`).
+            let ledger = LedgerHandle::spawn(open_ledger(&config.ledger)?);
             tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .enable_all()
                 .build()?
-                .block_on(serve(config))
+                .block_on(serve(config, ledger))
         }
     }
 }

@@ -134,20 +134,37 @@ fn write_files(
     (config, udp, admin)
 }
 
+/// Starts the gateway binary on `config` and waits for its admin port. Its stderr goes to a log
+/// beside the config, shown in full when it exits early or does not come up in time.
 fn start(config: &Path, udp: SocketAddr, admin: SocketAddr) -> Gateway {
+    static STARTS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let log_path = config.with_file_name(format!("gateway-{n}.log"));
+    let log = std::fs::File::create(&log_path).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_gateway"))
         .args(["serve", "--config"])
         .arg(config)
+        .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
+    let mut gw = Gateway { child, udp, admin };
     let deadline = Instant::now() + Duration::from_secs(20);
     while TcpStream::connect(admin).is_err() {
-        assert!(Instant::now() < deadline, "gateway did not start");
+        let exited = gw.child.try_wait().unwrap();
+        if exited.is_some() || Instant::now() >= deadline {
+            let stderr = std::fs::read_to_string(&log_path).unwrap_or_default();
+            match exited {
+                Some(status) => {
+                    panic!("the gateway exited ({status}) before it came up:\n{stderr}")
+                }
+                None => panic!("the gateway did not come up within 20 s:\n{stderr}"),
+            }
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Gateway { child, udp, admin }
+    gw
 }
 
 fn http_get(addr: SocketAddr, path: &str) -> String {
@@ -379,32 +396,98 @@ fn sqlite_settles_exactly_once_under_replay_and_kill_9() {
     run_backend("[ledger]\nkind = \"sqlite\"\npath = \"ledger.sqlite\"");
 }
 
+/// A database of its own on the server of `FLASHMESH_TEST_POSTGRES`, dropped with the value
+/// (also when the test panics), so runs do not see each other's rows.
+struct TestDatabase {
+    admin: postgres::Client,
+    name: String,
+    dropped: bool,
+}
+
+impl TestDatabase {
+    fn create(conninfo: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let name = format!(
+            "flashmesh_gw_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        let mut admin = postgres::Client::connect(conninfo, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("connecting to {POSTGRES_ENV} ({conninfo}): {e}"));
+        // A leftover of an earlier run with the same process id.
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .unwrap();
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        Self {
+            admin,
+            name,
+            dropped: false,
+        }
+    }
+
+    /// `conninfo` leading to this database: a later `dbname` overrides an earlier one, in libpq
+    /// as in the gateway's client.
+    fn conninfo(&self, conninfo: &str) -> String {
+        format!("{conninfo} dbname={}", self.name)
+    }
+
+    fn exists(&mut self) -> bool {
+        self.admin
+            .query_opt(
+                "SELECT 1 FROM pg_database WHERE datname = $1",
+                &[&self.name],
+            )
+            .unwrap()
+            .is_some()
+    }
+
+    /// Drops the database (the gateway's connections with it).
+    fn drop_now(&mut self) -> Result<(), postgres::Error> {
+        self.dropped = true;
+        self.admin.batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ))
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if !self.dropped {
+            let _ = self.drop_now();
+        }
+    }
+}
+
+const POSTGRES_ENV: &str = "FLASHMESH_TEST_POSTGRES";
+
 #[test]
-#[ignore = "the gateway binary does not come up on the per-test PostgreSQL database yet; the ledger's own PostgreSQL tests (conformance, crash) cover exactly-once and kill -9"]
 fn postgres_settles_exactly_once_under_replay_and_kill_9() {
-    let Ok(conninfo) = std::env::var("FLASHMESH_TEST_POSTGRES") else {
+    let Ok(conninfo) = std::env::var(POSTGRES_ENV) else {
         println!(
-            "skipped: FLASHMESH_TEST_POSTGRES is not set (no PostgreSQL server to test against)"
+            "skipped: {POSTGRES_ENV} is not set, so the gateway binary is not tested on a \
+             PostgreSQL ledger (set it to a libpq conninfo, e.g. \"host=/var/run/postgresql \
+             user=root dbname=postgres\"; .ci/run does)"
         );
         return;
     };
-    // A database of its own, so runs do not see each other's rows.
-    let db = format!("flashmesh_gw_{}", std::process::id());
-    let mut admin = postgres::Client::connect(&conninfo, postgres::NoTls).unwrap();
-    admin
-        .batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
-        .unwrap();
-    admin
-        .batch_execute(&format!("CREATE DATABASE {db}"))
-        .unwrap();
-    let mine = format!("{conninfo} dbname={db}");
-    let r = std::panic::catch_unwind(|| {
-        run_backend(&format!(
-            "[ledger]\nkind = \"postgres\"\nconninfo = \"{mine}\""
-        ))
-    });
-    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"));
-    if let Err(e) = r {
-        std::panic::resume_unwind(e);
-    }
+    let mut db = TestDatabase::create(&conninfo);
+    // Quoted as a TOML string, whatever the conninfo holds (quotes, backslashes).
+    let quoted = toml::Value::String(db.conninfo(&conninfo)).to_string();
+    run_backend(&format!(
+        "[ledger]\nkind = \"postgres\"\nconninfo = {quoted}"
+    ));
+    // The gateway settled in this database, not in the one the conninfo named first.
+    let mut mine = postgres::Client::connect(&db.conninfo(&conninfo), postgres::NoTls).unwrap();
+    let rows: i64 = mine
+        .query_one("SELECT count(*) FROM settlements", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 60);
+    drop(mine);
+    db.drop_now().expect("dropping the test database");
+    assert!(!db.exists(), "the test database {} is still there", db.name);
 }

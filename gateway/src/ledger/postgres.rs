@@ -81,8 +81,13 @@ pub struct PostgresLedger {
 impl PostgresLedger {
     /// Connects with a libpq conninfo string (`host=… user=… dbname=…`) and creates the tables,
     /// if absent, in the first schema of the session's search path (normally `public`).
+    ///
+    /// The client blocks, and runs an async runtime of its own to do so: call this (and the
+    /// ledger's methods) from a plain thread, such as the [`crate::worker::LedgerHandle`]
+    /// thread or `main` before the gateway's runtime starts. Called on a thread that drives an
+    /// async runtime it answers [`LedgerError::Setup`] instead of connecting.
     pub fn connect(conninfo: &str) -> Result<Self, LedgerError> {
-        Self::setup(Client::connect(conninfo, NoTls)?, None)
+        Self::setup(client(conninfo)?, None)
     }
 
     /// As [`PostgresLedger::connect`], with the tables in `schema` (created if absent): several
@@ -99,7 +104,7 @@ impl PostgresLedger {
                 "schema must match [a-z_][a-z0-9_]*, at most 63 bytes",
             ));
         }
-        Self::setup(Client::connect(conninfo, NoTls)?, Some(schema))
+        Self::setup(client(conninfo)?, Some(schema))
     }
 
     fn setup(mut client: Client, schema: Option<&str>) -> Result<Self, LedgerError> {
@@ -280,6 +285,52 @@ impl PrimaryLedger for PostgresLedger {
     }
 }
 
+/// A connection by `conninfo`, refused on an async runtime's thread, where the blocking
+/// client would panic ("Cannot start a runtime from within a runtime").
+fn client(conninfo: &str) -> Result<Client, LedgerError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(LedgerError::Setup(
+            "the PostgreSQL ledger blocks and cannot be opened on an async runtime's thread; \
+             open it on a plain thread (e.g. before the runtime starts)"
+                .into(),
+        ));
+    }
+    Ok(Client::connect(conninfo, NoTls)?)
+}
+
+/// Where `conninfo` leads, for error messages: user, host(s), port(s) and database, never the
+/// password. A string that does not parse is named as such (connecting reports why).
+pub fn describe_conninfo(conninfo: &str) -> String {
+    let Ok(c) = conninfo.parse::<postgres::Config>() else {
+        return "an unparsable conninfo string".into();
+    };
+    let hosts: Vec<String> = c
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = c.get_ports().iter().map(u16::to_string).collect();
+    format!(
+        "user {}, host {}, port {}, database {}",
+        c.get_user().unwrap_or("(default)"),
+        if hosts.is_empty() {
+            "(default)".to_string()
+        } else {
+            hosts.join(",")
+        },
+        if ports.is_empty() {
+            "(default)".to_string()
+        } else {
+            ports.join(",")
+        },
+        c.get_dbname().unwrap_or("(the user's name)"),
+    )
+}
+
 /// Takes the counter's value and moves it on; the row stays locked until the transaction ends.
 fn next_value(tx: &mut Transaction<'_>, counter: &str) -> Result<i64, LedgerError> {
     let row = tx
@@ -340,5 +391,36 @@ fn sum_error(e: postgres::Error) -> LedgerError {
         LedgerError::Overflow("sum exceeds NUMERIC(38,0)")
     } else {
         LedgerError::Postgres(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn connecting_on_an_async_runtime_thread_is_a_typed_error() {
+        // Refused before any connection attempt, so no server is needed.
+        match PostgresLedger::connect("host=/nonexistent dbname=x") {
+            Err(LedgerError::Setup(m)) => assert!(m.contains("async runtime"), "{m}"),
+            Err(e) => panic!("expected a set-up error, got {e}"),
+            Ok(_) => panic!("connected on an async runtime thread"),
+        }
+    }
+
+    #[test]
+    fn a_conninfo_is_described_without_its_password() {
+        let d = describe_conninfo(
+            "host=/var/run/postgresql user=root password=s3cret dbname=postgres dbname=gw_1",
+        );
+        assert_eq!(
+            d,
+            "user root, host /var/run/postgresql, port (default), database gw_1"
+        );
+        assert!(!d.contains("s3cret"));
+        assert_eq!(
+            describe_conninfo("host='unterminated"),
+            "an unparsable conninfo string"
+        );
     }
 }
