@@ -12,16 +12,16 @@ use std::time::{Duration, Instant};
 
 use flashmesh_core::Committee;
 use flashmesh_core::codec::Encode;
-use flashmesh_core::envelope::{Envelope, Message};
+use flashmesh_core::envelope::Envelope;
 use flashmesh_core::messages::{
-    HandoffCertificate, HandoffOrder, OwnedOrder, QuorumCollector, SignedHandoff, TokenId,
+    HandoffCertificate, HandoffOrder, OwnedOrder, SignedHandoff, TokenId,
 };
 
 use crate::client::{ClientError, CommitteeClient};
 use crate::pay::{PayError, PayOptions, Refusal};
 use crate::wallet::{Wallet, WalletError};
 use crate::withdraw::{
-    Verdict, confirm_receipts, decode_hex, gather, io_error, refusal, write_durably,
+    append_json_line, certify, confirm_receipts, decode_hex, io_error, load_json, save_json,
 };
 
 /// Why a handoff failed.
@@ -99,28 +99,10 @@ pub async fn certify_handoff(
     order: &SignedHandoff,
     opts: &PayOptions,
 ) -> Result<HandoffCertificate, PayError> {
-    let committee = client.committee().clone();
-    let mut collector = QuorumCollector::new(order.clone(), &committee);
     let datagram = Envelope::handoff(order.clone())
         .encode()
         .map_err(|e| PayError::Encode(e.to_string()))?;
-    let nonce = order.nonce();
-    let digest = OwnedOrder::digest(order);
-    gather(client, &datagram, opts, "votes", |i, m| match m {
-        Message::Vote(v)
-            if v.order_digest == digest && v.authority == committee.members()[i].tag() =>
-        {
-            match collector.add(v, &committee) {
-                Ok(_) => Verdict::Counted,
-                Err(_) => Verdict::Ignored,
-            }
-        }
-        other => refusal(client, i, other, nonce),
-    })
-    .await?;
-    collector
-        .certificate()
-        .ok_or_else(|| PayError::Encode("quorum reached without a certificate".into()))
+    certify(client, order, &datagram, opts).await
 }
 
 /// Sends the handoff certificate to `client`'s committee until a quorum of receipts came back
@@ -138,33 +120,11 @@ pub async fn confirm_handoff(
 }
 
 fn load_pending(dir: &std::path::Path) -> Result<Option<PendingHandoff>, WalletError> {
-    let path = dir.join(PENDING_FILE);
-    match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| WalletError::Corrupt(format!("{}: {e}", path.display()))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_error(&path, e)),
-    }
+    load_json(&dir.join(PENDING_FILE))
 }
 
 fn save_pending(dir: &std::path::Path, p: &PendingHandoff) -> Result<(), WalletError> {
-    let text = serde_json::to_vec_pretty(p).expect("pending handoff serialises");
-    write_durably(&dir.join(PENDING_FILE), &text)
-}
-
-fn append_done(dir: &std::path::Path, entry: &HandoffEntry) -> Result<(), WalletError> {
-    use std::io::Write;
-    let line = serde_json::to_string(entry).expect("handoff entry serialises") + "\n";
-    let path = dir.join(DONE_FILE);
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .map_err(|e| io_error(&path, e))?;
-    f.write_all(line.as_bytes())
-        .map_err(|e| io_error(&path, e))?;
-    f.sync_all().map_err(|e| io_error(&path, e))
+    save_json(&dir.join(PENDING_FILE), p)
 }
 
 impl Wallet {
@@ -294,8 +254,8 @@ impl Wallet {
             arrive,
             refusals,
         };
-        append_done(
-            &dir,
+        append_json_line(
+            &dir.join(DONE_FILE),
             &HandoffEntry {
                 nonce: order.nonce(),
                 to: done.to.clone(),

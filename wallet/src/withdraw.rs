@@ -160,20 +160,19 @@ pub(crate) fn refusal(client: &CommitteeClient, i: usize, m: &Message, nonce: u6
     }
 }
 
-/// Gathers a quorum of votes on `order`: the withdrawal certificate.
-pub async fn certify_withdrawal(
+/// Sends `datagram` (the request for `order`, of any kind) until a quorum of the committee's
+/// votes on it came back: its certificate.
+pub(crate) async fn certify<O: OwnedOrder>(
     client: &CommitteeClient,
-    order: &SignedWithdrawal,
+    order: &O,
+    datagram: &[u8],
     opts: &PayOptions,
-) -> Result<WithdrawalCertificate, PayError> {
+) -> Result<flashmesh_core::Certificate<O>, PayError> {
     let committee = client.committee().clone();
     let mut collector = QuorumCollector::new(order.clone(), &committee);
-    let datagram = Envelope::withdrawal(order.clone())
-        .encode()
-        .map_err(|e| PayError::Encode(e.to_string()))?;
     let nonce = order.nonce();
-    let digest = OwnedOrder::digest(order);
-    gather(client, &datagram, opts, "votes", |i, m| match m {
+    let digest = order.digest();
+    gather(client, datagram, opts, "votes", |i, m| match m {
         Message::Vote(v)
             if v.order_digest == digest && v.authority == committee.members()[i].tag() =>
         {
@@ -188,6 +187,18 @@ pub async fn certify_withdrawal(
     collector
         .certificate()
         .ok_or_else(|| PayError::Encode("quorum reached without a certificate".into()))
+}
+
+/// Gathers a quorum of votes on `order`: the withdrawal certificate.
+pub async fn certify_withdrawal(
+    client: &CommitteeClient,
+    order: &SignedWithdrawal,
+    opts: &PayOptions,
+) -> Result<WithdrawalCertificate, PayError> {
+    let datagram = Envelope::withdrawal(order.clone())
+        .encode()
+        .map_err(|e| PayError::Encode(e.to_string()))?;
+    certify(client, order, &datagram, opts).await
 }
 
 /// Sends `certificate` to every authority until a quorum of valid receipts says it is applied
@@ -354,20 +365,51 @@ pub(crate) fn write_durably(path: &std::path::Path, bytes: &[u8]) -> Result<(), 
     Ok(())
 }
 
-fn load_pending(dir: &std::path::Path) -> Result<Option<PendingWithdrawal>, WalletError> {
-    let path = dir.join(PENDING_FILE);
-    match std::fs::read(&path) {
+/// The JSON value kept in `path`, if the file exists.
+pub(crate) fn load_json<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+) -> Result<Option<T>, WalletError> {
+    match std::fs::read(path) {
         Ok(b) => serde_json::from_slice(&b)
             .map(Some)
             .map_err(|e| WalletError::Corrupt(format!("{}: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(io_error(&path, e)),
+        Err(e) => Err(io_error(path, e)),
     }
 }
 
+/// Replaces `path` with `value` as JSON, durably.
+pub(crate) fn save_json<T: serde::Serialize>(
+    path: &std::path::Path,
+    value: &T,
+) -> Result<(), WalletError> {
+    let text = serde_json::to_vec_pretty(value).expect("wallet records serialise");
+    write_durably(path, &text)
+}
+
+/// Appends `value` as one JSON line to `path`, durably.
+pub(crate) fn append_json_line<T: serde::Serialize>(
+    path: &std::path::Path,
+    value: &T,
+) -> Result<(), WalletError> {
+    use std::io::Write;
+    let line = serde_json::to_string(value).expect("wallet records serialise") + "\n";
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| io_error(path, e))?;
+    f.write_all(line.as_bytes())
+        .map_err(|e| io_error(path, e))?;
+    f.sync_all().map_err(|e| io_error(path, e))
+}
+
+fn load_pending(dir: &std::path::Path) -> Result<Option<PendingWithdrawal>, WalletError> {
+    load_json(&dir.join(PENDING_FILE))
+}
+
 fn save_pending(dir: &std::path::Path, p: &PendingWithdrawal) -> Result<(), WalletError> {
-    let text = serde_json::to_vec_pretty(p).expect("pending withdrawal serialises");
-    write_durably(&dir.join(PENDING_FILE), &text)
+    save_json(&dir.join(PENDING_FILE), p)
 }
 
 pub(crate) fn decode_hex<T: flashmesh_core::Decode>(
@@ -483,19 +525,7 @@ impl Wallet {
             reference: settlement.reference,
             settled_at_ms: settlement.settled_at_ms,
         };
-        let line = serde_json::to_string(&entry).expect("settled entry serialises") + "\n";
-        {
-            use std::io::Write;
-            let path = dir.join(SETTLED_FILE);
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| io_error(&path, e))?;
-            f.write_all(line.as_bytes())
-                .map_err(|e| io_error(&path, e))?;
-            f.sync_all().map_err(|e| io_error(&path, e))?;
-        }
+        append_json_line(&dir.join(SETTLED_FILE), &entry)?;
         let path = dir.join(PENDING_FILE);
         std::fs::remove_file(&path).map_err(|e| io_error(&path, e))?;
         Ok(Withdrawn {

@@ -96,11 +96,7 @@ impl Authority {
         let nonce = certificate.order.nonce();
         let account = *certificate.order.owner();
         if !self.precheck_spend(&certificate.order)? {
-            let next = self.accounts.get(&account).map_or(0, |a| a.next_sequence);
-            return Ok(Outcome {
-                reply: self.repeats.get(digest, nonce, next, &self.key),
-                persist: None,
-            });
+            return Ok(self.repeat_receipt(digest, nonce, &account));
         }
         let next = self.apply_hand_out(&certificate.order);
         Ok(Outcome {
@@ -157,11 +153,7 @@ impl Authority {
         let nonce = certificate.order.nonce();
         let account = *certificate.order.owner();
         if !self.precheck_hand_in(&certificate)? {
-            let next = self.accounts.get(&account).map_or(0, |a| a.next_sequence);
-            return Ok(Outcome {
-                reply: self.repeats.get(digest, nonce, next, &self.key),
-                persist: None,
-            });
+            return Ok(self.repeat_receipt(digest, nonce, &account));
         }
         let next = self.apply_hand_in(&certificate.order);
         Ok(Outcome {

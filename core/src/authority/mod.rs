@@ -388,6 +388,21 @@ impl Authority {
         Ok(None)
     }
 
+    /// The answer to a certificate already applied for `account`'s `nonce`: the kept receipt
+    /// (`applied = false`), nothing to persist.
+    fn repeat_receipt(
+        &mut self,
+        digest: Digest,
+        nonce: u64,
+        account: &PublicKey,
+    ) -> Outcome<Receipt> {
+        let next = self.accounts.get(account).map_or(0, |a| a.next_sequence);
+        Outcome {
+            reply: self.repeats.get(digest, nonce, next, &self.key),
+            persist: None,
+        }
+    }
+
     fn repeat(p: &PendingVote) -> Outcome<Vote> {
         Outcome {
             reply: p.vote,
@@ -583,11 +598,7 @@ impl Authority {
         let nonce = certificate.order.nonce();
         let account = *certificate.order.owner();
         if !self.precheck_spend(&certificate.order)? {
-            let next = self.accounts.get(&account).map_or(0, |a| a.next_sequence);
-            return Ok(Outcome {
-                reply: self.repeats.get(digest, nonce, next, &self.key),
-                persist: None,
-            });
+            return Ok(self.repeat_receipt(digest, nonce, &account));
         }
         let next = self.apply_withdrawal(&certificate.order);
         Ok(Outcome {
@@ -701,11 +712,7 @@ impl Authority {
         let o = *certificate.order.order();
         let digest = certificate.order.digest();
         if !self.precheck_certificate(&certificate)? {
-            let next = self.accounts.get(&o.sender).map_or(0, |a| a.next_sequence);
-            return Ok(Outcome {
-                reply: self.repeats.get(digest, o.nonce, next, &self.key),
-                persist: None,
-            });
+            return Ok(self.repeat_receipt(digest, o.nonce, &o.sender));
         }
         let next = self.apply_transfer(&certificate.order);
         let certificate = certificate.into_inner();
