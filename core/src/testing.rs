@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+pub mod mutation;
+
 use crate::authority::{Authority, Genesis};
 use crate::committee::{AuthorityInfo, Committee};
 use crate::keys::Keypair;

@@ -9,6 +9,7 @@
 //! - [`server`]: the UDP service (WITHDRAWAL_CERTIFICATE in, SETTLEMENT out);
 //! - [`deposit`]: funding certificates pushed to the committee until a quorum confirms;
 //! - [`admin`]: `/status`, `/metrics`, `POST /deposits`;
+//! - [`setup`]: `gateway init` (a key, a configuration, the pin in the committee file);
 //! - [`config`], [`metrics`].
 
 pub mod admin;
@@ -18,4 +19,5 @@ pub mod ledger;
 pub mod metrics;
 pub mod server;
 pub mod settle;
+pub mod setup;
 pub mod worker;

@@ -1,7 +1,8 @@
 //! `gateway`: settles withdrawal certificates of a committee on a primary ledger exactly once,
 //! and turns deposits taken in on that ledger into funding certificates for the committee.
 //!
-//! `gateway keygen --key gw.key --name gw --address 127.0.0.1:47480` writes a key and prints
+//! `gateway init --committee committee/committee.toml --out gw` sets a gateway up for a committee
+//! in one step (key, configuration, `[[gateways]]` pin); `gateway keygen --key gw.key --name gw --address 127.0.0.1:47480` writes a key and prints
 //! the `[[gateways]]` entry for the committee file; `gateway serve --config gateway.toml` runs
 //! the service (see [`flashmesh_gateway::config`]).
 
@@ -20,6 +21,7 @@ use flashmesh_gateway::ledger::postgres::describe_conninfo;
 use flashmesh_gateway::ledger::{PostgresLedger, PrimaryLedger, SqliteLedger};
 use flashmesh_gateway::metrics::Metrics;
 use flashmesh_gateway::server::Service;
+use flashmesh_gateway::setup;
 use flashmesh_gateway::worker::LedgerHandle;
 use flashmesh_transport::UdpTransport;
 use flashmesh_wallet::{CommitteeClient, PayOptions, read_key, write_key};
@@ -37,6 +39,25 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Sets a gateway up for a committee: writes a key and `gateway.toml` (SQLite ledger, a
+    /// fresh admin token) into --out and pins the gateway under [[gateways]] in the committee
+    /// file. Run it before the committee's anchors start.
+    Init {
+        /// The committee file (rewritten with the gateway added).
+        #[arg(long)]
+        committee: PathBuf,
+        /// Directory for the key, configuration and ledger.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value = "gw")]
+        name: String,
+        /// UDP address for withdrawal certificates.
+        #[arg(long, default_value = "127.0.0.1:47480")]
+        listen: std::net::SocketAddr,
+        /// HTTP address of /status, /metrics and POST /deposits.
+        #[arg(long, default_value = "127.0.0.1:9480")]
+        admin: std::net::SocketAddr,
+    },
     /// Writes a new gateway key and prints its committee file entry.
     Keygen {
         #[arg(long)]
@@ -160,6 +181,44 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Args::parse().command {
+        Command::Init {
+            committee,
+            out,
+            name,
+            listen,
+            admin,
+        } => {
+            let r = flashmesh_gateway::setup::init(&setup::InitOptions {
+                committee_file: committee.clone(),
+                out,
+                name,
+                listen,
+                admin,
+            })?;
+            println!(
+                "gateway {} pinned in {} (key {})",
+                r.gateway.name,
+                committee.display(),
+                r.gateway.public_key.to_hex()
+            );
+            println!(
+                "  wrote {} and {}",
+                r.config_file.display(),
+                r.key_file.display()
+            );
+            println!(
+                "  start it:  gateway serve --config {}",
+                r.config_file.display()
+            );
+            println!("  status:    curl http://{admin}/status  http://{admin}/metrics");
+            println!(
+                "  deposit:   curl -X POST -H 'Authorization: Bearer {}' --data \
+                 '{{\"account\":\"<public key>\",\"amount\":100,\"reference\":\"bank-tx-1\"}}' \
+                 http://{admin}/deposits",
+                r.admin_token
+            );
+            Ok(())
+        }
         Command::Keygen { key, name, address } => {
             let k = Keypair::generate().context("generating a key")?;
             write_key(&key, &k)?;

@@ -10,16 +10,56 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use flashmesh_core::DecodeError;
 use flashmesh_core::envelope::{Envelope, Message};
 use flashmesh_core::error::ErrorCode;
-use flashmesh_core::messages::ErrorMessage;
+use flashmesh_core::messages::{ErrorMessage, WithdrawalCertificate};
 use flashmesh_core::wire::{HeaderRepr, MAX_DATAGRAM_LEN};
 use flashmesh_core::{Committee, Keypair, Rejection};
 use tokio::net::UdpSocket;
 
 use crate::metrics::{Metrics, inc};
-use crate::settle;
 use crate::worker::LedgerHandle;
+use crate::{ledger, settle};
+
+/// What the gateway does with one datagram, decided without the ledger or the socket.
+#[derive(Debug)]
+pub enum Triage {
+    /// Not a well-formed datagram: dropped, counted, not answered.
+    Malformed(DecodeError),
+    /// A reply (some peer's answer): never answered.
+    Reply,
+    /// Refused with a typed error reply: not a withdrawal certificate, or not a quorum's.
+    Refuse(HeaderRepr, Rejection),
+    /// A withdrawal certificate that checks under the committee: settle `row`.
+    Settle {
+        header: HeaderRepr,
+        certificate: Box<WithdrawalCertificate>,
+        row: ledger::Withdrawal,
+    },
+}
+
+/// Decodes `bytes` and checks what it carries against `committee`.
+pub fn triage(bytes: &[u8], committee: &Committee) -> Triage {
+    let env = match Envelope::decode(bytes) {
+        Ok(e) => e,
+        Err(e) => return Triage::Malformed(e),
+    };
+    let header = env.header;
+    let certificate = match env.message {
+        Message::WithdrawalCertificate(c) => c,
+        other if other.msg_type().is_reply() => return Triage::Reply,
+        other => return Triage::Refuse(header, Rejection::NotServed(other.msg_type())),
+    };
+    match settle::withdrawal_of(&certificate, committee) {
+        Ok(row) => Triage::Settle {
+            header,
+            certificate: Box::new(certificate),
+            row,
+        },
+        Err(r) => Triage::Refuse(header, r),
+    }
+}
 
 /// What the server needs.
 #[derive(Clone)]
@@ -47,26 +87,19 @@ impl Service {
     /// Handles one datagram; the reply to send back, if any.
     pub async fn handle(&self, bytes: &[u8]) -> Option<Envelope> {
         inc(&self.metrics.datagrams);
-        let env = match Envelope::decode(bytes) {
-            Ok(e) => e,
-            Err(e) => {
+        let (header, certificate, row) = match triage(bytes, &self.committee) {
+            Triage::Malformed(e) => {
                 inc(&self.metrics.malformed);
                 self.metrics.refuse(e.code());
                 return None;
             }
-        };
-        let header = env.header;
-        let certificate = match env.message {
-            Message::WithdrawalCertificate(c) => c,
-            other if other.msg_type().is_reply() => return None,
-            other => {
-                let r = Rejection::NotServed(other.msg_type());
-                return Some(self.error(&header, r.code(), r.to_string()));
-            }
-        };
-        let row = match settle::withdrawal_of(&certificate, &self.committee) {
-            Ok(w) => w,
-            Err(r) => return Some(self.error(&header, r.code(), r.to_string())),
+            Triage::Reply => return None,
+            Triage::Refuse(header, r) => return Some(self.error(&header, r.code(), r.to_string())),
+            Triage::Settle {
+                header,
+                certificate,
+                row,
+            } => (header, certificate, row),
         };
         let now = flashmesh_core::host::clock::unix_millis();
         match self.ledger.settle(row, now).await {

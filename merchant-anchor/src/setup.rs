@@ -183,7 +183,7 @@ pub fn init_committee(out: &Path, opts: &InitOptions) -> Result<LocalCommittee, 
             key_file: "anchor.key".into(),
             committee_file: "../committee.toml".into(),
             genesis_file: "../genesis.toml".into(),
-            admin_token: Some(hex_token()?),
+            admin_token: Some(flashmesh_core::host::token::fresh()?),
             workers: opts.workers,
             epoch: 0,
             controller: None,
@@ -225,11 +225,6 @@ pub fn init_committee(out: &Path, opts: &InitOptions) -> Result<LocalCommittee, 
         account_key_files,
         accounts,
     })
-}
-
-fn hex_token() -> Result<String, KeyError> {
-    // A fresh secret seed is 32 random bytes; its hex is a good bearer token.
-    Ok(Keypair::generate()?.to_hex())
 }
 
 #[cfg(test)]

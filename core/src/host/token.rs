@@ -1,6 +1,13 @@
 //! Bearer tokens of admin APIs, compared in constant time so that timing does not leak how
 //! much of a guess was right.
 
+use crate::keys::{KeyError, Keypair};
+
+/// A fresh bearer token: the hex of 32 random bytes (a new secret seed).
+pub fn fresh() -> Result<String, KeyError> {
+    Ok(Keypair::generate()?.to_hex())
+}
+
 /// Whether `given` equals `expected`; false when either is absent (no token configured means
 /// state-changing routes are closed).
 pub fn matches(given: Option<&str>, expected: Option<&str>) -> bool {
@@ -14,6 +21,13 @@ pub fn matches(given: Option<&str>, expected: Option<&str>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fresh_tokens_differ() {
+        let (a, b) = (fresh().unwrap(), fresh().unwrap());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+    }
 
     #[test]
     fn only_the_same_token_matches() {

@@ -75,7 +75,7 @@ impl SqliteLedger {
     pub fn open(path: impl AsRef<Path>) -> Result<Self, LedgerError> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        let mode = wal_mode(&conn)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(LedgerError::Setup(format!(
                 "the file stays in journal mode {mode:?}, not WAL"
@@ -101,6 +101,26 @@ impl SqliteLedger {
         Ok(self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// Switches the file to WAL and gives the journal mode it is in. Changing the mode needs the
+/// file to itself and SQLite answers "busy" at once (without its busy handler) when another
+/// connection is opening the same new file, so this retries for up to [`BUSY_TIMEOUT`].
+fn wal_mode(conn: &Connection) -> Result<String, LedgerError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return Ok(other?),
+        }
     }
 }
 
@@ -355,4 +375,35 @@ fn add(sum: u128, amount: u64, what: &'static str) -> Result<u128, LedgerError> 
 
 fn count_to_db(count: u64) -> Result<i64, LedgerError> {
     i64::try_from(count).map_err(|_| LedgerError::Overflow("count"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Several connections opening one new file at once (the gateway and an operator's tool,
+    /// or the threads of a test) all open: none fails on the other's lock.
+    #[test]
+    fn connections_opened_at_once_on_a_new_file_all_open() {
+        for round in 0..40 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("ledger.sqlite");
+            let barrier = std::sync::Barrier::new(3);
+            std::thread::scope(|s| {
+                let opened: Vec<_> = (0..3)
+                    .map(|_| {
+                        s.spawn(|| {
+                            barrier.wait();
+                            SqliteLedger::open(&path).map(|_| ())
+                        })
+                    })
+                    .collect();
+                for o in opened {
+                    if let Err(e) = o.join().unwrap() {
+                        panic!("round {round}: {e}");
+                    }
+                }
+            });
+        }
+    }
 }

@@ -129,25 +129,33 @@ pub fn concurrent_settles_settle_once(f: &dyn Fixture) {
     const DIGESTS: u64 = 40;
     let barrier = Barrier::new(THREADS);
     let answers: Vec<Vec<_>> = thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|t| {
+        // Connections open here, and errors are unwrapped after the rounds: a thread that
+        // stopped early would leave the others at the barrier for ever.
+        let ledgers: Vec<_> = (0..THREADS).map(|_| f.open()).collect();
+        let handles: Vec<_> = ledgers
+            .into_iter()
+            .enumerate()
+            .map(|(t, mut ledger)| {
                 let barrier = &barrier;
                 s.spawn(move || {
-                    let mut ledger = f.open();
                     (0..DIGESTS)
                         .map(|i| {
                             barrier.wait();
-                            ledger
-                                .settle(&withdrawal(100 + i), 7_000 + t as u64)
-                                .unwrap()
+                            ledger.settle(&withdrawal(100 + i), 7_000 + t as u64)
                         })
-                        .collect()
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().expect("settling thread"))
+            .map(|h| {
+                h.join()
+                    .expect("settling thread")
+                    .into_iter()
+                    .collect::<Result<Vec<_>, _>>()
+                    .expect("every settle call succeeds")
+            })
             .collect()
     });
     for i in 0..DIGESTS as usize {
@@ -264,11 +272,14 @@ pub fn concurrent_deposits_without_gaps(f: &dyn Fixture) {
     const OWN: u64 = 15;
     let barrier = Barrier::new(THREADS as usize);
     let answers: Vec<_> = thread::scope(|s| {
-        let handles: Vec<_> = (0..THREADS)
-            .map(|t| {
+        // Connections open here: a thread whose open failed would leave the others waiting.
+        let ledgers: Vec<_> = (0..THREADS).map(|_| f.open()).collect();
+        let handles: Vec<_> = ledgers
+            .into_iter()
+            .zip(0..)
+            .map(|(mut ledger, t): (_, u64)| {
                 let barrier = &barrier;
                 s.spawn(move || {
-                    let mut ledger = f.open();
                     barrier.wait();
                     let mut got = Vec::new();
                     for i in 0..SHARED.max(OWN) {
