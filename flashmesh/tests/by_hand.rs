@@ -2,8 +2,9 @@
 //! `merchant-anchor` processes, the wallet binary (address, balance, pay, history), the admin
 //! `/status` page, then `flashmesh load` against the same committee. Real processes on loopback
 //! UDP. "A handoff by hand" likewise: two committees, `flashmesh committee link`, eight
-//! anchors, `wallet handoff`, and payments on both sides. The anchor and wallet binaries are other packages' targets: the workspace test run builds
-//! them; a run of this package alone skips with a printed reason when they are missing.
+//! anchors, `wallet handoff`, and payments on both sides. "Withdrawal and deposit by hand":
+//! `gateway init` and `serve`, `wallet withdraw`, `POST /deposits`. The anchor, wallet and
+//! gateway binaries are other packages' targets: the workspace test run builds them; a run of this package alone skips with a printed reason when they are missing.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -354,4 +355,160 @@ fn a_handoff_by_hand_as_the_readme_says() {
     let paid = w(&cw, &["pay", "--to", &bob_key, "--amount", "1"]);
     assert!(paid.status.success(), "{}", out(&paid));
     assert!(out(&paid).contains("with nonce 1"), "{}", out(&paid));
+}
+
+fn http_post(port: u16, path: &str, bearer: &str, body: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {bearer}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).ok()?;
+    Some(reply)
+}
+
+/// The README's "Withdrawal and deposit by hand": `gateway init`, four anchors, `gateway
+/// serve`, `wallet withdraw`, the gateway's `/status`, `POST /deposits`, and the deposit
+/// arriving in the payee's balance.
+#[test]
+fn a_withdrawal_and_a_deposit_by_hand_as_the_readme_says() {
+    let anchor_bin = sibling("merchant-anchor");
+    let wallet_bin = sibling("wallet");
+    let gateway_bin = sibling("gateway");
+    for b in [&anchor_bin, &wallet_bin, &gateway_bin] {
+        if !b.exists() {
+            println!(
+                "skipped: {} not built (cargo test --workspace builds it)",
+                b.display()
+            );
+            return;
+        }
+    }
+    let flashmesh = PathBuf::from(env!("CARGO_BIN_EXE_flashmesh"));
+    let dir = tempfile::tempdir().unwrap();
+    let shop = dir.path().join("shop");
+    committee_init(&flashmesh, &shop, "2");
+    let committee = shop.join("committee.toml");
+    let gw_dir = shop.join("gateway");
+    let (udp, admin) = (free_ports(1), free_ports(1));
+    let init = stdout_ok(
+        &gateway_bin,
+        &[
+            "init",
+            "--committee",
+            committee.to_str().unwrap(),
+            "--out",
+            gw_dir.to_str().unwrap(),
+            "--listen",
+            &format!("127.0.0.1:{udp}"),
+            "--admin",
+            &format!("127.0.0.1:{admin}"),
+        ],
+    );
+    assert!(init.contains("gateway gw pinned in"), "{init}");
+    let mut anchors = Anchors(Vec::new());
+    start_anchors(&anchor_bin, &shop, &mut anchors);
+    anchors.0.push(
+        Command::new(&gateway_bin)
+            .args(["serve", "--config"])
+            .arg(gw_dir.join("gateway.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("gateway starts"),
+    );
+    let w = |account: &str, args: &[&str]| -> Output {
+        let key = shop.join(format!("accounts/account-{account}.key"));
+        let mut all = vec![
+            "--committee",
+            committee.to_str().unwrap(),
+            "--key",
+            key.to_str().unwrap(),
+            "--timeout-s",
+            "5",
+        ];
+        all.extend_from_slice(args);
+        run(&wallet_bin, &all)
+    };
+    let out = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !w("0", &["balance"]).status.success() || http_get(admin, "/status").is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the committee or gateway did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // Withdrawals wait until the anchors see each other (heartbeats): ask again until then.
+    let withdrew = loop {
+        let o = w(
+            "0",
+            &["withdraw", "--to", "IBAN DE00 1234", "--amount", "300"],
+        );
+        if o.status.success() || Instant::now() > deadline {
+            break o;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert!(withdrew.status.success(), "{}", out(&withdrew));
+    let text = out(&withdrew);
+    println!("{text}");
+    assert!(
+        text.contains("withdrew 300 (token 0) to \"IBAN DE00 1234\" with nonce 0")
+            && text.contains("settled by gw reference 1"),
+        "{text}"
+    );
+    let left = out(&w("0", &["balance"]));
+    assert!(left.contains("balance 700 (token 0)"), "{left}");
+    let status = http_get(admin, "/status").unwrap();
+    assert!(
+        status.contains("\"withdrawals_settled\":1") && status.contains("\"withdrawn\":\"300\""),
+        "{status}"
+    );
+
+    let config = std::fs::read_to_string(gw_dir.join("gateway.toml")).unwrap();
+    let token = config
+        .lines()
+        .find_map(|l| l.strip_prefix("admin_token = "))
+        .map(|t| t.trim_matches('"').to_string())
+        .expect("gateway init writes an admin token");
+    let bob = out(&w("1", &["address"]));
+    let bob_key = bob
+        .lines()
+        .find_map(|l| l.strip_prefix("public key"))
+        .map(|t| t.trim().to_string())
+        .expect("address prints a public key");
+    let body = format!("{{\"account\":\"{bob_key}\",\"amount\":250,\"reference\":\"bank-tx-1\"}}");
+    let recorded = http_post(admin, "/deposits", &token, &body).unwrap();
+    assert!(
+        recorded.contains("\"first\":true") && recorded.contains("\"sequence\":0"),
+        "{recorded}"
+    );
+    let refused = http_post(admin, "/deposits", "wrong", &body).unwrap();
+    assert!(
+        refused.starts_with("HTTP/1.0 401") || refused.starts_with("HTTP/1.1 401"),
+        "{refused}"
+    );
+    loop {
+        let b = out(&w("1", &["balance"]));
+        if b.contains("balance 1250 (token 0)") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(30),
+            "deposit not applied: {b}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
