@@ -50,11 +50,11 @@ fn stdout_ok(bin: &Path, args: &[&str]) -> String {
 /// A first port `p` with `p..p+n` free for UDP and TCP on loopback (as far as one can tell).
 /// Successive calls give different ranges (the ports are bound only later, by the anchors).
 fn free_ports(n: u16) -> u16 {
-    static CALLS: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
-    let pid = std::process::id() as u16;
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let pid = std::process::id();
     let first = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 211;
     for i in first..first + 200 {
-        let base = 20_000 + (pid.wrapping_mul(7).wrapping_add(i * 37)) % 40_000;
+        let base = (20_000 + pid.wrapping_mul(7).wrapping_add(i.wrapping_mul(37)) % 40_000) as u16;
         let all_free = (base..base + n).all(|p| {
             UdpSocket::bind(("127.0.0.1", p)).is_ok() && TcpListener::bind(("127.0.0.1", p)).is_ok()
         });

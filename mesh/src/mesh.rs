@@ -35,6 +35,9 @@ use crate::plan::{LinkProfile, MeshPlan};
 use crate::transport::FrameTransport;
 use merchant_anchor::{Anchor, AnchorParts};
 
+mod handoff;
+pub use handoff::{HandoffRequest, HandoffTiming};
+
 /// The data plane program, built into the crate so the mesh runs from any directory.
 pub const FLASH_MESH_P4: &str = include_str!("../../p4src/flash_mesh.p4");
 
@@ -163,6 +166,10 @@ pub struct Payer {
     last_certificate: Option<Certificate>,
     last_nonce: u64,
     last_certified: Option<Duration>,
+    /// A handoff begun and not finished.
+    moving: Option<handoff::Moving>,
+    /// The committee it moved to, once it moved.
+    committee_name: Option<String>,
 }
 
 /// How one payment went.
@@ -193,6 +200,12 @@ impl Payer {
     /// The committee it pays through.
     pub fn committee(&self) -> &Committee {
         self.client.committee()
+    }
+
+    /// The name of the committee it moved to by a handoff (`None` while it pays through the
+    /// committee it started with).
+    pub fn moved_to(&self) -> Option<&str> {
+        self.committee_name.as_deref()
     }
 
     /// Whether an earlier payment left its order unfinished (the next call finishes it).
@@ -325,6 +338,40 @@ impl Payer {
     }
 }
 
+/// `committees` with the neighbours `population` names for each.
+fn linked(
+    committees: Vec<Committee>,
+    population: &Population,
+) -> Result<Vec<Committee>, flashmesh_core::CommitteeError> {
+    let plain: Vec<Arc<Committee>> = committees.iter().cloned().map(Arc::new).collect();
+    committees
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let mut others: Vec<usize> = population
+                .neighbours
+                .iter()
+                .filter_map(|&(a, b)| match (a == i, b == i) {
+                    (true, false) => Some(b),
+                    (false, true) => Some(a),
+                    _ => None,
+                })
+                .collect();
+            others.sort_unstable();
+            others.dedup();
+            c.with_neighbours(
+                others
+                    .into_iter()
+                    .map(|j| flashmesh_core::Neighbour {
+                        name: population.committees[j].name.clone(),
+                        committee: plain[j].clone(),
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
 /// A committee of the mesh: its merchant members (node indices) with their weights, and the
 /// accounts it opens at genesis (node index, balance).
 #[derive(Debug, Clone)]
@@ -359,6 +406,9 @@ pub struct Population {
     pub committees: Vec<CommitteeLayout>,
     /// Payers.
     pub payers: Vec<PayerLayout>,
+    /// Pairs of committees (indices) that list each other as neighbours, so accounts can be
+    /// handed from one to the other.
+    pub neighbours: Vec<(usize, usize)>,
 }
 
 impl Population {
@@ -405,7 +455,11 @@ impl Population {
                 }
             })
             .collect();
-        Population { committees, payers }
+        Population {
+            committees,
+            payers,
+            neighbours: Vec::new(),
+        }
     }
 
     /// The committee a merchant is a member of.
@@ -562,6 +616,7 @@ impl Mesh {
                 .collect();
             committees.push(Committee::new(members).map_err(setup)?);
         }
+        let committees = linked(committees, &population).map_err(setup)?;
         let mut anchors = Vec::new();
         let mut slots = Vec::new();
         let mut driven = Vec::new();
@@ -632,6 +687,8 @@ impl Mesh {
                 last_certificate: None,
                 last_nonce: 0,
                 last_certified: None,
+                moving: None,
+                committee_name: None,
             })));
         }
         let pay_options = PayOptions {

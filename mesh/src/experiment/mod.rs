@@ -25,7 +25,7 @@ use flashmesh_scenario::{
 };
 
 use crate::error::MeshError;
-use crate::mesh::{Mesh, MeshOptions};
+use crate::mesh::{HandoffRequest, Mesh, MeshOptions};
 use crate::plan::MeshPlan;
 
 /// How to run.
@@ -150,6 +150,10 @@ pub async fn run_experiment(
     })
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
 /// What one drive of the timeline measured.
 struct Driven {
     payments: Vec<PaymentRecord>,
@@ -169,6 +173,8 @@ async fn drive(
     let records = workload::records(s, mesh, &plan);
     let stop = start + Duration::from_millis(s.duration_ms);
     let mut tasks = Vec::new();
+    let handoffs = workload::Handoffs::default();
+    let mut handoff_requests = std::collections::BTreeMap::new();
     for (i, payer) in mesh.payers.iter().enumerate() {
         let payments: Vec<_> = plan.iter().filter(|p| p.payer == i).copied().collect();
         if payments.is_empty() {
@@ -178,7 +184,13 @@ async fn drive(
             .iter()
             .map(|p| mesh.keys.account(mesh.fabric.plan(), p.payee).public())
             .collect();
+        let node = mesh.payer_nodes()[i];
+        let request = Arc::new(HandoffRequest::default());
+        handoff_requests.insert(node, request.clone());
         tasks.push(tokio::spawn(workload::run_payer(workload::PayerRun {
+            name: s.nodes[node].name.clone(),
+            handoff: request,
+            handoffs: handoffs.clone(),
             payer: payer.clone(),
             payments,
             recipients,
@@ -199,6 +211,7 @@ async fn drive(
     let snaps = measure::Snapshots::default();
     snaps.take(mesh, start).await;
     let mut timeline = timeline::Timeline::new(s, mesh, start, epoch.clone())?;
+    timeline.handoff_requests = handoff_requests;
     let actions = timeline::actions(s);
     let mut boundaries: Vec<u64> = s
         .phases
@@ -270,6 +283,36 @@ async fn drive(
         return Err(e);
     }
     let payments = records.lock().clone();
+    let handoffs = handoffs.lock().clone();
+    for h in &handoffs {
+        let (kind, detail) = match &h.result {
+            Ok(t) => (
+                "handoff_done",
+                format!(
+                    "{}: to {} with nonce {}, balance {}, {:.1} ms (votes {:.1}, left {:.1}, arrived {:.1})",
+                    h.node,
+                    h.to,
+                    t.nonce,
+                    t.balance,
+                    ms(t.total()),
+                    ms(t.certify),
+                    ms(t.leave),
+                    ms(t.arrive)
+                ),
+            ),
+            Err(e) => ("handoff_failed", format!("{}: to {}: {e}", h.node, h.to)),
+        };
+        timeline.log.push(EventRecord {
+            at_ms: h.ended_ms,
+            kind: kind.into(),
+            detail,
+        });
+    }
+    timeline.log.sort_by(|a, b| {
+        a.at_ms
+            .partial_cmp(&b.at_ms)
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     let run = RunInfo {
         scenario: s.name.clone(),
         target: "embedded".into(),
@@ -306,6 +349,12 @@ async fn drive(
                 k.interruption_ms = measure::interruption_ms(&payments, name, cut);
             }
         }
+        // the handoffs finished in the phase: the longest, from its first HANDOFF sent
+        k.handoff_ms = handoffs
+            .iter()
+            .filter(|h| h.started_ms >= k.start_ms as f64 && h.started_ms < k.end_ms as f64)
+            .filter_map(|h| h.result.as_ref().ok().map(|t| ms(t.total())))
+            .reduce(f64::max);
         k.end_ms = reported_end;
     }
     let c = &mut kpis.counters;

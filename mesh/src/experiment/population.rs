@@ -1,7 +1,7 @@
 //! Who runs what when a scenario runs embedded: the scenario's committees with the accounts
 //! they open at genesis, and its payers with their committee and default payee.
 
-use flashmesh_scenario::{Role, Scenario};
+use flashmesh_scenario::{EventKind, Role, Scenario};
 
 use crate::error::MeshError;
 use crate::mesh::{CommitteeLayout, PayerLayout, Population};
@@ -45,12 +45,51 @@ pub fn population(s: &Scenario) -> Result<Population, MeshError> {
             payee,
         });
     }
-    Ok(Population { committees, payers })
+    // A move with a handoff links the phone's committee and the new merchant's.
+    let mut neighbours = Vec::new();
+    for e in &s.events {
+        if let EventKind::Move {
+            node,
+            to,
+            handoff: true,
+            ..
+        } = &e.kind
+            && let (Some(a), Some(b)) = (s.committee_of(*node), handoff_target(s, *node, *to))
+        {
+            neighbours.push((a.min(b), a.max(b)));
+        }
+    }
+    neighbours.sort_unstable();
+    neighbours.dedup();
+    Ok(Population {
+        committees,
+        payers,
+        neighbours,
+    })
+}
+
+/// The committee a move with a handoff goes to: the new merchant's (`None` when it is the
+/// phone's own, or no committee has the merchant).
+pub fn handoff_target(s: &Scenario, node: usize, to: usize) -> Option<usize> {
+    let target = s.committees.iter().position(|c| c.members.contains(&to))?;
+    (s.committee_of(node) != Some(target)).then_some(target)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_handoff_move_links_the_two_committees() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../bmv2-testbed/scenarios/mobility.toml");
+        let s = flashmesh_scenario::load_file(&path).unwrap();
+        let p = population(&s).unwrap();
+        assert_eq!(p.neighbours, vec![(0, 1)]);
+        let p0 = s.nodes.iter().position(|n| n.name == "p0").unwrap();
+        let m4 = s.nodes.iter().position(|n| n.name == "m4").unwrap();
+        assert_eq!(handoff_target(&s, p0, m4), Some(1));
+    }
 
     #[test]
     fn shipped_failover_population() {

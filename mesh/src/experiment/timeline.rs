@@ -19,7 +19,7 @@ use tokio::task::JoinHandle;
 use crate::error::MeshError;
 use crate::fabric::{FLOOD_PORT, Fabric, stream_datagram};
 use crate::layout::link_params;
-use crate::mesh::Mesh;
+use crate::mesh::{HandoffRequest, Mesh};
 
 /// How long a reroute probe stream runs after a cut at most.
 const REROUTE_WINDOW: Duration = Duration::from_secs(3);
@@ -105,6 +105,8 @@ pub struct Timeline {
     pub log: Vec<EventRecord>,
     /// Moves, for the interruption window.
     pub moves: Vec<MoveRecord>,
+    /// Where each payer (by phone node) is asked to move its account.
+    pub handoff_requests: BTreeMap<usize, Arc<HandoffRequest>>,
     next_probe: u64,
 }
 
@@ -149,6 +151,7 @@ impl Timeline {
             epoch,
             log: Vec::new(),
             moves: Vec::new(),
+            handoff_requests: BTreeMap::new(),
             next_probe: 0,
         })
     }
@@ -369,13 +372,24 @@ impl Timeline {
             } => {
                 let at_ms = self.now_ms();
                 self.moves.push(MoveRecord { node: *node, at_ms });
-                let detail = if *handoff {
-                    format!(
-                        "to {}; the account stays with its committee (no certified handoff on this target yet)",
+                let target = handoff
+                    .then(|| super::population::handoff_target(s, *node, *to))
+                    .flatten();
+                let detail = match (target, self.handoff_requests.get(node)) {
+                    (Some(c), Some(request)) => {
+                        let committee = s.committees[c].name.clone();
+                        request.ask(committee.clone(), mesh.committees[c].clone());
+                        format!(
+                            "to {}; handing the account to committee {committee}",
+                            name(*to)
+                        )
+                    }
+                    (Some(_), None) => format!("to {}; it makes no payments to move", name(*to)),
+                    (None, _) if *handoff => format!(
+                        "to {}; the same committee serves it there, nothing to hand off",
                         name(*to)
-                    )
-                } else {
-                    format!("to {}", name(*to))
+                    ),
+                    (None, _) => format!("to {}", name(*to)),
                 };
                 self.note("move", &name(*node), detail);
             }

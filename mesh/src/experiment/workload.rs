@@ -12,7 +12,8 @@ use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 
-use crate::mesh::{Mesh, PayOutcome, Payer};
+use crate::mesh::{HandoffRequest, HandoffTiming, Mesh, PayOutcome, Payer};
+use flashmesh_core::Committee;
 
 /// One payment of the schedule.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -102,8 +103,31 @@ pub fn records(s: &Scenario, mesh: &Mesh, plan: &[Planned]) -> Records {
     Arc::new(Mutex::new(rows))
 }
 
+/// A handoff a payer made (or tried to): for `events.csv` and the `handoff_ms` KPI.
+#[derive(Debug, Clone)]
+pub struct HandoffRecord {
+    /// The phone.
+    pub node: String,
+    /// The committee it moved to.
+    pub to: String,
+    /// When the attempt began and ended, ms since the run's start.
+    pub started_ms: f64,
+    pub ended_ms: f64,
+    /// The timing of a finished handoff, or why this attempt did not finish.
+    pub result: Result<HandoffTiming, String>,
+}
+
+/// The handoffs of a run, filled in as they go.
+pub type Handoffs = Arc<Mutex<Vec<HandoffRecord>>>;
+
 /// What a payer task needs.
 pub struct PayerRun {
+    /// The phone's name.
+    pub name: String,
+    /// Where the timeline asks this payer to move its account.
+    pub handoff: Arc<HandoffRequest>,
+    /// Where its handoffs are recorded.
+    pub handoffs: Handoffs,
     /// The payer.
     pub payer: Arc<tokio::sync::Mutex<Payer>>,
     /// Its payments, in time order.
@@ -136,12 +160,36 @@ fn ms_since(start: Instant) -> f64 {
 /// late (see [`PayerRun::give_up_after`]) is recorded as failed, `payer_busy`, and not sent.
 pub async fn run_payer(run: PayerRun) {
     let mut payer = run.payer.lock().await;
+    let mut retry_move: Option<(String, Committee)> = None;
     for (p, recipient) in run.payments.iter().zip(&run.recipients) {
         let due = run.start + Duration::from_secs_f64(p.at_ms / 1000.0);
         if due > run.stop {
             break;
         }
-        tokio::time::sleep_until(due.into()).await;
+        // Wait for the payment's time; a move asked for meanwhile is made at once, and one
+        // that did not finish is tried again before the payment.
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(due.into()) => break,
+                () = run.handoff.asked() => {
+                    if let Some(to) = run.handoff.take() {
+                        retry_move = move_account(&mut payer, &run, Some(to)).await;
+                    }
+                }
+            }
+        }
+        if retry_move.is_some() || payer.is_moving() {
+            retry_move = move_account(&mut payer, &run, retry_move.take()).await;
+        }
+        if payer.is_moving() || retry_move.is_some() {
+            let mut r = run.records.lock();
+            let rec = &mut r[p.id as usize];
+            rec.start_ms = ms_since(run.start);
+            rec.end_ms = Some(ms_since(run.start));
+            rec.outcome = PaymentOutcome::Failed;
+            rec.reason = "handoff_pending".into();
+            continue;
+        }
         // A payment whose payer was busy (with the ones before it) for longer than a payment
         // may take is abandoned unsent, as a user would: otherwise one slow phase would push a
         // backlog into every phase after it.
@@ -187,6 +235,9 @@ pub async fn run_payer(run: PayerRun) {
         rec.retries = attempts - 1;
         rec.end_ms = Some(end);
         rec.cert_ms = payer.last_certified().map(|d| d.as_secs_f64() * 1000.0);
+        if let Some(c) = payer.moved_to() {
+            rec.committee = c.to_string();
+        }
         match outcome {
             PayOutcome::Finished(_) => rec.outcome = PaymentOutcome::Ok,
             PayOutcome::Failed(e) => {
@@ -195,6 +246,40 @@ pub async fn run_payer(run: PayerRun) {
             }
         }
     }
+}
+
+/// Moves the payer's account as asked (or finishes the move begun before), after finishing an
+/// unfinished payment, and records the attempt. What to ask again at the next payment is
+/// returned when the move could not even begin.
+async fn move_account(
+    payer: &mut Payer,
+    run: &PayerRun,
+    asked: Option<(String, Committee)>,
+) -> Option<(String, Committee)> {
+    let epoch = run.epoch.load(Ordering::Relaxed);
+    let mut budget = 1 + u32::from(run.retries);
+    while payer.has_pending() && budget > 0 {
+        budget -= 1;
+        let to = payer.recipient();
+        let _ = payer.pay_to(to, 0, epoch, &run.options).await;
+    }
+    let to_name = asked.as_ref().map(|a| a.0.clone());
+    let started_ms = ms_since(run.start);
+    let result = payer.hand_off(asked.clone(), epoch, &run.options).await;
+    let retry = match &result {
+        Err(_) if !payer.is_moving() => asked,
+        _ => None,
+    };
+    run.handoffs.lock().push(HandoffRecord {
+        node: run.name.clone(),
+        to: to_name
+            .or_else(|| payer.moved_to().map(str::to_string))
+            .unwrap_or_default(),
+        started_ms,
+        ended_ms: ms_since(run.start),
+        result,
+    });
+    retry
 }
 
 /// A short failure reason for `payments.csv` and the KPI's reason counts.
