@@ -381,6 +381,7 @@ impl Anchor {
             authority: authority.clone(),
             committee: committee.clone(),
             tag: key.tag(),
+            key: Arc::new(key.clone()),
             epoch: epoch.clone(),
             metrics: metrics.clone(),
             queue: queue.clone(),

@@ -36,6 +36,10 @@ pub struct Metrics {
     rejections: [AtomicU64; 256],
     /// ERROR replies sent.
     pub errors_sent: AtomicU64,
+    /// Batches of datagrams the workers handled (one signature batch and one lock hold each).
+    pub batches: AtomicU64,
+    /// Datagrams in those batches.
+    pub batched: AtomicU64,
     /// Durable store transactions committed.
     pub store_commits: AtomicU64,
     /// State changes made durable.
@@ -78,6 +82,8 @@ impl Default for Metrics {
             malformed: AtomicU64::new(0),
             rejections: std::array::from_fn(|_| AtomicU64::new(0)),
             errors_sent: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            batched: AtomicU64::new(0),
             store_commits: AtomicU64::new(0),
             store_records: AtomicU64::new(0),
             store_commit_micros: AtomicU64::new(0),
@@ -129,7 +135,7 @@ impl Metrics {
     /// every code it names is exported (zero included) so dashboards see a stable label set.
     pub fn render(&self, reason_name: impl Fn(u8) -> Option<&'static str>) -> String {
         let mut out = String::with_capacity(4096);
-        let simple: [(&str, &str, &AtomicU64); 24] = [
+        let simple: [(&str, &str, &AtomicU64); 26] = [
             (
                 "flashmesh_orders_total",
                 "ORDER requests received",
@@ -185,6 +191,16 @@ impl Metrics {
                 "flashmesh_error_replies_total",
                 "ERROR replies sent",
                 &self.errors_sent,
+            ),
+            (
+                "flashmesh_batches_total",
+                "batches of datagrams handled together (one signature batch each)",
+                &self.batches,
+            ),
+            (
+                "flashmesh_batched_datagrams_total",
+                "datagrams handled in those batches",
+                &self.batched,
             ),
             (
                 "flashmesh_store_commits_total",

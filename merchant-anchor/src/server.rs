@@ -26,8 +26,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use flashmesh_core::{
-    Authority, CheckedAhead, Committee, Envelope, ErrorCode, ErrorMessage, MAX_DATAGRAM_LEN,
-    Message, Rejection, StateChange,
+    Authority, CheckedAhead, Committee, Envelope, ErrorCode, ErrorMessage, Keypair,
+    MAX_DATAGRAM_LEN, Message, Rejection, StateChange,
 };
 use flashmesh_transport::Transport;
 use parking_lot::Mutex;
@@ -45,6 +45,8 @@ pub struct ServerShared {
     pub committee: Arc<Committee>,
     /// The authority's tag, for ERROR replies built without the lock.
     pub tag: flashmesh_core::AuthorityTag,
+    /// The authority's key, to sign votes and receipts ahead, outside the lock.
+    pub key: Arc<Keypair>,
     /// The current epoch.
     pub epoch: Arc<AtomicU32>,
     /// Counters.
@@ -71,26 +73,57 @@ pub async fn run_worker(socket: Arc<dyn Transport>, shared: Arc<ServerShared>) {
     run_worker_with(socket, shared, None).await;
 }
 
+/// Most datagrams a worker takes as one batch: what arrived while it handled the last one.
+pub const MAX_BATCH: usize = 64;
+
 /// Like [`run_worker`], reporting the senders of conflicting orders to `penalties`.
+///
+/// The worker waits for a datagram, then takes every datagram already waiting (up to
+/// [`MAX_BATCH`]) and handles them as one batch ([`handle_batch`]): under load, that is one
+/// signature batch for many requests and one lock for all of their state changes.
 pub async fn run_worker_with(
     socket: Arc<dyn Transport>,
     shared: Arc<ServerShared>,
     penalties: Option<PenaltySink>,
 ) {
-    let mut buf = vec![0u8; MAX_DATAGRAM_LEN + 1];
+    let mut bufs: Vec<Vec<u8>> = (0..MAX_BATCH)
+        .map(|_| vec![0u8; MAX_DATAGRAM_LEN + 1])
+        .collect();
+    let mut got: Vec<(usize, SocketAddr)> = Vec::with_capacity(MAX_BATCH);
     loop {
-        let (n, from) = match socket.recv_from(&mut buf).await {
-            Ok(r) => r,
+        got.clear();
+        match socket.recv_from(&mut bufs[0]).await {
+            Ok(r) => got.push(r),
             Err(flashmesh_transport::TransportError::Closed) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "BCB socket receive failed");
                 tokio::task::yield_now().await;
                 continue;
             }
-        };
-        if let Some(reply) = handle_datagram_with(&shared, &buf[..n], from, penalties.as_ref()) {
-            if let Err(e) = socket.send_to(&reply, from).await {
-                tracing::debug!(error = %e, to = %from, "error reply not sent");
+        }
+        while got.len() < MAX_BATCH {
+            match socket.try_recv_from(&mut bufs[got.len()]) {
+                Ok(Some(r)) => got.push(r),
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::debug!(error = %e, "BCB socket receive failed");
+                    break;
+                }
+            }
+        }
+        let batch: Vec<(&[u8], SocketAddr)> = got
+            .iter()
+            .zip(&bufs)
+            .map(|(&(n, from), buf)| (&buf[..n], from))
+            .collect();
+        inc(&shared.metrics.batches);
+        shared
+            .metrics
+            .batched
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (reply, to) in handle_batch(&shared, &batch, penalties.as_ref()) {
+            if let Err(e) = socket.send_to(&reply, to).await {
+                tracing::debug!(error = %e, %to, "error reply not sent");
             } else {
                 inc(&shared.metrics.errors_sent);
             }
@@ -126,12 +159,108 @@ pub fn handle_datagram_with(
     from: SocketAddr,
     penalties: Option<&PenaltySink>,
 ) -> Option<Vec<u8>> {
+    handle_batch(shared, &[(bytes, from)], penalties)
+        .into_iter()
+        .next()
+        .map(|(reply, _)| reply)
+}
+
+/// Handles datagrams that arrived together: each is decoded and triaged on its own; the orders
+/// and certificates among them are checked in one signature batch (a bad signature is still
+/// refused alone), their votes and receipts signed ahead, all outside the lock; then the state
+/// changes run in arrival order under one hold of the lock. Returns the datagrams to send back
+/// at once (refusals that need no durability), with their addresses; everything else is
+/// queued for the committer.
+pub fn handle_batch(
+    shared: &ServerShared,
+    batch: &[(&[u8], SocketAddr)],
+    penalties: Option<&PenaltySink>,
+) -> Vec<(Vec<u8>, SocketAddr)> {
+    let mut now = Vec::new();
+    let mut ready = Vec::with_capacity(batch.len());
+    for &(bytes, from) in batch {
+        match triage(shared, bytes) {
+            Err(reply) => now.extend(reply.map(|r| (r, from))),
+            Ok(r) => ready.push((r, from)),
+        }
+    }
+    if ready.is_empty() {
+        return now;
+    }
+    // A retransmission of the order already locked here needs no signature check.
+    let repeats: Vec<bool> = {
+        let authority = shared.authority.lock();
+        ready
+            .iter()
+            .map(|(r, _)| matches!(&r.env.message, Message::Order(o) if authority.is_locked_to(o)))
+            .collect()
+    };
+    let envs: Vec<Option<&Envelope>> = ready
+        .iter()
+        .zip(&repeats)
+        .map(|((r, _), &repeat)| (!repeat).then_some(&r.env))
+        .collect();
+    let mut ahead = CheckedAhead::batch(&envs, &shared.committee);
+    for a in &mut ahead {
+        a.presign(&shared.key);
+    }
+    let epoch = shared.epoch.load(Ordering::Relaxed);
+    let metrics = &shared.metrics;
+    let mut authority = shared.authority.lock();
+    for ((r, from), mut ahead) in ready.into_iter().zip(ahead) {
+        let signed = ahead.verified() == Some(true);
+        let handled = authority.handle_envelope_with(r.env, epoch, &mut ahead);
+        // in apply order: the authority's lock is held
+        if let Some(StateChange::Apply { certificate }) = &handled.persist {
+            shared.liveness.applied().push(certificate.clone());
+        }
+        if let Err(rejection) = &handled.result {
+            metrics.reject(rejection.code().to_u16());
+            if let (Rejection::ConflictingOrder { .. }, Some(sender), true, Some(sink)) =
+                (rejection, r.sender, signed, penalties)
+            {
+                sink.report(sender.0);
+            }
+        }
+        let reply = handled.reply.and_then(|env| {
+            let kind = reply_kind(&env.message);
+            let datagram = env.encode().ok()?;
+            Some(Reply {
+                to: from,
+                datagram,
+                kind,
+            })
+        });
+        if handled.persist.is_none() && reply.is_none() {
+            continue;
+        }
+        shared.queue.push(Job {
+            change: handled.persist,
+            reply,
+        });
+    }
+    now
+}
+
+/// A datagram decoded and counted, waiting for its signature check and the state machine.
+struct Ready {
+    env: Envelope,
+    /// The order's sender, for penalties.
+    sender: Option<flashmesh_core::AccountTag>,
+}
+
+/// Done before the state machine: this reply (or none) goes back at once.
+type Answer = Option<Vec<u8>>;
+
+/// Decodes, counts and refuses what needs no signature check or state (liveness datagrams,
+/// malformed input, peers' replies, overload, withdrawals without a visible quorum).
+fn triage(shared: &ServerShared, bytes: &[u8]) -> Result<Ready, Answer> {
     let metrics = &shared.metrics;
     let epoch = shared.epoch.load(Ordering::Relaxed);
     // Heartbeats and sync requests are the liveness edge's, and never answered.
     if is_liveness_datagram(bytes) {
         let _ = shared.liveness.handle_datagram(bytes, epoch);
-        return None;
+        return Err(None);
     }
     let env = match Envelope::decode(bytes) {
         Ok(env) => env,
@@ -142,7 +271,7 @@ pub fn handle_datagram_with(
             if let Err(r) = &handled.result {
                 metrics.reject(r.code().to_u16());
             }
-            return handled.reply.and_then(|e| e.encode().ok());
+            return Err(handled.reply.and_then(|e| e.encode().ok()));
         }
     };
     let header = env.header;
@@ -158,11 +287,11 @@ pub fn handle_datagram_with(
         // a peer's receipt or refusal for a certificate this anchor sent it in catch-up
         Message::Receipt(r) if shared.committee.member(&r.authority).is_some() => {
             inc(&shared.liveness.metrics.peer_receipts);
-            return None;
+            return Err(None);
         }
         Message::Error(e) if shared.committee.member(&e.authority).is_some() => {
             inc(&shared.liveness.metrics.peer_errors);
-            return None;
+            return Err(None);
         }
         _ => {}
     }
@@ -192,7 +321,10 @@ pub fn handle_datagram_with(
                 | Message::HandoffCertificate(_)
         )
     {
-        return refuse_now(ErrorCode::Overloaded, "commit queue full; retry later");
+        return Err(refuse_now(
+            ErrorCode::Overloaded,
+            "commit queue full; retry later",
+        ));
     }
     // Money leaving the mesh is locked only while a quorum is in sight: a partitioned
     // minority would otherwise lock the payer's nonce for a withdrawal that cannot certify
@@ -201,56 +333,14 @@ pub fn handle_datagram_with(
         && matches!(env.message, Message::Withdrawal(_))
         && !shared.sees_quorum()
     {
-        return refuse_now(
+        return Err(refuse_now(
             ErrorCode::QuorumNotVisible,
             "no quorum of the committee heard recently; retry later",
-        );
+        ));
     }
-    // A retransmission of the order already locked here needs no signature check; anything
-    // else is checked now, without the lock.
-    let repeat = match &env.message {
-        Message::Order(o) => shared.authority.lock().is_locked_to(o),
-        _ => false,
-    };
     let sender = match &env.message {
         Message::Order(o) => Some(o.order().sender.tag()),
         _ => None,
     };
-    let mut ahead = if repeat {
-        CheckedAhead::default()
-    } else {
-        CheckedAhead::envelope(&env, &shared.committee)
-    };
-    let signed = ahead.verified() == Some(true);
-    let mut authority = shared.authority.lock();
-    let handled = authority.handle_envelope_with(env, epoch, &mut ahead);
-    // in apply order: the authority's lock is held
-    if let Some(StateChange::Apply { certificate }) = &handled.persist {
-        shared.liveness.applied().push(certificate.clone());
-    }
-    if let Err(r) = &handled.result {
-        metrics.reject(r.code().to_u16());
-        if let (Rejection::ConflictingOrder { .. }, Some(sender), true, Some(sink)) =
-            (r, sender, signed, penalties)
-        {
-            sink.report(sender.0);
-        }
-    }
-    let reply = handled.reply.and_then(|env| {
-        let kind = reply_kind(&env.message);
-        let datagram = env.encode().ok()?;
-        Some(Reply {
-            to: from,
-            datagram,
-            kind,
-        })
-    });
-    if handled.persist.is_none() && reply.is_none() {
-        return None;
-    }
-    shared.queue.push(Job {
-        change: handled.persist,
-        reply,
-    });
-    None
+    Ok(Ready { env, sender })
 }

@@ -414,3 +414,84 @@ async fn anchor_serves_over_any_transport() {
     assert!(transport.sent.load(Ordering::Relaxed) >= 1);
     anchor.shutdown().await;
 }
+
+/// Datagrams that arrive together are handled as one batch (one signature batch, one lock
+/// hold), and a forged order inside the batch is refused alone and counted: the burst is sent
+/// before the anchor starts reading, so the worker finds it waiting as one batch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_order_in_a_batch_is_refused_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let group =
+        flashmesh_transport::bind_reuseport_group("127.0.0.1:0".parse().unwrap(), 1).unwrap();
+    let port = group[0].socket().local_addr().unwrap().port();
+    let lc = init_committee(
+        dir.path(),
+        &InitOptions {
+            authorities: 1,
+            accounts: 12,
+            balance: 1000,
+            ports: Ports::Given { bcb: vec![port] },
+            workers: 1,
+            ..InitOptions::default()
+        },
+    )
+    .unwrap();
+    let to: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let payee = &lc.accounts[11];
+    let mut burst: Vec<Vec<u8>> = lc.accounts[..10]
+        .iter()
+        .map(|a| Envelope::order(order(a, payee, 5, 0)).encode().unwrap())
+        .collect();
+    // account 10's order, signed with account 0's key
+    let mut forged = order(&lc.accounts[10], payee, 5, 0);
+    forged = SignedOrder::sign(*forged.order(), &lc.accounts[0]);
+    burst.insert(4, Envelope::order(forged).encode().unwrap());
+    let s = client();
+    for d in &burst {
+        s.send_to(d, to).unwrap();
+    }
+    let transports: Vec<std::sync::Arc<dyn flashmesh_transport::Transport>> = group
+        .into_iter()
+        .map(|t| std::sync::Arc::new(t) as std::sync::Arc<dyn flashmesh_transport::Transport>)
+        .collect();
+    let anchor = Anchor::start_on(&lc.anchors[0], transports).await.unwrap();
+    let admin = anchor.admin_addr().expect("admin API");
+    let (votes, errors, metrics) = tokio::task::spawn_blocking(move || {
+        let mut buf = [0u8; 2048];
+        let (mut votes, mut errors) = (Vec::new(), Vec::new());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while votes.len() + errors.len() < 11 && Instant::now() < deadline {
+            if let Ok((n, _)) = s.recv_from(&mut buf)
+                && let Ok(env) = Envelope::decode(&buf[..n])
+            {
+                match env.message {
+                    Message::Vote(v) => votes.push(v),
+                    Message::Error(e) => errors.push(e),
+                    _ => {}
+                }
+            }
+        }
+        (votes, errors, http_get(admin, "/metrics"))
+    })
+    .await
+    .unwrap();
+    assert_eq!(votes.len(), 10, "every good order got its vote: {errors:?}");
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].code, ErrorCode::BadSignature);
+    assert_eq!(
+        metric(
+            &metrics,
+            "flashmesh_rejections_total{reason=\"bad_signature\""
+        ),
+        1
+    );
+    let (batches, batched) = (
+        metric(&metrics, "flashmesh_batches_total"),
+        metric(&metrics, "flashmesh_batched_datagrams_total"),
+    );
+    assert!(
+        batched >= 11 && batched > batches,
+        "{batches} batches of {batched}"
+    );
+    drop(anchor);
+}

@@ -180,9 +180,22 @@ fn failover_reroutes_and_survives_an_anchor_kill() {
 #[ignore = "release build: .ci/run runs it with --release -- --ignored"]
 fn a_moving_phone_keeps_paying() {
     let run = run("mobility", Some(0.5));
+    assertions_hold("mobility", &run);
     assert!(
         kpi(&run, "all", "interruption_ms").is_some(),
         "interruption measured"
+    );
+    assert!(
+        kpi(&run, "all", "handoff_ms").is_some_and(|h| h > 0.0),
+        "handoff measured"
+    );
+    assert!(kinds(&run).contains(&"handoff_done"), "{:?}", kinds(&run));
+    // After the certified handoff the phone pays through committee B.
+    assert!(
+        run.payments.iter().any(|p| p.payer == "p0"
+            && p.committee == "B"
+            && p.outcome == flashmesh_scenario::PaymentOutcome::Ok),
+        "no payment of p0 through B"
     );
     let moved_after: Vec<_> = run
         .payments

@@ -50,6 +50,16 @@ pub trait Transport: Send + Sync + 'static {
 
     /// The address peers use to reach this endpoint.
     fn local_addr(&self) -> Result<SocketAddr, TransportError>;
+
+    /// The next datagram if one is already waiting, without waiting (`Ok(None)` otherwise), so
+    /// that a server can take the datagrams that arrived together as one batch. The default
+    /// never has one waiting.
+    fn try_recv_from(
+        &self,
+        _buf: &mut [u8],
+    ) -> Result<Option<(usize, SocketAddr)>, TransportError> {
+        Ok(None)
+    }
 }
 
 /// A shareable transport handle.
@@ -67,5 +77,9 @@ impl<T: Transport + ?Sized> Transport for Arc<T> {
 
     fn local_addr(&self) -> Result<SocketAddr, TransportError> {
         (**self).local_addr()
+    }
+
+    fn try_recv_from(&self, buf: &mut [u8]) -> Result<Option<(usize, SocketAddr)>, TransportError> {
+        (**self).try_recv_from(buf)
     }
 }

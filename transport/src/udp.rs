@@ -97,6 +97,14 @@ impl Transport for UdpTransport {
     fn local_addr(&self) -> Result<SocketAddr, TransportError> {
         Ok(self.socket.local_addr()?)
     }
+
+    fn try_recv_from(&self, buf: &mut [u8]) -> Result<Option<(usize, SocketAddr)>, TransportError> {
+        match self.socket.try_recv_from(buf) {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -117,6 +125,30 @@ mod tests {
         let (n, from) = b.recv_from(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"order");
         assert_eq!(from, a.local_addr().unwrap());
+    }
+
+    #[tokio::test]
+    async fn waiting_datagrams_are_taken_without_waiting() {
+        let a = UdpTransport::bind(loopback()).await.unwrap();
+        let b = UdpTransport::bind(loopback()).await.unwrap();
+        let to = b.local_addr().unwrap();
+        for d in [b"one", b"two", b"six"] {
+            a.send_to(d, to).await.unwrap();
+        }
+        let mut buf = [0u8; 64];
+        let (n, _) = b.recv_from(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], b"one");
+        let mut rest = Vec::new();
+        // loopback delivery is immediate, but give it a bounded moment
+        for _ in 0..100 {
+            match b.try_recv_from(&mut buf).unwrap() {
+                Some((n, _)) => rest.push(buf[..n].to_vec()),
+                None if rest.len() == 2 => break,
+                None => tokio::time::sleep(std::time::Duration::from_millis(5)).await,
+            }
+        }
+        assert_eq!(rest, [b"two".to_vec(), b"six".to_vec()]);
+        assert!(b.try_recv_from(&mut buf).unwrap().is_none());
     }
 
     #[tokio::test]

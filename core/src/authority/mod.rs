@@ -204,6 +204,18 @@ pub trait SignatureCheck {
     ) -> Result<Verified<HandoffCertificate>, Rejection> {
         certificate.verify(committee)
     }
+    /// This authority's vote for the order `digest` at `nonce`, signed ahead by the caller
+    /// (outside the lock that guards the authority), if it has one. It is used only when it is
+    /// this authority's vote for that order and nonce; otherwise one is signed under the lock.
+    fn presigned_vote(&mut self, _digest: &Digest, _nonce: u64) -> Option<Vote> {
+        None
+    }
+    /// This authority's receipt for applying the certificate of the order `digest` at `nonce`
+    /// (the account's next sequence then `next`), signed ahead, if the caller has one; used
+    /// only when it says exactly that.
+    fn presigned_receipt(&mut self, _digest: &Digest, _nonce: u64, _next: u64) -> Option<Receipt> {
+        None
+    }
     /// Checks a gateway's funding certificate against `committee`.
     fn funding(
         &mut self,
@@ -430,8 +442,12 @@ impl Authority {
         if let Some(p) = self.precheck(&order, current_epoch)? {
             return Ok(Self::repeat(p));
         }
+        let vote = check.presigned_vote(&order.digest(), order.order().nonce);
         let verified = check.order(order)?;
-        self.lock(verified, current_epoch)
+        match vote {
+            Some(vote) => self.handle_verified_order_presigned(verified, vote, current_epoch),
+            None => self.lock(verified, current_epoch),
+        }
     }
 
     /// Handles an ORDER whose signature the caller already checked with
@@ -700,7 +716,7 @@ impl Authority {
         self.precheck_certificate(&certificate)?;
         let committee = self.committee.clone();
         let verified = check.certificate(certificate, &committee)?;
-        self.handle_verified_certificate(verified)
+        self.apply_verified_certificate(verified, check)
     }
 
     /// Handles a CERTIFICATE that the caller already checked with [`Certificate::verify`]
@@ -709,6 +725,15 @@ impl Authority {
         &mut self,
         certificate: Verified<Certificate>,
     ) -> Result<Outcome<Receipt>, Rejection> {
+        self.apply_verified_certificate(certificate, &mut VerifyDirectly)
+    }
+
+    /// Applies a verified certificate; the receipt is `check`'s presigned one when it fits.
+    fn apply_verified_certificate(
+        &mut self,
+        certificate: Verified<Certificate>,
+        check: &mut dyn SignatureCheck,
+    ) -> Result<Outcome<Receipt>, Rejection> {
         let o = *certificate.order.order();
         let digest = certificate.order.digest();
         if !self.precheck_certificate(&certificate)? {
@@ -716,8 +741,19 @@ impl Authority {
         }
         let next = self.apply_transfer(&certificate.order);
         let certificate = certificate.into_inner();
+        let tag = self.key.tag();
+        let receipt = check
+            .presigned_receipt(&digest, o.nonce, next)
+            .filter(|r| {
+                r.order_digest == digest
+                    && r.nonce == o.nonce
+                    && r.applied
+                    && r.next_sequence == next
+                    && r.authority == tag
+            })
+            .unwrap_or_else(|| Receipt::sign(digest, o.nonce, true, next, &self.key));
         Ok(Outcome {
-            reply: Receipt::sign(digest, o.nonce, true, next, &self.key),
+            reply: receipt,
             persist: Some(StateChange::Apply { certificate }),
         })
     }

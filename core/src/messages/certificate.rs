@@ -3,14 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use ed25519_dalek::VerifyingKey;
-
 use crate::codec::{Decode, DecodeError, Encode, Reader, Writer};
 use crate::committee::Committee;
 use crate::digest::Digest;
 use crate::error::Rejection;
 use crate::keys::{AuthorityTag, Signature};
 use crate::messages::owned::OwnedOrder;
+use crate::messages::signed_items::SignedItems;
 use crate::messages::vote::vote_digest;
 use crate::messages::{SignedOrder, Verified, Vote};
 use crate::planted::{self, PlantedBug};
@@ -78,6 +77,13 @@ impl<O: OwnedOrder> Certificate<O> {
     /// least the quorum, a valid order, and all vote signatures plus the sender's signature
     /// correct — one ed25519 batch verification.
     pub fn check(&self, committee: &Committee) -> Result<(), Rejection> {
+        self.signed_items(committee)?.verify_all()
+    }
+    /// The certificate's checks that need no signature (no unknown or repeated signer, weight
+    /// at least the quorum, a valid order), then the signatures to verify: every vote and the
+    /// owner's. A runtime can verify them together with other messages' in one batch
+    /// ([`SignedItems`]).
+    pub fn signed_items(&self, committee: &Committee) -> Result<SignedItems, Rejection> {
         let mut seen = vec![false; committee.len()];
         let mut weight = 0u64;
         for e in &self.signatures {
@@ -99,29 +105,25 @@ impl<O: OwnedOrder> Certificate<O> {
         }
         self.order.check_valid()?;
         let nonce = self.order.nonce();
-        let sender_vk = self
+        let sender = self
             .order
             .owner()
             .verifying_key()
             .map_err(|_| Rejection::BadSignature)?;
-        let n = self.signatures.len() + 1;
         let order_digest = self.order.digest();
-        let mut digests: Vec<Digest> = Vec::with_capacity(n);
-        let mut sigs = Vec::with_capacity(n);
-        let mut keys: Vec<VerifyingKey> = Vec::with_capacity(n);
+        let mut items = SignedItems::with_capacity(self.signatures.len() + 1);
         for e in &self.signatures {
-            digests.push(vote_digest(&order_digest, nonce, &e.authority));
-            sigs.push(e.signature.to_dalek());
             // Present: checked in the loop above.
             if let Some(m) = committee.member(&e.authority) {
-                keys.push(*m.verifying_key());
+                items.push(
+                    vote_digest(&order_digest, nonce, &e.authority),
+                    e.signature,
+                    *m.verifying_key(),
+                );
             }
         }
-        digests.push(order_digest);
-        sigs.push(self.order.signature().to_dalek());
-        keys.push(sender_vk);
-        let msgs: Vec<&[u8]> = digests.iter().map(|d| &d.0[..]).collect();
-        ed25519_dalek::verify_batch(&msgs, &sigs, &keys).map_err(|_| Rejection::BadSignature)
+        items.push(order_digest, *self.order.signature(), sender);
+        Ok(items)
     }
     /// [`Certificate::check`], returning the certificate marked as verified.
     pub fn verify(self, committee: &Committee) -> Result<Verified<Certificate<O>>, Rejection> {

@@ -15,6 +15,7 @@ mod owned;
 mod query;
 mod receipt;
 mod settlement;
+mod signed_items;
 mod sync;
 mod vote;
 mod withdrawal;
@@ -32,6 +33,7 @@ pub use owned::{OwnedOrder, check_one};
 pub use query::{MAX_REPLY_BALANCES, Query, QueryReply};
 pub use receipt::Receipt;
 pub use settlement::Settlement;
+pub use signed_items::SignedItems;
 pub use sync::{SYNC_REQUEST_LEN, SyncRequest};
 pub use vote::Vote;
 pub use withdrawal::{

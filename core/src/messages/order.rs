@@ -4,8 +4,8 @@ use crate::codec::{Decode, DecodeError, Encode, Reader, Writer};
 use crate::digest::{DOMAIN_CERTIFICATE, DOMAIN_ORDER, Digest};
 use crate::error::Rejection;
 use crate::keys::{AccountTag, Keypair, PublicKey, SIGNATURE_LEN, Signature};
-use crate::messages::Verified;
 use crate::messages::owned::OwnedOrder;
+use crate::messages::{SignedItems, Verified};
 
 /// Token identifier; balances are per token.
 pub type TokenId = u32;
@@ -134,14 +134,20 @@ impl SignedOrder {
     }
     /// Like [`SignedOrder::verify`] without taking the order.
     pub fn check(&self) -> Result<(), Rejection> {
+        self.signed_items()?.verify_all()
+    }
+    /// The order's checks that need no signature, then its one signature to verify (alone, or
+    /// in a batch with other messages' through [`SignedItems`]).
+    pub fn signed_items(&self) -> Result<SignedItems, Rejection> {
         self.order.check_valid()?;
         let vk = self
             .order
             .sender
             .verifying_key()
             .map_err(|_| Rejection::BadSignature)?;
-        vk.verify_strict(&self.digest.0, &self.signature.to_dalek())
-            .map_err(|_| Rejection::BadSignature)
+        let mut items = SignedItems::with_capacity(1);
+        items.push(self.digest, self.signature, vk);
+        Ok(items)
     }
 }
 
