@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use flashmesh_core::{
     AuthorityInfo, Certificate, Committee, Digest, Envelope, Genesis, Keypair, Message, MsgType,
-    SignedOrder, TransferOrder, Vote,
+    Receipt, SignedOrder, TransferOrder, Vote,
 };
 use flashmesh_transport::{Transport, UdpTransport};
 use merchant_anchor::{Anchor, AnchorConfig, metrics::get};
@@ -53,7 +53,7 @@ impl Default for BenchOptions {
         Self {
             orders: 60_000,
             clients: 32,
-            window: 8,
+            window: 16,
             phase: Duration::from_secs(3),
             cores: cores(),
             sockets: cores(),
@@ -102,6 +102,14 @@ pub struct BenchReport {
     pub store_records: u64,
     /// Mean changes per commit.
     pub mean_commit_batch: f64,
+    /// Mean datagrams the server's workers took together (one signature batch and one lock
+    /// hold each).
+    pub mean_signature_batch: f64,
+    /// Check-a-certificate-then-sign-the-receipt on the same threads, same run (mean of before
+    /// and after).
+    pub certificate_ceiling_per_sec: f64,
+    /// `certificates_per_sec / certificate_ceiling_per_sec`.
+    pub certificates_ratio: f64,
     /// Concurrent clients and window.
     pub clients: usize,
     /// Requests in flight per client.
@@ -175,22 +183,51 @@ pub fn crypto_ceiling(
     cores: usize,
     duration: Duration,
 ) -> f64 {
+    ops_per_sec(orders, cores, duration, |o| {
+        o.check().is_ok() && {
+            std::hint::black_box(Vote::sign(o.digest(), o.order().nonce, key));
+            true
+        }
+    })
+}
+
+/// The same for certificates: check one against `committee` (its votes and the owner's
+/// signature, one batch), then sign the receipt; certificates per second.
+pub fn certificate_ceiling(
+    certificates: &[Certificate],
+    committee: &Committee,
+    key: &Keypair,
+    cores: usize,
+    duration: Duration,
+) -> f64 {
+    ops_per_sec(certificates, cores, duration, |c| {
+        c.check(committee).is_ok() && {
+            let (d, n) = (c.order.digest(), c.order.order().nonce);
+            std::hint::black_box(Receipt::sign(d, n, true, n + 1, key));
+            true
+        }
+    })
+}
+
+/// `op` over `items` on `cores` threads for `duration`, round robin; successful operations per
+/// second.
+fn ops_per_sec<T: Sync>(
+    items: &[T],
+    cores: usize,
+    duration: Duration,
+    op: impl Fn(&T) -> bool + Sync,
+) -> f64 {
     let done = AtomicU64::new(0);
     let started = Instant::now();
     std::thread::scope(|s| {
         for c in 0..cores.max(1) {
-            let done = &done;
+            let (done, op) = (&done, &op);
             s.spawn(move || {
                 let mut n = 0u64;
                 let mut i = c;
                 while started.elapsed() < duration {
                     for _ in 0..64 {
-                        let o = &orders[i % orders.len()];
-                        if o.check().is_ok() {
-                            let v = Vote::sign(o.digest(), o.order().nonce, key);
-                            std::hint::black_box(v);
-                            n += 1;
-                        }
+                        n += u64::from(op(&items[i % items.len()]));
                         i += cores;
                     }
                 }
@@ -315,6 +352,20 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
         weight: 1,
         address: listen.to_string(),
     }])?;
+    let sample_certificates: Vec<Certificate> = orders[..orders.len().min(4096)]
+        .iter()
+        .map(|o| Certificate::new(*o, [&Vote::sign(o.digest(), o.order().nonce, &key)]))
+        .collect();
+    let certificate_phase = opts.phase.min(Duration::from_secs(1));
+    let certificate_ceiling_before = tokio::task::block_in_place(|| {
+        certificate_ceiling(
+            &sample_certificates,
+            &committee,
+            &key,
+            opts.threads,
+            certificate_phase,
+        )
+    });
     let genesis = Genesis::uniform(orders.iter().map(|o| o.order().sender), 10);
     write(&dir.join("committee.toml"), &committee.to_toml())?;
     write(&dir.join("genesis.toml"), &genesis.to_toml())?;
@@ -390,6 +441,16 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
         )
     });
     let cpu_ceiling_after = cpu_delta(cpu2);
+    let certificate_ceiling_after = tokio::task::block_in_place(|| {
+        certificate_ceiling(
+            &sample_certificates,
+            &committee,
+            &key,
+            opts.threads,
+            certificate_phase,
+        )
+    });
+    let certificates_ceiling = (certificate_ceiling_before + certificate_ceiling_after) / 2.0;
     let ceiling = (ceiling_before + ceiling_after) / 2.0;
     let ceiling_secs = opts.phase.min(Duration::from_secs(2)).as_secs_f64();
     // Work per CPU-second of this process: independent of what else the machine runs.
@@ -402,6 +463,7 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
     };
     let commits = get(&m.store_commits);
     let records = get(&m.store_records);
+    let (batches, batched) = (get(&m.batches), get(&m.batched));
     Ok(BenchReport {
         cores: opts.cores,
         threads: opts.threads,
@@ -425,6 +487,13 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
         } else {
             records as f64 / commits as f64
         },
+        mean_signature_batch: if batches == 0 {
+            0.0
+        } else {
+            batched as f64 / batches as f64
+        },
+        certificate_ceiling_per_sec: certificates_ceiling,
+        certificates_ratio: certificates_per_sec / certificates_ceiling,
         clients: opts.clients,
         window: opts.window,
         note: format!(
@@ -443,9 +512,9 @@ pub fn render(r: &BenchReport) -> String {
          orders/s           {:>10.0}  ({:.0} per core)\n\
          crypto ceiling/s   {:>10.0}  (verify-then-sign, {} threads; mean of {:.0} before, {:.0} after)\n\
          ratio              {:>10.2}  (per CPU-second of this process: {})\n\
-         certificates/s     {:>10.0}\n\
+         certificates/s     {:>10.0}  (ceiling check-then-sign {:.0}/s; ratio {:.2})\n\
          votes {} of {} orders, receipts {} of {} certificates\n\
-         store: {} records in {} commits (mean batch {:.1})\n\
+         store: {} records in {} commits (mean batch {:.1}); signature batches of {:.1} datagrams on average\n\
          note: {}\n",
         r.cores,
         r.sockets,
@@ -461,6 +530,8 @@ pub fn render(r: &BenchReport) -> String {
         r.ratio_cpu_time
             .map_or_else(|| "n/a".to_string(), |v| format!("{v:.2}")),
         r.certificates_per_sec,
+        r.certificate_ceiling_per_sec,
+        r.certificates_ratio,
         r.votes,
         r.orders_sent,
         r.receipts,
@@ -468,6 +539,7 @@ pub fn render(r: &BenchReport) -> String {
         r.store_records,
         r.store_commits,
         r.mean_commit_batch,
+        r.mean_signature_batch,
         r.note
     )
 }

@@ -74,7 +74,7 @@ pub async fn run_worker(socket: Arc<dyn Transport>, shared: Arc<ServerShared>) {
 }
 
 /// Most datagrams a worker takes as one batch: what arrived while it handled the last one.
-pub const MAX_BATCH: usize = 64;
+pub const MAX_BATCH: usize = 128;
 
 /// Like [`run_worker`], reporting the senders of conflicting orders to `penalties`.
 ///

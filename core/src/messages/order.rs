@@ -134,20 +134,25 @@ impl SignedOrder {
     }
     /// Like [`SignedOrder::verify`] without taking the order.
     pub fn check(&self) -> Result<(), Rejection> {
-        self.signed_items()?.verify_all()
+        self.sender_key()?
+            .verify_strict(&self.digest.0, &self.signature.to_dalek())
+            .map_err(|_| Rejection::BadSignature)
     }
     /// The order's checks that need no signature, then its one signature to verify (alone, or
     /// in a batch with other messages' through [`SignedItems`]).
     pub fn signed_items(&self) -> Result<SignedItems, Rejection> {
-        self.order.check_valid()?;
-        let vk = self
-            .order
-            .sender
-            .verifying_key()
-            .map_err(|_| Rejection::BadSignature)?;
+        let vk = self.sender_key()?;
         let mut items = SignedItems::with_capacity(1);
         items.push(self.digest, self.signature, vk);
         Ok(items)
+    }
+    /// The checks that need no signature, and the key the signature must verify under.
+    fn sender_key(&self) -> Result<ed25519_dalek::VerifyingKey, Rejection> {
+        self.order.check_valid()?;
+        self.order
+            .sender
+            .verifying_key()
+            .map_err(|_| Rejection::BadSignature)
     }
 }
 
