@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::bytes;
 
-/// A match on one field, by kind.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// A match on one field, by kind (ordered by kind, then by value: the order of entries in the
+/// controller's maps).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum FieldMatch {
     /// Exact value.
     Exact(Vec<u8>),
@@ -159,18 +160,6 @@ pub struct EntryKey {
     pub priority: i32,
     /// Default-action marker.
     pub is_default: bool,
-}
-
-impl PartialOrd for FieldMatch {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for FieldMatch {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        format!("{self:?}").cmp(&format!("{other:?}"))
-    }
 }
 
 /// The kind of a write.

@@ -95,36 +95,40 @@ impl<'a> Graph<'a> {
     }
 }
 
-/// The distance of `node` in `dist`, if it reaches the destination.
-fn reach(g: &Graph<'_>, dist: &[u64], node: &str) -> Option<u64> {
-    g.id(node).map(|i| dist[i]).filter(|&d| d != UNREACHABLE)
-}
-
 /// The routes of node `src` to every attached prefix in the topology.
+///
+/// Links are undirected with one cost both ways, so a node's distance *to* a destination is
+/// the destination's distance *from* it: one shortest-path search from `src` and two from each
+/// of its neighbours (over all usable links, and without `src`) give every distance the routes
+/// of all destinations need, instead of two searches per destination. On a mesh of a thousand
+/// nodes that is a handful of searches per switch rather than two thousand.
 pub fn routes_for(topo: &Topology, src: &str) -> Vec<Route> {
     let Some(me) = topo.node(src) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for a in &me.attachments {
-        let hop = NextHop {
-            port: a.port,
-            dmac: a.mac,
-        };
-        out.push(Route {
-            addr: a.addr,
-            prefix_len: a.prefix_len,
-            primary: hop,
-            backup: hop,
-            smac: me.mac,
-        });
-    }
+    let mut out = local_routes(me);
     let g = Graph::new(topo);
     let Some(src_id) = g.id(src) else {
         return out;
     };
-    let my_ports = topo.ports_of(src);
-    let to_src = g.distances_to(src_id, None);
+    let my_ports: Vec<_> = topo
+        .ports_of(src)
+        .into_iter()
+        .filter(|(_, l)| l.usable())
+        .filter_map(|(port, l)| {
+            let far = l.far_end(src, port).expect("own port");
+            let id = g.id(&far.node)?;
+            Some((port, u64::from(l.cost), far.node.clone(), id))
+        })
+        .collect();
+    let from_src = g.distances_to(src_id, None);
+    // per neighbour: its distances to every node, over all links and without `src`
+    let mut near: BTreeMap<usize, (Vec<u64>, Vec<u64>)> = BTreeMap::new();
+    for &(_, _, _, id) in &my_ports {
+        near.entry(id)
+            .or_insert_with(|| (g.distances_to(id, None), g.distances_to(id, Some(src_id))));
+    }
+    let known = |d: u64| (d != UNREACHABLE).then_some(d);
     for dst in topo.nodes().filter(|n| n.name != src) {
         if dst.attachments.is_empty() {
             continue;
@@ -132,69 +136,91 @@ pub fn routes_for(topo: &Topology, src: &str) -> Vec<Route> {
         let Some(dst_id) = g.id(&dst.name) else {
             continue;
         };
-        let dist = g.distances_to(dst_id, None);
-        let Some(my_dist) = reach(&g, &dist, src) else {
+        let Some(my_dist) = known(from_src[dst_id]) else {
             continue; // unreachable
         };
         // primary: cheapest usable link, ties broken by port number
-        let mut primary = None;
-        for (port, l) in &my_ports {
-            if !l.usable() {
-                continue;
-            }
-            let far = l.far_end(src, *port).expect("own port");
-            if let Some(d) = reach(&g, &dist, &far.node) {
-                let c = u64::from(l.cost) + d;
-                if primary.as_ref().is_none_or(|(bc, _, _)| c < *bc) {
-                    primary = Some((c, *port, far.node.clone()));
+        let mut primary: Option<(u64, u16, &str)> = None;
+        for (port, cost, far, id) in &my_ports {
+            if let Some(d) = known(near[id].0[dst_id]) {
+                let c = cost + d;
+                if primary.is_none_or(|(bc, _, _)| c < bc) {
+                    primary = Some((c, *port, far));
                 }
             }
         }
         let Some((_, pport, pnode)) = primary else {
             continue;
         };
-        let pmac = topo.node(&pnode).expect("checked").mac;
+        let pmac = topo.node(pnode).expect("checked").mac;
         // backup: another link whose neighbour reaches dst without passing through src
-        let dist_no_src = g.distances_to(dst_id, Some(src_id));
-        let mut backup: Option<((bool, u64), u16, String)> = None;
-        for (port, l) in &my_ports {
-            if *port == pport || !l.usable() {
+        let mut backup: Option<((bool, u64), u16, &str)> = None;
+        for (port, cost, far, id) in &my_ports {
+            if *port == pport {
                 continue;
             }
-            let far = l.far_end(src, *port).expect("own port");
-            let Some(d) = reach(&g, &dist_no_src, &far.node) else {
+            let Some(d) = known(near[id].1[dst_id]) else {
                 continue;
             };
             // loop-free alternate: the neighbour's own shortest path avoids us
-            let n_dist = reach(&g, &dist, &far.node).unwrap_or(u64::MAX);
-            let n_to_src = reach(&g, &to_src, &far.node).unwrap_or(u64::MAX);
+            let n_dist = known(near[id].0[dst_id]).unwrap_or(u64::MAX);
+            let n_to_src = known(from_src[*id]).unwrap_or(u64::MAX);
             let lfa = n_dist < n_to_src.saturating_add(my_dist);
-            let score = (!lfa, u64::from(l.cost) + d);
-            if backup.as_ref().is_none_or(|(bs, _, _)| score < *bs) {
-                backup = Some((score, *port, far.node.clone()));
+            let score = (!lfa, cost + d);
+            if backup.is_none_or(|(bs, _, _)| score < bs) {
+                backup = Some((score, *port, far));
             }
         }
-        let primary_hop = NextHop {
-            port: pport,
-            dmac: pmac,
-        };
-        let backup_hop = backup
-            .map(|(_, port, node)| NextHop {
-                port,
-                dmac: topo.node(&node).expect("checked").mac,
-            })
-            .unwrap_or(primary_hop);
-        for a in &dst.attachments {
-            out.push(Route {
-                addr: a.addr,
-                prefix_len: a.prefix_len,
-                primary: primary_hop,
-                backup: backup_hop,
-                smac: me.mac,
-            });
-        }
+        push_routes(&mut out, topo, me, dst, (pport, pmac), backup);
     }
     out
+}
+
+/// The routes to `me`'s own attached prefixes (out of the attachment's port).
+fn local_routes(me: &super::topology::Node) -> Vec<Route> {
+    me.attachments
+        .iter()
+        .map(|a| {
+            let hop = NextHop {
+                port: a.port,
+                dmac: a.mac,
+            };
+            Route {
+                addr: a.addr,
+                prefix_len: a.prefix_len,
+                primary: hop,
+                backup: hop,
+                smac: me.mac,
+            }
+        })
+        .collect()
+}
+
+/// One route per prefix of `dst`, by the primary (port, MAC) and the backup (port, node).
+fn push_routes<S>(
+    out: &mut Vec<Route>,
+    topo: &Topology,
+    me: &super::topology::Node,
+    dst: &super::topology::Node,
+    (port, dmac): (u16, Mac),
+    backup: Option<(S, u16, &str)>,
+) {
+    let primary = NextHop { port, dmac };
+    let backup = backup
+        .map(|(_, port, node)| NextHop {
+            port,
+            dmac: topo.node(node).expect("checked").mac,
+        })
+        .unwrap_or(primary);
+    for a in &dst.attachments {
+        out.push(Route {
+            addr: a.addr,
+            prefix_len: a.prefix_len,
+            primary,
+            backup,
+            smac: me.mac,
+        });
+    }
 }
 
 #[cfg(test)]
@@ -320,5 +346,125 @@ mod tests {
         let d = route_to(&routes_for(&t, "a"), 4).clone();
         assert_eq!(d.primary.port, 1);
         assert_eq!(d.backup.port, 2);
+    }
+
+    /// The distance of `node` in `dist`, if it reaches the destination.
+    fn reach(g: &Graph<'_>, dist: &[u64], node: &str) -> Option<u64> {
+        g.id(node).map(|i| dist[i]).filter(|&d| d != UNREACHABLE)
+    }
+
+    /// The routes by two searches per destination (the definition, before the searches were
+    /// shared per neighbour): the fast version must give exactly these.
+    fn reference_routes(topo: &Topology, src: &str) -> Vec<Route> {
+        let me = topo.node(src).unwrap();
+        let mut out = local_routes(me);
+        let g = Graph::new(topo);
+        let src_id = g.id(src).unwrap();
+        let my_ports = topo.ports_of(src);
+        let to_src = g.distances_to(src_id, None);
+        for dst in topo.nodes().filter(|n| n.name != src) {
+            if dst.attachments.is_empty() {
+                continue;
+            }
+            let dst_id = g.id(&dst.name).unwrap();
+            let dist = g.distances_to(dst_id, None);
+            let Some(my_dist) = reach(&g, &dist, src) else {
+                continue;
+            };
+            let mut primary = None;
+            for (port, l) in &my_ports {
+                if !l.usable() {
+                    continue;
+                }
+                let far = l.far_end(src, *port).unwrap();
+                if let Some(d) = reach(&g, &dist, &far.node) {
+                    let c = u64::from(l.cost) + d;
+                    if primary.as_ref().is_none_or(|(bc, _, _)| c < *bc) {
+                        primary = Some((c, *port, far.node.clone()));
+                    }
+                }
+            }
+            let Some((_, pport, pnode)) = primary else {
+                continue;
+            };
+            let pmac = topo.node(&pnode).unwrap().mac;
+            let dist_no_src = g.distances_to(dst_id, Some(src_id));
+            let mut backup: Option<((bool, u64), u16, String)> = None;
+            for (port, l) in &my_ports {
+                if *port == pport || !l.usable() {
+                    continue;
+                }
+                let far = l.far_end(src, *port).unwrap();
+                let Some(d) = reach(&g, &dist_no_src, &far.node) else {
+                    continue;
+                };
+                let n_dist = reach(&g, &dist, &far.node).unwrap_or(u64::MAX);
+                let n_to_src = reach(&g, &to_src, &far.node).unwrap_or(u64::MAX);
+                let lfa = n_dist < n_to_src.saturating_add(my_dist);
+                let score = (!lfa, u64::from(l.cost) + d);
+                if backup.as_ref().is_none_or(|(bs, _, _)| score < *bs) {
+                    backup = Some((score, *port, far.node.clone()));
+                }
+            }
+            let backup = backup.as_ref().map(|(s, p, n)| (*s, *p, n.as_str()));
+            push_routes(&mut out, topo, me, dst, (pport, pmac), backup);
+        }
+        out
+    }
+
+    #[test]
+    fn shared_searches_give_the_routes_of_the_definition() {
+        // random meshes (fixed seed): rings with chords, random costs, some links down
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for round in 0..30 {
+            let n = 3 + next(20) as usize;
+            let nodes: Vec<Node> = (0..n)
+                .map(|i| node(&format!("n{i}"), i as u8 + 1))
+                .collect();
+            let mut ports = vec![0u16; n];
+            let mut links = Vec::new();
+            let add = |a: usize, b: usize, links: &mut Vec<_>, ports: &mut Vec<u16>| {
+                ports[a] += 1;
+                ports[b] += 1;
+                links.push(Topology::link(
+                    &format!("n{a}"),
+                    ports[a],
+                    &format!("n{b}"),
+                    ports[b],
+                ));
+            };
+            for i in 0..n {
+                add(i, (i + 1) % n, &mut links, &mut ports);
+            }
+            for _ in 0..next(n as u64) {
+                let (a, b) = (next(n as u64) as usize, next(n as u64) as usize);
+                if a != b {
+                    add(a, b, &mut links, &mut ports);
+                }
+            }
+            for l in &mut links {
+                l.cost = 1 + next(4) as u32;
+            }
+            let mut t = Topology::new(nodes, links.clone()).unwrap();
+            for l in &links {
+                if next(6) == 0 {
+                    t.set_state(&l.a.node, l.a.port, LinkState::Down);
+                }
+            }
+            for i in 0..n {
+                let src = format!("n{i}");
+                assert_eq!(
+                    routes_for(&t, &src),
+                    reference_routes(&t, &src),
+                    "round {round}, source {src}"
+                );
+            }
+        }
     }
 }
