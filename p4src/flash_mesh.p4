@@ -367,7 +367,7 @@ control FmIngress(inout headers_t hdr, inout meta_t meta, inout standard_metadat
         key = { hdr.ipv4.dstAddr: lpm; }
         actions = { set_next_hop; no_route; }
         default_action = no_route();
-        size = 1024;
+        size = 4096;
     }
 
     action mark_down() {

@@ -12,6 +12,11 @@ use tracing::debug;
 use super::stream::StreamTask;
 use super::{Inner, Mastership, P4rtError, Session, SessionConfig};
 
+/// Largest response headers (trailers included) the client reads.
+const MAX_HEADER_LIST_BYTES: u32 = 16 << 20;
+/// Largest HTTP/2 frame the client accepts (the protocol's maximum is 2^24 - 1).
+const MAX_FRAME_BYTES: u32 = 1 << 20;
+
 fn endpoint(addr: &str) -> Result<Endpoint, P4rtError> {
     let url = if addr.contains("://") {
         addr.to_string()
@@ -23,6 +28,11 @@ fn endpoint(addr: &str) -> Result<Endpoint, P4rtError> {
             e.connect_timeout(Duration::from_secs(2))
                 .tcp_nodelay(true)
                 .http2_keep_alive_interval(Duration::from_secs(5))
+                // A refused batch write answers with one error per update in its trailers
+                // (`grpc-status-details-bin`): for thousands of updates those headers are
+                // larger than the defaults let a client read.
+                .http2_max_header_list_size(MAX_HEADER_LIST_BYTES)
+                .max_frame_size(MAX_FRAME_BYTES)
         })
         .map_err(|e| P4rtError::Connect {
             addr: addr.into(),
