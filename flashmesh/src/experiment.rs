@@ -198,6 +198,21 @@ pub fn render(r: &RunReport) -> String {
         r.run.setup_s,
         r.run.wall_s
     );
+    let counter = |name: &str| k.counters.get(&format!("embedded.{name}")).copied();
+    if let (Some(after), Some(peak)) = (counter("rss_after_setup_bytes"), counter("peak_rss_bytes"))
+    {
+        let kib = |v: Option<f64>| v.map_or_else(|| "-".into(), |b| format!("{:.0}", b / 1024.0));
+        let _ = writeln!(
+            out,
+            "memory: {:.0} MiB after set-up ({} KiB per switch, {} KiB per anchor with its \
+             controller and wallets), peak {:.0} MiB; {} payments/s sustained",
+            after / 1048576.0,
+            kib(counter("memory_per_switch_bytes")),
+            kib(counter("memory_per_anchor_bytes")),
+            peak / 1048576.0,
+            counter("payments_per_s").map_or_else(|| "-".into(), |v| format!("{v:.0}")),
+        );
+    }
     let _ = writeln!(
         out,
         "{:<24} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>7} {:>7} {:>8}",

@@ -23,6 +23,7 @@ pub mod experiment;
 pub mod fabric;
 pub mod frame;
 pub mod layout;
+pub mod memory;
 pub mod mesh;
 pub mod plan;
 pub mod progress;

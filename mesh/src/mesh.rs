@@ -539,6 +539,8 @@ pub struct Mesh {
     _data: Option<tempfile::TempDir>,
     /// Set-up time.
     pub setup: Duration,
+    /// Memory the set-up took, per switch and per anchor.
+    pub memory: crate::memory::SetupMemory,
 }
 
 impl Mesh {
@@ -583,11 +585,13 @@ impl Mesh {
             .map_err(|e| MeshError::Program(e.to_string()))?;
         let pipeline = Pipeline::new(p4info, FLASH_MESH_P4.as_bytes().to_vec());
         step("starting switches");
+        let rss_before = crate::memory::resident_bytes();
         let fabric =
             Arc::new(Fabric::start(plan.clone(), program, FLASH_MESH_P4, opts.seed).await?);
         for &l in &plan.initially_down {
             fabric.cut_link(l)?;
         }
+        let rss_switches = crate::memory::resident_bytes();
         step("starting anchors and their controllers (pipelines, routes, probes), wallets");
         let operator = keys.operator();
         let mut specs = MeshControl::specs(&fabric, &pipeline, &settings, &operator).into_iter();
@@ -697,6 +701,15 @@ impl Mesh {
             epoch: 1,
             payee: None,
         };
+        let rss_anchors = crate::memory::resident_bytes();
+        let grown = |a: Option<u64>, b: Option<u64>| Some(b?.saturating_sub(a?));
+        let memory = crate::memory::SetupMemory {
+            switches_bytes: grown(rss_before, rss_switches),
+            anchors_bytes: grown(rss_switches, rss_anchors),
+            switches: plan.nodes.len(),
+            anchors: anchors.len(),
+            after_setup_bytes: rss_anchors,
+        };
         step("waiting for the probes to confirm every link");
         control.wait_links_up(Duration::from_secs(5)).await;
         let epoch = control.epoch();
@@ -715,6 +728,7 @@ impl Mesh {
             epoch: Arc::new(AtomicU64::new(u64::from(epoch))),
             _data: tmp,
             setup: t0.elapsed(),
+            memory,
         })
     }
 

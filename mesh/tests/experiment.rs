@@ -264,3 +264,23 @@ fn a_third_of_the_committee_failed() {
     );
     assert!(kpi(&run, "all", "succeeded").unwrap_or(0.0) > 0.0);
 }
+
+#[test]
+#[ignore = "release build: .ci/run runs it with --release -- --ignored"]
+fn the_seeds_scale_of_250_nodes_runs_in_one_process() {
+    let run = run("mesh-250", None);
+    assertions_hold("mesh-250", &run);
+    assert_eq!(run.kpis.run.nodes, 250);
+    for counter in [
+        "embedded.memory_per_switch_bytes",
+        "embedded.memory_per_anchor_bytes",
+        "embedded.peak_rss_bytes",
+        "embedded.payments_per_s",
+    ] {
+        assert!(
+            run.kpis.counters.get(counter).is_some_and(|v| *v > 0.0),
+            "{counter} measured: {:?}",
+            run.kpis.counters
+        );
+    }
+}

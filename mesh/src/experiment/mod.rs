@@ -127,7 +127,9 @@ pub async fn run_experiment(
     // Let the probes settle every link before the clock starts.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let setup_s = t0.elapsed().as_secs_f64();
+    let memory = mesh.memory;
     let result = drive(s, &mut mesh, &mut progress).await;
+    let peak = crate::memory::peak_resident_bytes();
     let stopped = bounded("stopping the mesh", TEARDOWN, mesh.shutdown()).await;
     let Driven {
         payments,
@@ -137,6 +139,20 @@ pub async fn run_experiment(
     } = result?;
     kpis.run.scale = if opts.scale > 0.0 { opts.scale } else { 1.0 };
     kpis.counters.insert("embedded.setup_s".into(), setup_s);
+    let c = &mut kpis.counters;
+    let mut put = |name: &str, v: Option<f64>| {
+        if let Some(v) = v {
+            c.insert(format!("embedded.{name}"), v);
+        }
+    };
+    put("memory_per_switch_bytes", memory.per_switch());
+    put("memory_per_anchor_bytes", memory.per_anchor());
+    put(
+        "rss_after_setup_bytes",
+        memory.after_setup_bytes.map(|b| b as f64),
+    );
+    put("peak_rss_bytes", peak.map(|b| b as f64));
+    put("payments_per_s", sustained_rate(&payments));
     if stopped.is_none() {
         kpis.counters.insert("embedded.teardown_stuck".into(), 1.0);
     }
@@ -148,6 +164,17 @@ pub async fn run_experiment(
         setup_s,
         wall_s: t0.elapsed().as_secs_f64(),
     })
+}
+
+/// Payments finished ok per second, from the first start to the last end of those payments.
+fn sustained_rate(payments: &[PaymentRecord]) -> Option<f64> {
+    let ok: Vec<&PaymentRecord> = payments
+        .iter()
+        .filter(|p| p.outcome == flashmesh_scenario::PaymentOutcome::Ok)
+        .collect();
+    let first = ok.iter().map(|p| p.start_ms).reduce(f64::min)?;
+    let last = ok.iter().filter_map(|p| p.end_ms).reduce(f64::max)?;
+    (last > first).then(|| ok.len() as f64 / ((last - first) / 1000.0))
 }
 
 fn ms(d: Duration) -> f64 {
