@@ -381,7 +381,7 @@ pub fn forward(args: &BenchArgs) -> Result<ForwardReport> {
         dp.counters.busy_rounds.load(Ordering::Relaxed),
         dp.counters.sleeps.load(Ordering::Relaxed),
     );
-    let tid = dp.counters.thread_id.load(Ordering::Relaxed);
+    let tid = dp.thread_ids()[0];
     let cpu0 = thread_cpu_ns(tid);
     let t0 = Instant::now();
     std::thread::sleep(Duration::from_secs_f64(args.seconds.clamp(0.5, 60.0)));
