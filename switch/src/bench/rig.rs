@@ -116,18 +116,20 @@ impl Rig {
     }
 
     /// Starts a generator on each of the first `flows` flows.
-    fn generators(&self, flows: usize) -> Generators {
+    fn generators(&self, flows: usize) -> Result<Generators> {
         let stop = Arc::new(AtomicBool::new(false));
         let sent = Arc::new(AtomicU64::new(0));
         let threads = self.flows[..flows]
             .iter()
             .map(|f| generate(self.sources.name(), &f.gen_iface, &f.frame, &stop, &sent))
-            .collect();
-        Generators {
+            .collect::<Result<Vec<_>>>();
+        // Generators already started stop when `stop` is set.
+        let threads = threads.inspect_err(|_| stop.store(true, Ordering::Relaxed))?;
+        Ok(Generators {
             stop,
             sent,
             threads,
-        }
+        })
     }
 }
 
@@ -162,10 +164,11 @@ fn generate(
     frame: &[u8],
     stop: &Arc<AtomicBool>,
     sent: &Arc<AtomicU64>,
-) -> JoinHandle<Result<()>> {
+) -> Result<JoinHandle<Result<()>>> {
     let (ns, iface, frame) = (ns.to_string(), iface.to_string(), frame.to_vec());
     let (stop, sent) = (stop.clone(), sent.clone());
-    std::thread::spawn(move || -> Result<()> {
+    let named = std::thread::Builder::new().name("bench-gen".into());
+    let body = move || -> Result<()> {
         let f = std::fs::File::open(format!("/var/run/netns/{ns}"))?;
         // SAFETY: setns on a valid namespace descriptor affects only this thread.
         if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), libc::CLONE_NEWNET) } != 0 {
@@ -182,7 +185,8 @@ fn generate(
             }
         }
         Ok(())
-    })
+    };
+    Ok(named.spawn(body)?)
 }
 
 /// CPU time a thread of this process has used, from `/proc/self/task/TID/schedstat` (ns).
@@ -305,7 +309,7 @@ pub fn measure_switch(
         priority: None,
     });
     let delivered0 = rig.delivered(flows)?;
-    let gens = rig.generators(flows);
+    let gens = rig.generators(flows)?;
     // In-process counters only inside the window: the kernel's counters are read at the end.
     let snapshot = |dev: &Device| {
         let dp = dev.datapath();
@@ -406,7 +410,7 @@ pub fn measure_bare(rig: &Rig, flows: usize, threads: usize, seconds: f64) -> Re
         );
         shares[k % threads].push(pair);
     }
-    let gens = rig.generators(flows);
+    let gens = rig.generators(flows)?;
     let warm = Instant::now() + Duration::from_secs(1);
     let end = warm + Duration::from_secs_f64(seconds);
     let mach = std::thread::spawn(move || {
@@ -415,10 +419,21 @@ pub fn measure_bare(rig: &Rig, flows: usize, threads: usize, seconds: f64) -> Re
         std::thread::sleep(end.saturating_duration_since(Instant::now()));
         busy_share(a, machine_jiffies())
     });
-    let workers: Vec<_> = shares
+    let workers: std::io::Result<Vec<_>> = shares
         .into_iter()
-        .map(|pairs| std::thread::spawn(move || bare_loop(pairs, warm, end)))
-        .collect();
+        .map(|pairs| {
+            std::thread::Builder::new()
+                .name("bench-bare".into())
+                .spawn(move || bare_loop(pairs, warm, end))
+        })
+        .collect::<Result<_, _>>();
+    let workers: Vec<_> = match workers {
+        Ok(w) => w,
+        Err(e) => {
+            gens.finish()?;
+            return Err(anyhow::Error::from(e).context("bare forwarder thread"));
+        }
+    };
     let mut pps = 0.0;
     for w in workers {
         let (n, elapsed) = w
