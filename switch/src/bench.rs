@@ -32,6 +32,7 @@ use flashmesh_p4::testkit::{ShellEntry, shell_entry};
 use serde::Serialize;
 
 use crate::cli::BenchArgs;
+use crate::datapath::DatapathConfig;
 use crate::frames::{UdpFlow, udp_frame};
 use crate::netns::is_root;
 use rig::{BareRun, DST_MAC, Rig, SwitchRun, measure_bare, measure_switch};
@@ -190,7 +191,11 @@ pub fn forward(args: &BenchArgs) -> Result<ForwardReport> {
     }
     let seconds = args.seconds.clamp(0.5, 60.0);
     let rig = Rig::create(args.payload)?;
-    let sw = |flows, threads| measure_switch(&rig, &program, flows, threads, args.batch, seconds);
+    let datapath = DatapathConfig {
+        batch: args.batch,
+        ..Default::default()
+    };
+    let sw = |flows, threads| measure_switch(&rig, &program, flows, threads, &datapath, seconds);
     let bare = |flows, threads| measure_bare(&rig, flows, threads, seconds);
     // Interleaved, so that a change in the machine's load moves both sides of a ratio.
     let bare_runs_1 = bare(1, 1)?;

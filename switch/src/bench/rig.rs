@@ -67,7 +67,8 @@ pub struct Rig {
 impl Rig {
     /// Builds the rig for [`MAX_FLOWS`] flows with frames of `payload` UDP bytes.
     pub fn create(payload: usize) -> Result<Self> {
-        let id = std::process::id() % 100_000;
+        sweep_stale();
+        let id = std::process::id();
         let sources = Netns::create(&format!("fsb{id}g"))?;
         let sink = Netns::create(&format!("fsb{id}s"))?;
         let mut veths = Vec::new();
@@ -130,6 +131,32 @@ impl Rig {
             sent,
             threads,
         })
+    }
+}
+
+/// Deletes the namespaces of rigs whose process is gone (a benchmark killed before it could
+/// clean up); deleting a namespace removes its veth pairs with it.
+fn sweep_stale() {
+    let Ok(dir) = std::fs::read_dir("/var/run/netns") else {
+        return;
+    };
+    for name in dir
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+    {
+        let Some(pid) = name
+            .strip_prefix("fsb")
+            .and_then(|r| r.strip_suffix(['g', 's']))
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| c.windows(5).any(|w| w == b"flash"));
+        if !alive {
+            tracing::info!(namespace = name, "removing a stale benchmark namespace");
+            let _ = crate::netns::ip(&["netns", "del", &name]);
+        }
     }
 }
 
@@ -268,14 +295,14 @@ pub struct BareRun {
     pub machine_busy: f64,
 }
 
-/// Runs the switch on the first `flows` flows with `threads` datapath threads: a second of
-/// warm-up, then `seconds` measured.
+/// Runs the switch on the first `flows` flows with `threads` datapath threads (the rest of
+/// the datapath settings from `datapath`): a second of warm-up, then `seconds` measured.
 pub fn measure_switch(
     rig: &Rig,
     program: &Arc<Program>,
     flows: usize,
     threads: usize,
-    batch: usize,
+    datapath: &DatapathConfig,
     seconds: f64,
 ) -> Result<SwitchRun> {
     let used = &rig.flows[..flows];
@@ -287,9 +314,8 @@ pub fn measure_switch(
     let config = DeviceConfig {
         priority_queues: 8,
         datapath: DatapathConfig {
-            batch,
             threads,
-            ..Default::default()
+            ..datapath.clone()
         },
         ..Default::default()
     };
