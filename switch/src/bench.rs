@@ -293,18 +293,20 @@ fn print(r: &ForwardReport) {
     }
     println!();
     println!(
-        "| flows | threads | offered Mpps | received Mpps | datapath CPU (cores) | packets per CPU-s | pipeline waits/s | machine busy | delivered = transmitted |"
+        "| flows | threads | offered Mpps | received Mpps | datapath CPU (cores) | packets per CPU-s | packets per round | sleeps/s | pipeline waits/s | machine busy | delivered = transmitted |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     for s in &r.switch_runs {
         println!(
-            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.0} | {:.0} % | {} = {} |",
+            "| {} | {} | {} | {} | {:.2} | {:.0} | {:.1} | {:.0} | {:.0} | {:.0} % | {} = {} |",
             s.flows,
             s.threads,
             mpps(s.offered_pps),
             mpps(s.received_pps),
             s.cpu_s / s.elapsed_s.max(1e-9),
             s.pps_per_cpu_s,
+            s.packets_per_round,
+            s.sleeps_per_s,
             s.pipeline_waits_per_s,
             100.0 * s.machine_busy,
             s.delivered,
