@@ -4,8 +4,10 @@
 //! Run here: the authority under load next to the verify-then-sign ceiling measured in the
 //! same run; anchor restart after a long history, replayed and from a snapshot; the P4 pipeline
 //! alone, and flash-switch forwarding over veth next to a bare AF_PACKET loop on the same ports
-//! (root only; skipped with the reason otherwise); the simulator's fault campaign and its 1000-node and baseline runs. Every
-//! figure comes from the benchmark's own report, never from a constant.
+//! (one flow with one datapath thread, two flows with one and two threads, each against the
+//! bare loop with as many threads; root only, skipped with the reason otherwise); the
+//! simulator's fault campaign and its 1000-node and baseline runs. Every figure comes from the
+//! benchmark's own report, never from a constant.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -186,6 +188,31 @@ pub fn run_all(opts: &AllOptions) -> anyhow::Result<AllReport> {
                 "bare AF_PACKET loop, same run",
                 f.bare_forwarder_pps,
             ));
+            // Two flows through two port pairs, with one and two datapath threads, each next to
+            // the bare loop with as many threads on the same ports.
+            for threads in [1, 2] {
+                if let Some(row) = f.row(2, threads) {
+                    let s = if threads == 1 { "" } else { "s" };
+                    figures.push(fig(
+                        "flash-switch",
+                        &format!("bare AF_PACKET loop, two flows, {threads} thread{s}"),
+                        row.bare_pps,
+                        "packets/s",
+                    ));
+                    figures.push(against(
+                        fig(
+                            "flash-switch",
+                            &format!(
+                                "forwarded over veth, two flows, {threads} datapath thread{s}"
+                            ),
+                            row.switch_pps,
+                            "packets/s",
+                        ),
+                        &format!("bare loop, {threads} thread{s}, same run"),
+                        row.bare_pps,
+                    ));
+                }
+            }
         }
         Err(e) => skipped.push(("flash-switch over veth".into(), e.to_string())),
     }

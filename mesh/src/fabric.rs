@@ -278,7 +278,7 @@ impl Fabric {
         let mut out = Vec::new();
         for l in &self.plan.links {
             for (node, port) in [l.a, l.b] {
-                let stats = self.devices[node].datapath().sched().tm.port_stats(port);
+                let stats = self.devices[node].port_report(port).tm;
                 out.push(
                     stats
                         .and_then(|s| s.queues.get(queue).map(|q| q.depth))

@@ -42,6 +42,31 @@ pub struct ShellEntry {
     pub default: bool,
 }
 
+impl ShellEntry {
+    /// An entry of `table` (the default entry when `matches` is empty) running
+    /// `action(params)`; match keys and values, parameter names and values in shell syntax.
+    pub fn new(
+        table: &str,
+        matches: &[(&str, &str)],
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Self {
+        let pairs = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        ShellEntry {
+            table: table.into(),
+            r#match: pairs(matches),
+            action: action.into(),
+            params: pairs(params),
+            priority: None,
+            default: matches.is_empty(),
+        }
+    }
+}
+
 /// One packet (or packet-out) and what came out.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Case {

@@ -24,18 +24,9 @@ fn entry(
     prio: Option<i32>,
 ) -> TableEntry {
     let e = ShellEntry {
-        table: table.into(),
-        r#match: m
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        action: action.into(),
-        params: params
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
         priority: prio,
         default: false,
+        ..ShellEntry::new(table, m, action, params)
     };
     shell_entry(p, &e).unwrap()
 }

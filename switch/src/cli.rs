@@ -144,6 +144,12 @@ pub struct RunArgs {
     /// flash-switch: frames read per port per datapath round.
     #[arg(long, value_name = "N", default_value_t = 64)]
     pub batch: usize,
+    /// flash-switch: datapath threads. The ports, in ascending number, are split into N
+    /// contiguous groups, each received, processed and transmitted by its own thread; the
+    /// pipeline's tables and registers stay one shared state.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub datapath_threads: u16,
     /// The P4_16 program (a BMv2 JSON is mapped to the P4 source it names).
     #[arg(value_name = "PROG")]
     pub program: Option<PathBuf>,
@@ -266,6 +272,9 @@ pub struct BenchArgs {
     /// Also measure the pipeline alone (no sockets), frames per second on one core.
     #[arg(long)]
     pub pipeline_only: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[cfg(test)]
@@ -339,6 +348,18 @@ mod tests {
                 .grpc_addr(),
             DEFAULT_GRPC_ADDR
         );
+    }
+
+    #[test]
+    fn datapath_threads_default_to_one_and_are_bounded() {
+        let one = RunArgs::parse_from_args(&argv("flash-switch --no-p4")).unwrap();
+        assert_eq!(one.datapath_threads, 1);
+        let two = RunArgs::parse_from_args(&argv(
+            "flash-switch --datapath-threads 2 -i 1@a -i 2@b -- --priority-queues 8",
+        ))
+        .unwrap();
+        assert_eq!(two.datapath_threads, 2);
+        assert!(RunArgs::parse_from_args(&argv("flash-switch --datapath-threads 0")).is_err());
     }
 
     #[test]

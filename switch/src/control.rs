@@ -14,7 +14,7 @@
 //! help
 //! ```
 //!
-//! This module only parses; [`crate::datapath::Control`] applies commands, and
+//! This module only parses; [`crate::datapath::Shared::control`] applies commands, and
 //! [`crate::control_server`] serves them on a TCP or Unix socket.
 
 use crate::link::LinkParams;

@@ -1,33 +1,48 @@
-//! The datapath: one thread per switch that moves frames from ports through ingress, the
-//! traffic manager, egress and link emulation, and out of ports again.
+//! The datapath: one or more threads per switch that move frames from ports through ingress,
+//! the traffic manager, egress and link emulation, and out of ports again.
 //!
-//! Each round the thread (1) reads a batch from every AF_PACKET port with `recvmmsg` and takes
-//! everything injected from other threads (in-process frames, packet-outs), (2) runs ingress on
-//! the batch under one lock of the pipeline and queues the results, (3) takes every packet the
-//! traffic manager lets go now and runs egress on them, (4) hands egress frames to the port's
-//! emulated link or straight to the port, and (5) flushes each port's transmit batch with one
-//! `sendmmsg`. When a round finds no work it sleeps in `ppoll` on the sockets and the injector's
-//! eventfd, with a timeout set to the next queue or link deadline.
+//! The ports are split into port groups, one per datapath thread ([`group`] has the rule). Each
+//! round a thread (1) reads a batch from every AF_PACKET port of its group (PACKET_MMAP ring)
+//! and takes everything other threads handed to it (in-process frames, packet-outs, frames for
+//! its ports), (2) runs ingress on the batch and queues the results in the queues of the
+//! packets' egress ports, whichever group owns them, (3) takes every packet its own queues let
+//! go now and runs egress on them, (4) hands egress frames to the port's emulated link or
+//! straight to the port, and (5) flushes each port's transmit batch with one `send`. When a
+//! round finds no work the thread sleeps in `ppoll` on its sockets and its injector's eventfd,
+//! with a timeout set to its next queue or link deadline; a thread that queues a packet for
+//! another group's port wakes that group's thread.
 //!
-//! The pipeline and the scheduler sit behind mutexes shared with the control plane (P4Runtime
-//! writes, the control socket); the datapath takes each lock once per batch.
+//! The pipeline's state (tables, registers, counters, meters, digests) is one engine instance
+//! behind one mutex, shared by every datapath thread and the control plane. A thread holds it
+//! from the ingress of its batch until the last egress of its round, so every packet sees one
+//! consistent state, read-modify-write sequences on registers (the Bloom filter of
+//! `flash_mesh.p4`) are never interleaved, and a packet never meets a pipeline other than the
+//! one that queued it, exactly as with one thread. What runs in parallel is the rest of the
+//! round: above all the transmit system calls, in which the kernel does the veth transmit and
+//! the peer's receive. Lock order everywhere: pipeline, then at most one group's scheduler at
+//! a time, then the port counters.
 
 use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use serde::Serialize;
 
 use crate::control::Command;
-use crate::pipeline::{Effects, Pipeline};
+use crate::link::LinkParams;
+use crate::pipeline::Pipeline;
 use crate::port::afpacket::{AfPacketError, AfPacketSocket};
-use crate::port::wake::{fine_timer_slack, poll_readable};
-use crate::port::{FrameSink, Injected, Injector, PortBinding};
-use crate::sched::Scheduler;
-use crate::tm::{Dequeued, Nanos, TmDrop};
+use crate::port::{Injected, PortBinding};
+use crate::sched::{PortReport, Scheduler};
+use crate::tm::Nanos;
+
+pub mod group;
+mod worker;
+
+use group::Groups;
+use worker::{Port, PortIo, Worker};
 
 /// Datapath settings.
 #[derive(Clone, Debug)]
@@ -38,8 +53,11 @@ pub struct DatapathConfig {
     pub batch: usize,
     /// Seed of link-emulation randomness.
     pub seed: u64,
-    /// Items that may wait in the injector between two rounds.
+    /// Items that may wait in one thread's injector between two rounds.
     pub inject_limit: usize,
+    /// Datapath threads, each serving one group of ports (`--datapath-threads`; clamped to
+    /// 1 ..= the number of ports).
+    pub threads: usize,
 }
 
 impl Default for DatapathConfig {
@@ -49,6 +67,7 @@ impl Default for DatapathConfig {
             batch: 64,
             seed: 0x5eed,
             inject_limit: 65_536,
+            threads: 1,
         }
     }
 }
@@ -64,7 +83,7 @@ pub struct PortCounters {
     pub tx_dropped: u64,
 }
 
-/// Datapath-wide counters.
+/// Datapath-wide counters (sums over the threads).
 #[derive(Debug, Default)]
 pub struct DatapathCounters {
     /// Frames dropped because no pipeline is loaded.
@@ -77,10 +96,11 @@ pub struct DatapathCounters {
     pub rx_truncated: AtomicU64,
     /// Rounds that found work.
     pub busy_rounds: AtomicU64,
-    /// Times the thread went to sleep.
+    /// Times a thread went to sleep.
     pub sleeps: AtomicU64,
-    /// Linux thread id of the datapath thread (0 before it runs), for CPU-time accounting.
-    pub thread_id: AtomicU64,
+    /// Rounds that found the pipeline held by another datapath thread (or the control plane)
+    /// and waited for it.
+    pub pipeline_waits: AtomicU64,
 }
 
 /// The monotonic clock of a datapath.
@@ -109,14 +129,12 @@ impl Default for Clock {
     }
 }
 
-/// State shared between the datapath thread and the control plane.
+/// State shared between the datapath threads and the control plane.
 pub struct Shared<P: Pipeline> {
     /// The loaded pipeline (`None`: frames are dropped).
     pub pipeline: Mutex<Option<P>>,
-    /// Queues and links.
-    pub sched: Mutex<Scheduler<P::Queued>>,
-    /// Frames and packet-outs from other threads.
-    pub injector: Injector<P::PacketOut>,
+    /// Port groups: queues, links and injector of each datapath thread.
+    pub groups: Groups<P::Queued, P::PacketOut>,
     /// Per-port counters.
     pub ports: Mutex<BTreeMap<u32, PortCounters>>,
     /// Datapath-wide counters.
@@ -136,16 +154,28 @@ impl<P: Pipeline> Shared<P> {
         lock(&self.pipeline)
     }
 
-    /// Locks the scheduler.
-    pub fn sched(&self) -> MutexGuard<'_, Scheduler<P::Queued>> {
-        lock(&self.sched)
+    /// Locks the pipeline for a datapath round, counting a wait when someone else holds it.
+    fn pipeline_for_round(&self) -> MutexGuard<'_, Option<P>> {
+        match self.pipeline.try_lock() {
+            Ok(g) => g,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                self.counters.pipeline_waits.fetch_add(1, Ordering::Relaxed);
+                self.pipeline()
+            }
+        }
+    }
+
+    /// Locks the scheduler (queues and link) that serves `port`.
+    pub fn sched_of(&self, port: u32) -> MutexGuard<'_, Scheduler<P::Queued>> {
+        self.groups.sched_of(port)
     }
 
     /// Replaces the pipeline. Packets queued under the old one are dropped, since their state
-    /// belongs to the old program. The lock order is pipeline, then scheduler, everywhere.
+    /// belongs to the old program.
     pub fn replace_pipeline(&self, pipeline: Option<P>) {
         let mut pipe = self.pipeline();
-        let dropped = self.sched().tm.clear();
+        let dropped = self.groups.clear_queues();
         if dropped > 0 {
             self.counters
                 .tm_dropped
@@ -156,9 +186,30 @@ impl<P: Pipeline> Shared<P> {
 
     /// Applies a control command; returns the reply line.
     pub fn control(&self, cmd: &Command) -> String {
-        let reply = self.sched().apply(cmd);
-        self.injector.wake();
-        reply
+        self.groups.apply(cmd)
+    }
+
+    /// Sets the link emulation of an egress port.
+    pub fn set_link(&self, port: u32, params: LinkParams) {
+        self.groups.set_link(port, params);
+    }
+
+    /// Queue and link counters of a port.
+    pub fn report(&self, port: u32) -> PortReport {
+        self.groups.report(port)
+    }
+
+    /// Hands an item to the thread that serves it: a frame to its port's owner, a packet-out
+    /// to group 0 (the CPU port's). Returns `false` (and drops the item) when that thread's
+    /// injector is full, as a NIC drops on a full receive ring.
+    pub fn inject(&self, item: Injected<P::PacketOut>) -> bool {
+        let g = match &item {
+            Injected::Frame { port, .. } | Injected::Transmit { port, .. } => {
+                self.groups.owner(*port)
+            }
+            Injected::PacketOut(_) => 0,
+        };
+        self.groups.get(g).injector.push(item)
     }
 
     /// Counters of one port.
@@ -166,28 +217,29 @@ impl<P: Pipeline> Shared<P> {
         lock(&self.ports).get(&port).copied().unwrap_or_default()
     }
 
-    /// Asks the datapath thread to stop.
+    /// Linux thread ids of the datapath threads, by group (0 for one not running yet).
+    pub fn thread_ids(&self) -> Vec<u64> {
+        self.groups
+            .iter()
+            .map(|g| g.thread_id.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// Asks the datapath threads to stop.
     pub fn request_shutdown(&self) {
         self.shutdown.store(true, Ordering::Release);
-        self.injector.wake();
+        self.groups.wake_all();
     }
-}
 
-enum PortIo {
-    Socket(Box<AfPacketSocket>),
-    Sink(FrameSink),
-}
-
-struct Port {
-    number: u32,
-    io: PortIo,
-    tx: Vec<Vec<u8>>,
+    fn stopping(&self) -> bool {
+        self.shutdown.load(Ordering::Acquire)
+    }
 }
 
 /// A running datapath.
 pub struct Datapath<P: Pipeline> {
     shared: Arc<Shared<P>>,
-    thread: Option<JoinHandle<()>>,
+    threads: Vec<JoinHandle<()>>,
 }
 
 /// Errors starting a datapath.
@@ -205,13 +257,14 @@ pub enum DatapathError {
 }
 
 impl<P: Pipeline> Datapath<P> {
-    /// Opens the ports and starts the datapath thread. `events` receives everything the
-    /// pipeline produces for the controller.
+    /// Opens the ports and starts the datapath threads (`config.threads`, one per port group).
+    /// `events` receives everything the pipeline produces for the controller, from whichever
+    /// thread ran the packet.
     pub fn start(
         config: DatapathConfig,
         pipeline: Option<P>,
         bindings: Vec<(u32, PortBinding)>,
-        events: impl FnMut(P::Event) + Send + 'static,
+        events: impl Fn(P::Event) + Send + Sync + 'static,
     ) -> Result<Self, DatapathError> {
         let mut ports = Vec::new();
         for (number, binding) in bindings {
@@ -224,34 +277,49 @@ impl<P: Pipeline> Datapath<P> {
                 }
                 PortBinding::InProcess(sink) => PortIo::Sink(sink),
             };
-            ports.push(Port {
-                number,
-                io,
-                tx: Vec::new(),
-            });
+            ports.push(Port::new(number, io));
         }
+        let numbers: Vec<u32> = ports.iter().map(|p| p.number).collect();
+        let groups = Groups::new(
+            &numbers,
+            config.threads,
+            config.priority_queues,
+            config.seed,
+            config.inject_limit,
+        )?;
         let shared = Arc::new(Shared {
             pipeline: Mutex::new(pipeline),
-            sched: Mutex::new(Scheduler::new(config.priority_queues, config.seed)),
-            injector: Injector::new(config.inject_limit)?,
+            groups,
             ports: Mutex::new(
-                ports
+                numbers
                     .iter()
-                    .map(|p| (p.number, PortCounters::default()))
+                    .map(|p| (*p, PortCounters::default()))
                     .collect(),
             ),
             counters: DatapathCounters::default(),
             clock: Clock::new(),
             shutdown: AtomicBool::new(false),
         });
-        let worker = Worker::new(shared.clone(), ports, config.batch, events);
-        let thread = std::thread::Builder::new()
-            .name("flash-datapath".into())
-            .spawn(move || worker.run())?;
-        Ok(Self {
-            shared,
-            thread: Some(thread),
-        })
+        let events = Arc::new(events);
+        let mut datapath = Self {
+            shared: shared.clone(),
+            threads: Vec::new(),
+        };
+        for g in 0..shared.groups.len() {
+            let members = &shared.groups.get(g).ports;
+            let (mine, rest) = ports.into_iter().partition(|p| members.contains(&p.number));
+            ports = rest;
+            let worker = Worker::new(shared.clone(), g, mine, config.batch, events.clone());
+            let thread = std::thread::Builder::new()
+                .name(format!("flash-dp{g}"))
+                .spawn(move || worker.run());
+            match thread {
+                Ok(t) => datapath.threads.push(t),
+                // Dropping `datapath` stops the threads already started.
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(datapath)
     }
 
     /// The state shared with the control plane.
@@ -259,10 +327,10 @@ impl<P: Pipeline> Datapath<P> {
         &self.shared
     }
 
-    /// Stops the thread and waits for it.
+    /// Stops the threads and waits for them.
     pub fn stop(&mut self) {
         self.shared.request_shutdown();
-        if let Some(t) = self.thread.take() {
+        for t in self.threads.drain(..) {
             let _ = t.join();
         }
     }
@@ -271,248 +339,6 @@ impl<P: Pipeline> Datapath<P> {
 impl<P: Pipeline> Drop for Datapath<P> {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-struct Worker<P: Pipeline, F> {
-    shared: Arc<Shared<P>>,
-    ports: Vec<Port>,
-    index: BTreeMap<u32, usize>,
-    batch: usize,
-    fx: Effects<P::Queued, P::Event>,
-    injected: Vec<Injected<P::PacketOut>>,
-    dequeued: Vec<Dequeued<P::Queued>>,
-    due: Vec<(u32, Vec<u8>)>,
-    events: F,
-    budget: usize,
-}
-
-impl<P: Pipeline, F: FnMut(P::Event)> Worker<P, F> {
-    fn new(shared: Arc<Shared<P>>, ports: Vec<Port>, batch: usize, events: F) -> Self {
-        let index = ports
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.number, i))
-            .collect();
-        Self {
-            shared,
-            ports,
-            index,
-            batch: batch.max(1),
-            fx: Effects::default(),
-            injected: Vec::new(),
-            dequeued: Vec::new(),
-            due: Vec::new(),
-            events,
-            budget: batch.max(1) * 4,
-        }
-    }
-
-    fn run(mut self) {
-        fine_timer_slack();
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::gettid() };
-        self.shared
-            .counters
-            .thread_id
-            .store(tid as u64, Ordering::Relaxed);
-        let mut fds: Vec<RawFd> = vec![self.shared.injector.waker().as_raw_fd()];
-        fds.extend(self.ports.iter().filter_map(|p| match &p.io {
-            PortIo::Socket(s) => Some(s.as_raw_fd()),
-            PortIo::Sink(_) => None,
-        }));
-        while !self.shared.shutdown.load(Ordering::Acquire) {
-            let busy = self.round();
-            if busy {
-                self.shared
-                    .counters
-                    .busy_rounds
-                    .fetch_add(1, Ordering::Relaxed);
-                continue;
-            }
-            let next = self.shared.sched().next_event();
-            let now = self.shared.clock.now();
-            let timeout = next.map(|t| t.saturating_sub(now));
-            if timeout == Some(0) {
-                continue;
-            }
-            self.shared.counters.sleeps.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = poll_readable(&fds, timeout) {
-                tracing::error!(error = %e, "datapath poll failed");
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-        }
-        tracing::debug!("datapath stopped");
-    }
-
-    /// One round; returns whether it found any work.
-    ///
-    /// The pipeline lock is held from ingress until the last egress of the round, so that a
-    /// packet never meets a pipeline other than the one that queued it.
-    fn round(&mut self) -> bool {
-        let mut busy = false;
-        let shared = self.shared.clone();
-        let mut pipe = shared.pipeline();
-        if let Some(p) = pipe.as_mut() {
-            p.begin_round(shared.clock.now());
-        }
-        // (1)+(2) receive and run ingress.
-        for i in 0..self.ports.len() {
-            let port = self.ports[i].number;
-            let PortIo::Socket(sock) = &mut self.ports[i].io else {
-                continue;
-            };
-            let before = sock.truncated;
-            let fx = &mut self.fx;
-            let received = match pipe.as_mut() {
-                Some(p) => sock.recv_with(self.batch, |frame| p.ingress(port, frame, fx)),
-                None => sock.recv_with(self.batch, |_| {}).inspect(|n| {
-                    shared
-                        .counters
-                        .no_pipeline
-                        .fetch_add(*n as u64, Ordering::Relaxed);
-                }),
-            };
-            if sock.truncated != before {
-                shared
-                    .counters
-                    .rx_truncated
-                    .fetch_add(sock.truncated - before, Ordering::Relaxed);
-            }
-            let n = received.unwrap_or_else(|e| {
-                tracing::warn!(port, error = %e, "receive failed");
-                0
-            });
-            if n == 0 {
-                continue;
-            }
-            busy = true;
-            lock(&shared.ports).entry(port).or_default().rx += n as u64;
-            self.settle_effects();
-        }
-        shared.injector.take(&mut self.injected);
-        if !self.injected.is_empty() {
-            busy = true;
-            let mut counters = lock(&shared.ports);
-            for item in self.injected.drain(..) {
-                match (pipe.as_mut(), item) {
-                    (Some(p), Injected::Frame { port, frame }) => {
-                        counters.entry(port).or_default().rx += 1;
-                        p.ingress(port, &frame, &mut self.fx);
-                    }
-                    (Some(p), Injected::PacketOut(po)) => p.packet_out(po, &mut self.fx),
-                    (None, _) => {
-                        shared.counters.no_pipeline.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            drop(counters);
-            self.settle_effects();
-        }
-        // (3) dequeue and run egress, repeating while egress feeds the queues again.
-        for _ in 0..4 {
-            let now = shared.clock.now();
-            shared
-                .sched()
-                .tm
-                .dequeue_ready(now, self.budget, &mut self.dequeued);
-            if self.dequeued.is_empty() {
-                break;
-            }
-            if let Some(p) = pipe.as_mut() {
-                p.begin_round(now);
-            }
-            busy = true;
-            for d in self.dequeued.drain(..) {
-                match pipe.as_mut() {
-                    Some(p) => p.egress(d.port, d.item, d.meta, &mut self.fx),
-                    None => {
-                        shared.counters.no_pipeline.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-            self.settle_effects();
-        }
-        drop(pipe);
-        // (4) frames whose link delay is over.
-        {
-            let now = shared.clock.now();
-            shared.sched().due_frames(now, &mut self.due);
-        }
-        for (port, frame) in self.due.drain(..) {
-            busy = true;
-            match self.index.get(&port) {
-                Some(&i) => self.ports[i].tx.push(frame),
-                None => lock(&shared.ports).entry(port).or_default().tx_dropped += 1,
-            }
-        }
-        // (5) transmit.
-        self.flush();
-        busy
-    }
-
-    /// Queues what the pipeline produced, hands frames to links or ports, and passes events on.
-    fn settle_effects(&mut self) {
-        if self.fx.is_empty() {
-            return;
-        }
-        let now = self.shared.clock.now();
-        {
-            let mut sched = self.shared.sched();
-            for q in self.fx.queued.drain(..) {
-                if let Err(e) = sched.tm.enqueue(q.port, q.priority, q.packet, q.len, now) {
-                    self.shared
-                        .counters
-                        .tm_dropped
-                        .fetch_add(1, Ordering::Relaxed);
-                    if let TmDrop::BadPriority { .. } = e {
-                        tracing::trace!(error = %e, "dropped");
-                    }
-                }
-            }
-            for (port, frame) in self.fx.frames.drain(..) {
-                if let Some(frame) = sched.to_link(port, frame, now) {
-                    match self.index.get(&port) {
-                        Some(&i) => self.ports[i].tx.push(frame),
-                        None => lock(&self.shared.ports).entry(port).or_default().tx_dropped += 1,
-                    }
-                }
-            }
-        }
-        for ev in self.fx.events.drain(..) {
-            (self.events)(ev);
-        }
-    }
-
-    fn flush(&mut self) {
-        for port in &mut self.ports {
-            if port.tx.is_empty() {
-                continue;
-            }
-            let total = port.tx.len() as u64;
-            let sent = match &mut port.io {
-                PortIo::Socket(sock) => match sock.send_batch(&port.tx) {
-                    Ok(n) => n as u64,
-                    Err(e) => {
-                        tracing::warn!(port = port.number, error = %e, "transmit failed");
-                        0
-                    }
-                },
-                PortIo::Sink(sink) => {
-                    // Count first: the sink may hand the frame to another switch at once.
-                    lock(&self.shared.ports).entry(port.number).or_default().tx += total;
-                    for frame in port.tx.drain(..) {
-                        sink(frame);
-                    }
-                    continue;
-                }
-            };
-            port.tx.clear();
-            let mut counters = lock(&self.shared.ports);
-            let c = counters.entry(port.number).or_default();
-            c.tx += sent;
-            c.tx_dropped += total - sent;
-        }
     }
 }
 

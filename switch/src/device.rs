@@ -1,6 +1,6 @@
 //! The device: one flash-switch instance as the P4Runtime service sees it.
 //!
-//! A [`Device`] owns the datapath thread and its ports and holds the switch's identity (device
+//! A [`Device`] owns the datapath threads and their ports and holds the switch's identity (device
 //! id, CPU port, priority-queue count). The P4Runtime service and other control code use it to:
 //!
 //! * load a program: [`Device::set_pipeline`] replaces the engine [`Switch`] with a fresh
@@ -45,7 +45,7 @@ pub struct DeviceConfig {
     pub cpu_port: u32,
     /// Priority queues per port (`--priority-queues`, 1 without the flag).
     pub priority_queues: u8,
-    /// Datapath tuning (batch size, link-emulation seed).
+    /// Datapath tuning (threads, batch size, link-emulation seed).
     pub datapath: DatapathConfig,
 }
 
@@ -176,7 +176,7 @@ impl Device {
                 .map_err(DeviceError::from),
             None => Err(DeviceError::NoPipeline),
         })?;
-        if self.shared.injector.push(Injected::PacketOut(frame)) {
+        if self.shared.inject(Injected::PacketOut(frame)) {
             Ok(())
         } else {
             self.shared
@@ -190,7 +190,7 @@ impl Device {
     /// Injects a frame as if it arrived on `port` (in-process ports, tests). Returns `false`
     /// when the datapath's injection queue is full and the frame was dropped.
     pub fn inject_frame(&self, port: u32, frame: Vec<u8>) -> bool {
-        let ok = self.shared.injector.push(Injected::Frame { port, frame });
+        let ok = self.shared.inject(Injected::Frame { port, frame });
         if !ok {
             self.shared
                 .counters
@@ -218,14 +218,13 @@ impl Device {
     /// Sets the link emulation of an egress port.
     pub fn set_link(&self, port: u32, params: LinkParams) -> Result<(), DeviceError> {
         params.validate()?;
-        self.shared.sched().set_link(port, params);
-        self.shared.injector.wake();
+        self.shared.set_link(port, params);
         Ok(())
     }
 
     /// Queue and link counters of a port.
     pub fn port_report(&self, port: u32) -> PortReport {
-        self.shared.sched().report(port)
+        self.shared.report(port)
     }
 
     /// Receive/transmit counters of a port.
@@ -233,12 +232,12 @@ impl Device {
         self.shared.port_counters(port)
     }
 
-    /// The datapath's shared state (counters, scheduler), for diagnostics and benchmarks.
+    /// The datapath's shared state (counters, port groups), for diagnostics and benchmarks.
     pub fn datapath(&self) -> &Arc<Shared<Switch>> {
         &self.shared
     }
 
-    /// Stops the datapath thread (also done on drop).
+    /// Stops the datapath threads (also done on drop).
     pub fn shutdown(&self) {
         self.datapath
             .lock()

@@ -7,7 +7,7 @@
 //!   (served by [`control_server`], or read from a file by [`config`]);
 //! * [`port`]: AF_PACKET and in-process ports;
 //! * [`pipeline`]: what the datapath needs from a pipeline; [`engine`]: the P4 engine as one;
-//!   [`datapath`]: the packet loop;
+//!   [`datapath`]: the packet loop, one thread per port group;
 //! * [`device`]: one switch as the P4Runtime service sees it; [`embed`]: many switches with
 //!   in-process ports in one process;
 //! * [`cli`]: the simple_switch_grpc-compatible command line; [`grpc`] starts the P4Runtime

@@ -156,6 +156,7 @@ fn run(args: RunArgs) -> Result<()> {
         datapath: DatapathConfig {
             batch: args.batch,
             seed: seed.unwrap_or(0x5eed),
+            threads: usize::from(args.datapath_threads),
             ..DatapathConfig::default()
         },
     };
@@ -172,6 +173,7 @@ fn run(args: RunArgs) -> Result<()> {
     tracing::info!(
         device_id = args.device_id,
         ports = ?args.interfaces,
+        datapath_threads = device.datapath().groups.len(),
         grpc = args.grpc_addr(),
         "flash-switch running"
     );

@@ -30,6 +30,11 @@ pub struct PortReport {
     pub link_stats: LinkStats,
 }
 
+/// The reply line of `stats`: `ok` and the reports as JSON.
+pub fn stats_reply(reports: &[PortReport]) -> String {
+    format!("ok {}", serde_json::to_string(reports).unwrap_or_default())
+}
+
 impl<Q> Scheduler<Q> {
     /// A scheduler with `queues` priority queues per port; link randomness comes from `seed`.
     pub fn new(queues: usize, seed: u64) -> Self {
@@ -141,7 +146,7 @@ impl<Q> Scheduler<Q> {
             Command::Stats { port } => {
                 let ports = port.map_or_else(|| self.ports(), |p| vec![p]);
                 let reports: Vec<PortReport> = ports.into_iter().map(|p| self.report(p)).collect();
-                return format!("ok {}", serde_json::to_string(&reports).unwrap_or_default());
+                return stats_reply(&reports);
             }
             Command::Help => return format!("ok {HELP}"),
         }

@@ -25,10 +25,22 @@ const ICMP: &str =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn packet_out_to_port_and_packet_in_to_primary() {
+    packet_io(1).await;
+}
+
+/// The same with two datapath threads: ports 1 and 2 in one group, 3 and the CPU port's
+/// packet-ins and packet-outs split between the two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn packet_io_with_two_datapath_threads() {
+    packet_io(2).await;
+}
+
+async fn packet_io(threads: usize) {
     let Some((source, p4info)) = reference("cpu") else {
         return;
     };
-    let mut h = Harness::start(DEV).await;
+    let mut h = Harness::start_threads(DEV, None, threads).await;
+    assert_eq!(h.device.datapath().groups.len(), threads);
     let n = Names(&p4info);
     let mut c = h.client().await;
     let (mut s, _) = Stream::open(&mut c, DEV, 2).await;
@@ -36,7 +48,8 @@ async fn packet_out_to_port_and_packet_in_to_primary() {
         .await
         .expect("push");
 
-    // Packet-out to port 2.
+    // Packet-out to port 2, or with two threads to port 3 (the other thread's).
+    let out_port: u32 = if threads == 1 { 2 } else { 3 };
     let meta = |field: &str, v: &[u8]| p4v1::PacketMetadata {
         metadata_id: n.packet_metadata("packet_out", field),
         value: v.to_vec(),
@@ -44,13 +57,13 @@ async fn packet_out_to_port_and_packet_in_to_primary() {
     let out = p4v1::PacketOut {
         payload: hex(PAYLOAD),
         metadata: vec![
-            meta("egress_port", &[2]),
+            meta("egress_port", &[out_port as u8]),
             meta("flags", &[0]),
             meta("tag", &[0]),
         ],
     };
     s.send(In::Packet(out)).await;
-    let frame = h.output(2, WAIT).await.expect("packet-out leaves port 2");
+    let frame = h.output(out_port, WAIT).await.expect("packet-out leaves");
     assert_eq!(frame, hex(PAYLOAD));
 
     // A packet that the program punts arrives as a packet-in with its metadata.

@@ -5,11 +5,18 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::link::LinkParams;
+use crate::pipeline::Effects;
+use crate::port::FrameSink;
 use crate::tm::QueueMeta;
 
 /// Forwards port 1 <-> 2; the first byte of the frame is the priority; frames starting with
-/// 0xFF go to the controller as events; egress appends the dequeue metadata.
-struct Crossover;
+/// 0xFF go to the controller as events, frames starting with 0xFE out of the other port at
+/// once (no queue); egress appends the dequeue metadata. `seen` counts ingress runs: state
+/// that every datapath thread shares.
+#[derive(Default)]
+struct Crossover {
+    seen: u64,
+}
 
 impl Pipeline for Crossover {
     type Queued = Vec<u8>;
@@ -17,11 +24,13 @@ impl Pipeline for Crossover {
     type PacketOut = (u32, Vec<u8>);
 
     fn ingress(&mut self, port: u32, frame: &[u8], fx: &mut Effects<Vec<u8>, Vec<u8>>) {
-        if frame.first() == Some(&0xFF) {
-            fx.events.push(frame.to_vec());
-            return;
-        }
+        self.seen += 1;
         let out = if port == 1 { 2 } else { 1 };
+        match frame.first() {
+            Some(&0xFF) => return fx.events.push(frame.to_vec()),
+            Some(&0xFE) => return fx.frames.push((out, frame.to_vec())),
+            _ => {}
+        }
         let priority = frame.first().copied().unwrap_or(0);
         fx.queued.push(ToQueue {
             port: out,
@@ -63,16 +72,23 @@ fn sink() -> (FrameSink, mpsc::Receiver<Vec<u8>>) {
 type Rx = mpsc::Receiver<Vec<u8>>;
 
 fn start(queues: usize) -> (Datapath<Crossover>, Rx, Rx, Rx) {
+    start_threads(queues, 1)
+}
+
+/// A datapath on in-process ports 1 and 2 with `threads` threads; the receivers get what ports
+/// 1 and 2 transmit and the controller events.
+fn start_threads(queues: usize, threads: usize) -> (Datapath<Crossover>, Rx, Rx, Rx) {
     let (s1, r1) = sink();
     let (s2, r2) = sink();
     let (etx, erx) = mpsc::channel();
     let config = DatapathConfig {
         priority_queues: queues,
+        threads,
         ..Default::default()
     };
     let dp = Datapath::start(
         config,
-        Some(Crossover),
+        Some(Crossover::default()),
         vec![
             (1, PortBinding::InProcess(s1)),
             (2, PortBinding::InProcess(s2)),
@@ -84,7 +100,7 @@ fn start(queues: usize) -> (Datapath<Crossover>, Rx, Rx, Rx) {
 }
 
 fn inject(dp: &Datapath<Crossover>, port: u32, frame: &[u8]) {
-    assert!(dp.shared().injector.push(Injected::Frame {
+    assert!(dp.shared().inject(Injected::Frame {
         port,
         frame: frame.to_vec()
     }));
@@ -101,7 +117,7 @@ fn frames_cross_and_events_reach_the_controller() {
     assert_eq!(r1.recv_timeout(WAIT).unwrap(), vec![0, 0xBB, 0]);
     inject(&dp, 1, &[0xFF, 1]);
     assert_eq!(events.recv_timeout(WAIT).unwrap(), vec![0xFF, 1]);
-    dp.shared().injector.push(Injected::PacketOut((1, vec![9])));
+    assert!(dp.shared().inject(Injected::PacketOut((1, vec![9]))));
     assert_eq!(r1.recv_timeout(WAIT).unwrap(), vec![9, 0]);
     let c = dp.shared().port_counters(2);
     assert_eq!((c.rx, c.tx), (1, 1));
@@ -125,7 +141,7 @@ fn link_delay_and_loss_apply() {
     inject(&dp, 1, &[3, 1]);
     assert_eq!(r2.recv_timeout(WAIT).unwrap(), vec![3, 1, 3]);
     assert!(t.elapsed() >= Duration::from_millis(30));
-    dp.shared().sched().set_link(
+    dp.shared().set_link(
         2,
         LinkParams {
             loss: 1.0,
@@ -134,7 +150,7 @@ fn link_delay_and_loss_apply() {
     );
     inject(&dp, 1, &[0, 2]);
     assert!(r2.recv_timeout(Duration::from_millis(200)).is_err());
-    assert_eq!(dp.shared().sched().report(2).link_stats.lost, 1);
+    assert_eq!(dp.shared().report(2).link_stats.lost, 1);
 }
 
 #[test]
@@ -147,10 +163,10 @@ fn no_pipeline_drops_and_counts() {
         |_| {},
     )
     .unwrap();
-    dp.shared().injector.push(Injected::Frame {
+    assert!(dp.shared().inject(Injected::Frame {
         port: 1,
         frame: vec![0],
-    });
+    }));
     let deadline = Instant::now() + WAIT;
     while dp.shared().counters.no_pipeline.load(Ordering::Relaxed) == 0 && Instant::now() < deadline
     {
@@ -174,3 +190,5 @@ fn duplicate_port_is_refused() {
     );
     assert!(matches!(r, Err(DatapathError::DuplicatePort(1))));
 }
+
+mod threads;

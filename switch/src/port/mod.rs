@@ -45,9 +45,17 @@ pub enum Injected<O> {
     },
     /// A packet-out from the controller.
     PacketOut(O),
+    /// A frame that egress produced on another datapath thread, to transmit on a port this
+    /// thread owns (through the port's link emulation).
+    Transmit {
+        /// Egress port.
+        port: u32,
+        /// The frame.
+        frame: Vec<u8>,
+    },
 }
 
-/// A queue into the datapath thread, with a wake-up.
+/// A queue into one datapath thread, with a wake-up.
 pub struct Injector<O> {
     pending: Mutex<Vec<Injected<O>>>,
     limit: usize,

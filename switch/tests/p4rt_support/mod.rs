@@ -63,6 +63,11 @@ impl Harness {
 
     /// A harness whose device starts with the program in `source` already loaded.
     pub async fn start_with(device_id: u64, source: Option<&str>) -> Harness {
+        Self::start_threads(device_id, source, 1).await
+    }
+
+    /// A harness whose datapath runs `threads` threads (ports {1, 2} and {3} with two).
+    pub async fn start_threads(device_id: u64, source: Option<&str>, threads: usize) -> Harness {
         let mut bindings = Vec::new();
         let mut ports = HashMap::new();
         for port in 1..=3u32 {
@@ -76,6 +81,10 @@ impl Harness {
         let config = DeviceConfig {
             device_id,
             cpu_port: CPU_PORT,
+            datapath: flash_switch::datapath::DatapathConfig {
+                threads,
+                ..Default::default()
+            },
             ..DeviceConfig::default()
         };
         let program =
