@@ -262,9 +262,12 @@ class Run:
             self.pending_stream = out
             del by_name
         elif k == "link_down":
+            cut = now_ms()  # the link stops carrying frames from here
             topology.set_link(self.d, a["link"], False)
-            cut = now_ms()  # both ends are down now
-            self.streams.append((cut - self.t0, cut, getattr(self, "pending_stream", None)))
+            ups = [b["at_ms"] for b in self.d["timeline"]
+                   if b["kind"] == "link_up" and b["link"] == a["link"] and b["at_ms"] > a["at_ms"]]
+            until = self.t0 + min([a["at_ms"] + STREAM_SECONDS * 1000.0 - STREAM_LEAD_MS] + ups)
+            self.streams.append((cut - self.t0, cut, until, getattr(self, "pending_stream", None)))
             self.note(a["cause"], self.d["links"][a["link"]]["name"])
         elif k == "link_up":
             topology.set_link(self.d, a["link"], True)
@@ -380,9 +383,11 @@ class Run:
         self.reroutes()
 
     def reroutes(self):
+        """Each cut's reroute time: the longest silence of the stream across the link, from
+        just before the cut until the stream ends or the link is restored (the send times of
+        two consecutive datagrams that arrived, less one interval)."""
         out = []
-        for at_ms, cut, path in self.streams:
-            time.sleep(0)
+        for at_ms, cut, until, path in self.streams:
             arrivals = []
             for _ in range(50):
                 if path and os.path.exists(path):
@@ -393,8 +398,12 @@ class Run:
                     arrivals = json.load(f)
             except (OSError, TypeError, ValueError):
                 pass
-            after = [sent for _, sent, _ in arrivals if sent >= cut]
-            ms = (min(after) - cut) if after else None
+            sent = sorted(s for _, s, _ in arrivals if cut - 20.0 <= s < until)
+            after = [s for s in sent if s >= cut]
+            ms = None
+            if after:
+                gaps = [b - a for a, b in zip(sent, sent[1:])]
+                ms = max(0.0, max(gaps, default=1.0) - 1.0)
             out.append({"at_ms": at_ms, "ms": ms})
             self.note("reroute", "%s ms after the cut at %.0f ms (%d stream datagrams arrived)"
                       % ("-" if ms is None else "%.1f" % ms, at_ms, len(arrivals)), at=at_ms)

@@ -144,7 +144,13 @@ fn congestion_and_failover_on_mininet_with_flash_switch() {
     assert!(pri.queue_depth_max_class2.is_some_and(|q| q > 0.0));
     assert!(nopri.finality_p95_ms > pri.finality_p95_ms);
     let payments = read_payments(&out.join("payments.csv")).expect("payments.csv");
-    assert_eq!(payments.len() as u64, k.phase("all").expect("all").payments);
+    // every scheduled payment has a row; `all` counts those that started inside the run
+    let all = k.phase("all").expect("all");
+    assert!(all.payments > 100 && payments.len() as u64 >= all.payments);
+    assert!(
+        payments.iter().all(|p| p.end_ms.is_some()),
+        "unfinished rows"
+    );
     let ev = kinds_in_order(&out);
     assert!(at(&ev, "flood_start") < at(&ev, "priority"));
     assert!(at(&ev, "priority") < at(&ev, "flood_stop"));
@@ -156,7 +162,12 @@ fn congestion_and_failover_on_mininet_with_flash_switch() {
     let (ok, text) = run("failover", &out);
     assert!(ok, "failover's assertions failed on mininet:\n{text}");
     let k = read_kpis(&out.join("kpis.json")).expect("kpis.json");
-    assert!(k.phase("all").and_then(|a| a.reroute_ms).is_some());
+    // the cut link was on the stream's path: it went silent until the detour, then came back
+    assert!(
+        k.phase("all")
+            .and_then(|a| a.reroute_ms)
+            .is_some_and(|ms| ms > 1.0)
+    );
     let before = k.phase("before").expect("phase");
     assert!(before.success_rate.is_some_and(|r| r >= 0.9));
     let ev = kinds_in_order(&out);
