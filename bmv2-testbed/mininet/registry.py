@@ -3,8 +3,8 @@
 Every process the runner starts (switches, anchors, load generators, traffic tools, the
 Mininet host shells) is recorded here by pid with the program it runs; `cleanup()` kills the
 recorded processes that still run that program (a pid the system has since reused for
-something else is left alone) and deletes the interfaces the runner creates (`fms*`, `fmg*`
-and the management bridge). Nothing is killed or deleted by name alone.
+something else is left alone) and deletes the interfaces the runner creates (all named `fmn*`:
+switch ports `fmnI-ethP`, management veths `fmnmI`, the bridge `fmnbr0`). Nothing is killed or deleted by name alone.
 """
 
 import json
@@ -14,7 +14,7 @@ import subprocess
 import time
 
 REGISTRY = "/run/flashmesh-mininet/processes.jsonl"
-INTERFACE_PREFIXES = ("fms", "fmg", "fmmgmt")
+INTERFACE_PREFIXES = ("fmn",)
 
 
 def _entries():

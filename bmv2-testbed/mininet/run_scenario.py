@@ -87,6 +87,7 @@ class Run:
         self.t_start = time.time()
         self.sampling = False
         self.metrics_seq = 0
+        self.scrapes = []        # {at_ms, anchor, file}
         self.proc_desc = {p["name"]: p for p in desc["processes"]}
 
     # --- events and processes -------------------------------------------------------------
@@ -111,7 +112,9 @@ class Run:
         argv = [a.replace("{T0_UNIX_MS}", str(int(t0_unix_ms or 0))) for a in p["argv"]]
         self.procs[name] = self.popen_in(p["host"], argv, name + ".log", name)
 
-    def scrape(self, name, label):
+    def scrape(self, name, label, nominal_ms=None):
+        """`name`'s /metrics into results/metrics/, noted at `nominal_ms` (a phase boundary)
+        or at the time it was read."""
         url = self.proc_desc[name].get("admin_url")
         if not url:
             return
@@ -125,6 +128,17 @@ class Run:
             path = os.path.join(self.results, "metrics", "%s-%d-%s.prom" % (name, self.metrics_seq, label))
             with open(path, "w") as f:
                 f.write(body)
+            at = (now_ms() - self.t0) if self.t0 else 0.0
+            if nominal_ms is not None:
+                at = nominal_ms
+            self.scrapes.append({"at_ms": round(at, 3), "anchor": name, "file": path})
+
+    def snapshot(self, label, nominal_ms=None):
+        """Every running anchor's counters (its own and, read over P4Runtime, its switches')."""
+        for name, p in self.proc_desc.items():
+            proc = self.procs.get(name)
+            if p["kind"] == "anchor" and proc is not None and proc.poll() is None:
+                self.scrape(name, label, nominal_ms)
 
     # --- set-up ---------------------------------------------------------------------------
 
@@ -211,13 +225,17 @@ class Run:
             if a["kind"] == "link_down":
                 out.append(dict(a, kind="stream_start", at_ms=max(0, a["at_ms"] - STREAM_LEAD_MS)))
             out.append(a)
+        for t in self.d.get("snapshot_ms", []):
+            out.append({"kind": "snapshot", "at_ms": t})
         out.sort(key=lambda a: a["at_ms"])
         return out
 
     def act(self, a):
         import topology
         k = a["kind"]
-        if k == "flood_start":
+        if k == "snapshot":
+            self.snapshot("at%d" % a["at_ms"], a["at_ms"])
+        elif k == "flood_start":
             count = os.path.join(self.results, "flood-%s-%s-%d.count" % (a["from"], a["to"], a["at_ms"]))
             argv = [PYTHON, TRAFFIC, "flood", "--dst", a["to_ip"], "--port", str(a["port"]),
                     "--rate", str(a["rate_pps"]), "--size", str(a["size_bytes"]),
@@ -377,9 +395,7 @@ class Run:
         self.sampling = False
         if sampler:
             sampler.join(timeout=5)
-        for name, p in self.proc_desc.items():
-            if p["kind"] == "anchor" and self.procs.get(name) and self.procs[name].poll() is None:
-                self.scrape(name, "final")
+        self.snapshot("final")
         self.reroutes()
 
     def reroutes(self):
@@ -440,6 +456,8 @@ class Run:
             json.dump(self.events, f, indent=1)
         with open(os.path.join(self.results, "queues.json"), "w") as f:
             json.dump(self.queues, f)
+        with open(os.path.join(self.results, "scrapes.json"), "w") as f:
+            json.dump(self.scrapes, f, indent=1)
         summary = {
             "t0_unix_ms": int(self.t0 or 0),
             "setup_s": ((self.t0 or now_ms()) - 1500.0 - self.t_start * 1000.0) / 1000.0,

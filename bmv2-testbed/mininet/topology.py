@@ -79,7 +79,7 @@ def add_management(desc, hosts):
     for n in desc["nodes"]:
         if not n.get("mgmt_ip"):
             continue
-        outer, inner = "fmg%d" % n["index"], "fmg%dh" % n["index"]
+        outer, inner = "fmnm%d" % n["index"], "fmnm%dh" % n["index"]
         run(["ip", "link", "add", outer, "type", "veth", "peer", "name", inner])
         run(["ip", "link", "set", outer, "master", bridge])
         run(["ip", "link", "set", outer, "up"])
@@ -94,7 +94,7 @@ def add_management(desc, hosts):
 def remove_management(desc):
     for n in desc["nodes"]:
         if n.get("mgmt_ip"):
-            quiet(["ip", "link", "del", "fmg%d" % n["index"]])
+            quiet(["ip", "link", "del", "fmnm%d" % n["index"]])
     quiet(["ip", "link", "del", desc["mgmt_bridge"]])
 
 

@@ -101,7 +101,7 @@ fn leftovers() -> Vec<String> {
         .lines()
         .filter_map(|l| l.split(':').nth(1))
         .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
-        .filter(|n| n.starts_with("fms") || n.starts_with("fmg") || n.starts_with("fmmgmt"))
+        .filter(|n| n.starts_with("fmn"))
         .collect()
 }
 

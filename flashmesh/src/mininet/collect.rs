@@ -1,13 +1,15 @@
 //! What a Mininet run measured, read back into the outputs every target writes: the load
 //! generators' payment rows (one file per phone; a payment whose row is missing stays
 //! unfinished), the runner's event log, queue samples and reroute times, and the anchors'
-//! Prometheus counters, turned into per-phase KPIs with the same code as the embedded target.
+//! Prometheus counters scraped at every phase boundary (their own rejections, and their
+//! switches' drop counters read over P4Runtime), turned into per-phase KPIs with the same code
+//! as the embedded target.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use flashmesh_mesh::experiment::ExperimentRun;
-use flashmesh_mesh::experiment::measure::{QueueSample, queue_kpis, reroute_kpi};
+use flashmesh_mesh::experiment::measure::{QueueSample, drop_kpis, queue_kpis, reroute_kpi};
 use flashmesh_mesh::experiment::workload::payment_path;
 use flashmesh_scenario::outputs::{kpis_from_payments, read_payments};
 use flashmesh_scenario::{EventRecord, PaymentRecord, Role, RunInfo, Scenario, SwitchKind};
@@ -119,27 +121,108 @@ pub fn payments(
         .collect())
 }
 
-/// Sums `name`'s samples (every label set) over the Prometheus files in `dir`.
-pub fn metric_total(dir: &Path, name: &str) -> Option<f64> {
-    let entries = std::fs::read_dir(dir).ok()?;
-    let mut total = None;
-    for e in entries.flatten() {
-        let Ok(text) = std::fs::read_to_string(e.path()) else {
+/// One scrape of an anchor's `/metrics` (`results/scrapes.json`).
+#[derive(Debug, Clone, Deserialize)]
+struct Scrape {
+    /// The phase boundary it was taken for, or when it was taken, ms.
+    at_ms: f64,
+    /// The anchor.
+    anchor: String,
+    /// The Prometheus text.
+    file: PathBuf,
+}
+
+/// The samples of `name` in a Prometheus text: (labels, value).
+pub fn samples(text: &str, name: &str) -> Vec<(String, f64)> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix(name) else {
             continue;
         };
-        for line in text.lines() {
-            let Some(rest) = line.strip_prefix(name) else {
-                continue;
-            };
-            if !(rest.starts_with(' ') || rest.starts_with('{')) {
-                continue;
-            }
-            if let Some(v) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
-                *total.get_or_insert(0.0) += v;
-            }
+        let labels = match rest.strip_prefix('{') {
+            Some(r) => match r.split_once('}') {
+                Some((l, _)) => l.to_string(),
+                None => continue,
+            },
+            None if rest.starts_with(' ') => String::new(),
+            None => continue,
+        };
+        if let Some(v) = rest.rsplit(' ').next().and_then(|v| v.parse::<f64>().ok()) {
+            out.push((labels, v));
         }
     }
-    total
+    out
+}
+
+/// A label's value in a label set (`node="m0",reason="stale"`).
+fn label<'a>(labels: &'a str, key: &str) -> Option<&'a str> {
+    labels.split(',').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// How much a counter grew over the readings `(at_ms, value)` (in time order) inside
+/// `[from, to]`: a reading below the one before is a restarted process counting from zero.
+pub fn growth(readings: &[(f64, f64)], from: f64, to: f64) -> f64 {
+    let inside: Vec<f64> = readings
+        .iter()
+        .filter(|(t, _)| *t >= from && *t <= to)
+        .map(|r| r.1)
+        .collect();
+    inside
+        .windows(2)
+        .map(|w| if w[1] >= w[0] { w[1] - w[0] } else { w[1] })
+        .sum()
+}
+
+/// Counter series from the scrapes: in-switch drops by (node, reason name), and each
+/// anchor's rejections.
+#[derive(Debug, Default)]
+struct Series {
+    drops: BTreeMap<(String, String), Vec<(f64, f64)>>,
+    rejections: BTreeMap<String, Vec<(f64, f64)>>,
+}
+
+fn series(scrapes: &[Scrape]) -> Series {
+    let mut out = Series::default();
+    let mut sorted: Vec<&Scrape> = scrapes.iter().collect();
+    sorted.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    for s in sorted {
+        let Ok(text) = std::fs::read_to_string(&s.file) else {
+            continue;
+        };
+        for (labels, v) in samples(&text, "flashmesh_switch_drops_total") {
+            if let (Some(node), Some(reason)) = (label(&labels, "node"), label(&labels, "reason")) {
+                out.drops
+                    .entry((node.to_string(), reason.to_string()))
+                    .or_default()
+                    .push((s.at_ms, v));
+            }
+        }
+        let rejected: f64 = samples(&text, "flashmesh_rejections_total")
+            .iter()
+            .map(|x| x.1)
+            .sum();
+        out.rejections
+            .entry(s.anchor.clone())
+            .or_default()
+            .push((s.at_ms, rejected));
+    }
+    out
+}
+
+/// The drop and rejection KPIs of the window `[from, to]`.
+fn counters(k: &mut flashmesh_scenario::PhaseKpis, s: &Series, from: f64, to: f64) {
+    use flashmesh_controller::sdn::flash_mesh::DROP_REASONS;
+    let mut drops: BTreeMap<u32, u64> = BTreeMap::new();
+    for ((_, reason), readings) in &s.drops {
+        if let Some((n, _)) = DROP_REASONS.iter().find(|(_, name)| name == reason) {
+            *drops.entry(*n).or_insert(0) += growth(readings, from, to) as u64;
+        }
+    }
+    let rejections: f64 = s.rejections.values().map(|r| growth(r, from, to)).sum();
+    drop_kpis(k, &drops, rejections as u64);
 }
 
 /// Everything the run measured, as the embedded target reports it.
@@ -172,31 +255,34 @@ pub fn run(
         scale: if scale > 0.0 { scale } else { 1.0 },
     };
     let mut kpis = kpis_from_payments(s, info, &payments);
-    let metrics = results.join("metrics");
-    let rejections = metric_total(&metrics, "flashmesh_rejections_total");
+    let scrapes: Vec<Scrape> = read_json(&results.join("scrapes.json"), Vec::new())?;
+    let series = series(&scrapes);
     for k in &mut kpis.phases {
         queue_kpis(k, &queues);
         reroute_kpi(k, &reroute_ms);
-        if k.phase == "all" {
-            k.authority_rejections = rejections;
+        if !scrapes.is_empty() {
+            // `all` runs to the last scrape, after the drain
+            let to = if k.phase == "all" {
+                f64::MAX
+            } else {
+                k.end_ms as f64
+            };
+            counters(k, &series, k.start_ms as f64, to);
         }
     }
     let c = &mut kpis.counters;
     c.insert("mininet.setup_s".into(), summary.setup_s);
     c.insert("mininet.runner_errors".into(), summary.errors.len() as f64);
-    for name in [
-        "flashmesh_orders_total",
-        "flashmesh_votes_total",
-        "flashmesh_certificates_total",
-        "flashmesh_malformed_datagrams_total",
-    ] {
-        if let Some(v) = metric_total(&metrics, name) {
-            c.insert(
-                format!("authority.{}", name.trim_start_matches("flashmesh_")),
-                v,
-            );
-        }
+    for ((_, reason), readings) in &series.drops {
+        *c.entry(format!("switch.drop.{reason}")).or_insert(0.0) +=
+            growth(readings, f64::MIN, f64::MAX);
     }
+    let rejected: f64 = series
+        .rejections
+        .values()
+        .map(|r| growth(r, f64::MIN, f64::MAX))
+        .sum();
+    c.insert("authority.rejections".into(), rejected);
     Ok(ExperimentRun {
         kpis,
         payments,
@@ -212,25 +298,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn metric_totals_sum_label_sets_and_files() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("m0-1.prom"),
-            "# HELP flashmesh_rejections_total x\nflashmesh_rejections_total{reason=\"bad_nonce\",code=\"3\"} 2\n\
-             flashmesh_rejections_total{reason=\"stale\",code=\"4\"} 1\nflashmesh_rejections_totally 9\n",
-        )
-        .unwrap();
-        std::fs::write(
-            dir.path().join("m1-1.prom"),
-            "flashmesh_rejections_total 4\nflashmesh_orders_total 10\n",
-        )
-        .unwrap();
+    fn samples_labels_and_growth_across_a_restart() {
+        let text = "# HELP flashmesh_rejections_total x\n\
+            flashmesh_rejections_total{reason=\"bad_nonce\",code=\"3\"} 2\n\
+            flashmesh_rejections_total{reason=\"stale\",code=\"4\"} 1\n\
+            flashmesh_rejections_totally 9\nflashmesh_orders_total 10\n";
+        let r = samples(text, "flashmesh_rejections_total");
+        assert_eq!(r.len(), 2);
+        assert_eq!(label(&r[0].0, "reason"), Some("bad_nonce"));
         assert_eq!(
-            metric_total(dir.path(), "flashmesh_rejections_total"),
-            Some(7.0)
+            samples(text, "flashmesh_orders_total"),
+            vec![(String::new(), 10.0)]
         );
-        assert_eq!(metric_total(dir.path(), "flashmesh_votes_total"), None);
-        assert_eq!(metric_total(&dir.path().join("none"), "x"), None);
+        assert!(samples(text, "flashmesh_votes_total").is_empty());
+        // 0 -> 5 -> 9, then a restart (counting from 0 again) -> 3 -> 4
+        let readings = [
+            (0.0, 0.0),
+            (10.0, 5.0),
+            (20.0, 9.0),
+            (30.0, 3.0),
+            (40.0, 4.0),
+        ];
+        assert_eq!(growth(&readings, 0.0, 20.0), 9.0);
+        assert_eq!(growth(&readings, 10.0, 40.0), 4.0 + 3.0 + 1.0);
+        assert_eq!(
+            growth(&readings, 15.0, 25.0),
+            0.0,
+            "one reading is no growth"
+        );
     }
 
     #[test]

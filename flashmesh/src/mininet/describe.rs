@@ -62,6 +62,8 @@ pub struct RunDescription {
     pub settle_ms: u64,
     /// Queue sampling interval, ms (0: no sampling).
     pub queue_sample_ms: u64,
+    /// When the anchors' `/metrics` are scraped (phase boundaries), ms.
+    pub snapshot_ms: Vec<u64>,
     /// Bearer token of the anchors' admin routes.
     pub admin_token: String,
 }
@@ -75,7 +77,7 @@ pub struct NodeDesc {
     pub index: usize,
     /// `merchant`, `phone`, `forwarder` or `gateway`.
     pub role: String,
-    /// The switch's Mininet name (`fms<index>`).
+    /// The switch's Mininet name (`fmn<index>`).
     pub switch: String,
     /// P4Runtime device id.
     pub device_id: u64,
@@ -291,7 +293,7 @@ fn mac(m: [u8; 6]) -> String {
 
 /// The switch's Mininet name.
 pub fn switch_name(index: usize) -> String {
-    format!("fms{index}")
+    format!("fmn{index}")
 }
 
 /// A node's management address (merchants only use it).
@@ -385,7 +387,7 @@ pub fn describe(s: &Scenario, plan: &MeshPlan, l: Layout<'_>) -> RunDescription 
         switch: l.switch.name().to_string(),
         switch_bin: l.switch_bin.to_path_buf(),
         run_dir: l.run_dir.to_path_buf(),
-        mgmt_bridge: "fmmgmt0".into(),
+        mgmt_bridge: "fmnbr0".into(),
         mgmt_root: format!("{MGMT_ROOT_IP}/{MGMT_PREFIX}"),
         nodes,
         links,
@@ -399,8 +401,20 @@ pub fn describe(s: &Scenario, plan: &MeshPlan, l: Layout<'_>) -> RunDescription 
             + 5000,
         settle_ms: 1500,
         queue_sample_ms: if flash { QUEUE_SAMPLE_MS } else { 0 },
+        snapshot_ms: snapshots(s),
         admin_token: l.admin_token,
     }
+}
+
+/// The phase boundaries inside the run, and its start: when counters are scraped.
+fn snapshots(s: &Scenario) -> Vec<u64> {
+    let mut v: Vec<u64> = std::iter::once(0)
+        .chain(s.phases.iter().flat_map(|p| [p.start_ms, p.end_ms]))
+        .filter(|&t| t <= s.duration_ms)
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// The scenario's events as runner actions.
@@ -554,7 +568,7 @@ mod tests {
         assert_eq!(d.links.len(), s.links.len());
         let m0 = &d.nodes[0];
         assert_eq!(m0.name, "m0");
-        assert_eq!(m0.switch, "fms0");
+        assert_eq!(m0.switch, "fmn0");
         assert_eq!(m0.host_ip, "10.0.0.2");
         assert_eq!(m0.gateway_ip, "10.0.0.1");
         assert_eq!(m0.router_mac, "02:00:0a:00:00:01");
@@ -629,6 +643,11 @@ mod tests {
             if bundle.ends_with("bundle-1.json") && note.contains("off")));
         assert!(matches!(&d.timeline[2], Action::FloodStop { .. }));
         assert_eq!(d.queue_sample_ms, QUEUE_SAMPLE_MS);
+        assert_eq!(
+            d.snapshot_ms,
+            vec![0, 6000, 7000, 14000, 16000, 23000, 24000],
+            "the start and the phase boundaries"
+        );
         // on BMv2 the rate goes to tc and the queues, and nothing is sampled
         let b = run(&s, SwitchKind::Bmv2);
         let bottleneck = b.links.iter().find(|l| l.name == "bottleneck").unwrap();

@@ -7,7 +7,7 @@
 //! ```text
 //! RUN/run.json  flash_mesh.p4  committees/NAME.toml  committees/NAME.genesis.toml
 //! RUN/anchors/m0/{anchor.toml, anchor.key, controller.toml, data/}
-//! RUN/accounts/NODE.key  schedules/PHONE.json  switches/fmsI.links.toml  policy/bundle-I.json
+//! RUN/accounts/NODE.key  schedules/PHONE.json  switches/fmnI.links.toml  policy/bundle-I.json
 //! RUN/payments/PHONE.csv  wallets/  logs/  results/      (written by the run)
 //! ```
 
