@@ -87,6 +87,7 @@ class Run:
         self.t_start = time.time()
         self.sampling = False
         self.metrics_seq = 0
+        self.pending_stream = None
         self.scrapes = []        # {at_ms, anchor, file}
         self.proc_desc = {p["name"]: p for p in desc["processes"]}
 
@@ -268,7 +269,6 @@ class Run:
                     self.errors.append("policy push to %s: %s %s" % (name, status, body[:200]))
             self.note("priority", "%s (%s)" % (a["note"], ", ".join(answers)))
         elif k == "stream_start":
-            by_name = {n["name"]: n for n in self.d["nodes"]}
             out = os.path.join(self.results, "stream-%d-%d.json" % (a["link"], a["at_ms"]))
             recv = [PYTHON, TRAFFIC, "stream-recv", "--bind", a["probe_to_ip"], "--port", "47000",
                     "--seconds", str(STREAM_SECONDS + 1.0), "--out", out]
@@ -278,14 +278,13 @@ class Run:
                     "--interval-ms", "1", "--seconds", str(STREAM_SECONDS)]
             self.side.append(self.popen_in(a["probe_from"], send, "stream-send.log", "stream-send"))
             self.pending_stream = out
-            del by_name
         elif k == "link_down":
             cut = now_ms()  # the link stops carrying frames from here
             topology.set_link(self.d, a["link"], False)
             ups = [b["at_ms"] for b in self.d["timeline"]
                    if b["kind"] == "link_up" and b["link"] == a["link"] and b["at_ms"] > a["at_ms"]]
             until = self.t0 + min([a["at_ms"] + STREAM_SECONDS * 1000.0 - STREAM_LEAD_MS] + ups)
-            self.streams.append((cut - self.t0, cut, until, getattr(self, "pending_stream", None)))
+            self.streams.append((cut - self.t0, cut, until, self.pending_stream))
             self.note(a["cause"], self.d["links"][a["link"]]["name"])
         elif k == "link_up":
             topology.set_link(self.d, a["link"], True)
