@@ -37,6 +37,7 @@ import registry  # noqa: E402
 PYTHON = "/usr/bin/python3"
 TRAFFIC = os.path.join(HERE, "traffic.py")
 STREAM_LEAD_MS = 500
+STREAM_BASE_PORT = 47000  # the stream across link L uses UDP port 47000 + L
 STREAM_SECONDS = 4.0
 
 
@@ -87,7 +88,7 @@ class Run:
         self.t_start = time.time()
         self.sampling = False
         self.metrics_seq = 0
-        self.pending_stream = None
+        self.pending_streams = {}  # link -> receiver's output file
         self.scrapes = []        # {at_ms, anchor, file}
         self.proc_desc = {p["name"]: p for p in desc["processes"]}
 
@@ -270,21 +271,23 @@ class Run:
             self.note("priority", "%s (%s)" % (a["note"], ", ".join(answers)))
         elif k == "stream_start":
             out = os.path.join(self.results, "stream-%d-%d.json" % (a["link"], a["at_ms"]))
-            recv = [PYTHON, TRAFFIC, "stream-recv", "--bind", a["probe_to_ip"], "--port", "47000",
+            port = str(STREAM_BASE_PORT + a["link"])
+            recv = [PYTHON, TRAFFIC, "stream-recv", "--bind", a["probe_to_ip"], "--port", port,
                     "--seconds", str(STREAM_SECONDS + 1.0), "--out", out]
             self.side.append(self.popen_in(a["probe_to"], recv, "stream-recv.log", "stream-recv"))
             time.sleep(0.05)
-            send = [PYTHON, TRAFFIC, "stream-send", "--dst", a["probe_to_ip"], "--port", "47000",
+            send = [PYTHON, TRAFFIC, "stream-send", "--dst", a["probe_to_ip"], "--port", port,
                     "--interval-ms", "1", "--seconds", str(STREAM_SECONDS)]
             self.side.append(self.popen_in(a["probe_from"], send, "stream-send.log", "stream-send"))
-            self.pending_stream = out
+            self.pending_streams[a["link"]] = out
         elif k == "link_down":
             cut = now_ms()  # the link stops carrying frames from here
             topology.set_link(self.d, a["link"], False)
             ups = [b["at_ms"] for b in self.d["timeline"]
                    if b["kind"] == "link_up" and b["link"] == a["link"] and b["at_ms"] > a["at_ms"]]
             until = self.t0 + min([a["at_ms"] + STREAM_SECONDS * 1000.0 - STREAM_LEAD_MS] + ups)
-            self.streams.append((cut - self.t0, cut, until, self.pending_stream))
+            self.streams.append((cut - self.t0, cut, until,
+                                 self.pending_streams.pop(a["link"], None)))
             self.note(a["cause"], self.d["links"][a["link"]]["name"])
         elif k == "link_up":
             topology.set_link(self.d, a["link"], True)

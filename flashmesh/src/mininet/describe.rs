@@ -24,7 +24,7 @@ pub const THRIFT_BASE_PORT: u16 = 39_100;
 pub const ADMIN_PORT: u16 = 8474;
 /// UDP port of flood datagrams (discard: nothing listens there).
 pub const FLOOD_PORT: u16 = 9;
-/// UDP port of the reroute stream.
+/// First UDP port of the reroute streams (the runner uses this plus the link index).
 pub const STREAM_PORT: u16 = 47_000;
 /// Queue sampling interval on flash-switch, ms (each sample is one `stats` command per switch).
 pub const QUEUE_SAMPLE_MS: u64 = 50;
