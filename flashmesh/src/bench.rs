@@ -389,6 +389,7 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
         epoch: 0,
         controller: None,
         liveness: Default::default(),
+        link_relay: None,
     };
     let anchor = Anchor::start(&config).await?;
 

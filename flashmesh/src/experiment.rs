@@ -2,7 +2,8 @@
 //! scenario against the target (a bad file or an unsupported feature stops it before anything
 //! starts), runs it, writes `kpis.json`, `payments.csv`, `events.csv` and `run.json` to the
 //! output folder and checks the scenario's assertions; `list` shows the shipped scenarios.
-//! The embedded target runs here; the simulator is `flashmesh sim`.
+//! The embedded target runs in this process, the mininet target through
+//! [`crate::mininet`]; the simulator is `flashmesh sim`.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -46,6 +47,9 @@ pub enum ExperimentError {
     /// The run failed.
     #[error("run: {0}")]
     Run(#[from] flashmesh_mesh::MeshError),
+    /// The mininet target could not run or failed.
+    #[error("{0}")]
+    Mininet(#[from] crate::mininet::MininetError),
     /// Outputs could not be written.
     #[error("writing {path}: {source}")]
     Write {
@@ -103,52 +107,34 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, ExperimentError> {
                 "the simulator target runs with `flashmesh sim SCENARIO --out DIR`".into(),
             ));
         }
-        TargetKind::Mininet => {
-            return Err(ExperimentError::OtherCommand(
-                "the mininet target is not built into this binary yet; run the scenario with --target embedded, or on the simulator with `flashmesh sim`".into(),
-            ));
-        }
-        TargetKind::Embedded => {}
+        TargetKind::Mininet | TargetKind::Embedded => {}
     }
     let mut s = load_for(&opts.scenario, target, opts.scale)?;
     if let Some(seed) = opts.seed {
         s.seed = seed;
     }
-    let bar = if opts.progress {
-        ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr())
-    } else {
-        ProgressBar::hidden()
-    };
-    bar.set_style(
-        ProgressStyle::with_template("{prefix:>10} [{bar:32}] {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(s.name.clone());
-    let eopts = ExperimentOptions {
-        data_dir: None,
-        scale: opts.scale.unwrap_or(1.0),
-    };
-    let result = run_experiment(&s, &eopts, |p| match p {
-        ExperimentProgress::Setup(step) => bar.set_message(step),
-        ExperimentProgress::Running {
-            at_ms,
-            total_ms,
-            ended,
-            planned,
-        } => {
-            bar.set_position(at_ms * 1000 / total_ms.max(1));
-            bar.set_message(format!(
-                "{:.1}/{:.1} s, {ended}/{planned} payments ended",
-                at_ms as f64 / 1000.0,
-                total_ms as f64 / 1000.0
-            ));
+    let run = match opts.target {
+        TargetKind::Mininet => {
+            let mopts = crate::mininet::MininetOptions {
+                switch: opts.switch,
+                run_dir: opts.out.join("mininet"),
+                scale: opts.scale.unwrap_or(1.0),
+            };
+            if opts.progress {
+                eprintln!(
+                    "{}: running on mininet ({}); files and logs in {}",
+                    s.name,
+                    opts.switch.name(),
+                    mopts.run_dir.display()
+                );
+            }
+            let scenario = s.clone();
+            tokio::task::spawn_blocking(move || crate::mininet::run(&scenario, &mopts))
+                .await
+                .map_err(|e| ExperimentError::OtherCommand(format!("the mininet run: {e}")))??
         }
-        ExperimentProgress::Draining => bar.set_message("waiting for payments in flight"),
-    })
-    .await;
-    bar.finish_and_clear();
-    let run = result?;
+        _ => run_embedded(&s, opts).await?,
+    };
     let write = |source| ExperimentError::Write {
         path: opts.out.clone(),
         source,
@@ -177,6 +163,48 @@ pub async fn run(opts: &RunOptions) -> Result<RunReport, ExperimentError> {
         asserts,
         out: opts.out.clone(),
     })
+}
+
+/// Runs `s` in this process, with a progress bar when asked.
+async fn run_embedded(
+    s: &Scenario,
+    opts: &RunOptions,
+) -> Result<flashmesh_mesh::experiment::ExperimentRun, ExperimentError> {
+    let bar = if opts.progress {
+        ProgressBar::with_draw_target(Some(1000), ProgressDrawTarget::stderr())
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{prefix:>10} [{bar:32}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(s.name.clone());
+    let eopts = ExperimentOptions {
+        data_dir: None,
+        scale: opts.scale.unwrap_or(1.0),
+    };
+    let result = run_experiment(s, &eopts, |p| match p {
+        ExperimentProgress::Setup(step) => bar.set_message(step),
+        ExperimentProgress::Running {
+            at_ms,
+            total_ms,
+            ended,
+            planned,
+        } => {
+            bar.set_position(at_ms * 1000 / total_ms.max(1));
+            bar.set_message(format!(
+                "{:.1}/{:.1} s, {ended}/{planned} payments ended",
+                at_ms as f64 / 1000.0,
+                total_ms as f64 / 1000.0
+            ));
+        }
+        ExperimentProgress::Draining => bar.set_message("waiting for payments in flight"),
+    })
+    .await;
+    bar.finish_and_clear();
+    Ok(result?)
 }
 
 fn ms(v: Option<f64>) -> String {

@@ -11,6 +11,7 @@ pub mod experiment;
 pub mod init;
 pub mod load;
 pub mod local;
+pub mod mininet;
 pub mod policy;
 pub mod recovery_bench;
 pub mod sim;

@@ -1,8 +1,10 @@
 //! `flashmesh load`: a wallet load generator for a running committee. N payers (account key
 //! files) pay at a total rate with seeded Poisson arrivals, each through its own wallet (state on
 //! disk, real UDP sockets) to a random payee, for a duration or a count; one `payments.csv` row
-//! per payment in the experiments' format. The Mininet target runs one per phone host; by hand
-//! it loads a committee set up with `committee init`.
+//! per payment in the experiments' format. Instead of drawing arrivals it can follow a schedule
+//! file ([`ScheduleFile`]: the payments of a scenario, with their ids, times, payees and
+//! amounts) from a start time shared by several processes: the Mininet target runs one per
+//! phone host that way. By hand it loads a committee set up with `committee init`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 use flashmesh_core::committee::Committee;
 use flashmesh_core::keys::{Keypair, PublicKey};
 use flashmesh_core::messages::DEFAULT_TOKEN;
+use flashmesh_mesh::experiment::workload::reason_code;
 use flashmesh_scenario::{PaymentOutcome, PaymentRecord};
 use flashmesh_transport::UdpTransport;
 use flashmesh_wallet::{CommitteeClient, PayOptions, Wallet, WalletDir, read_key};
@@ -49,6 +52,39 @@ pub struct LoadOptions {
     pub pay: PayOptions,
     /// Committee name written in the rows.
     pub committee_name: String,
+    /// The payments to make instead of drawn arrivals (rate, duration, count and seed unused).
+    pub schedule: Option<PathBuf>,
+    /// The moment the schedule's times count from, Unix ms (default: when the load starts).
+    pub start_at_unix_ms: Option<u64>,
+    /// Attempts after the first for a payment that failed (the same order again).
+    pub retries: u32,
+    /// A payment not started within this of its due time is abandoned unsent (`payer_busy`).
+    pub give_up_after: Option<Duration>,
+}
+
+/// A schedule file (JSON): the payments a load makes, each by one of its payers (the key
+/// file's stem) to a payee's key file.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleFile {
+    /// The payments, in time order.
+    pub payments: Vec<ScheduledPayment>,
+}
+
+/// One payment of a schedule file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduledPayment {
+    /// Its id (the row's `id`).
+    pub id: u64,
+    /// Due time, ms from the start.
+    pub at_ms: f64,
+    /// The payer: stem of one of the load's `--key` files.
+    pub payer: String,
+    /// Key file of the payee account (its stem names the payee in the row).
+    pub payee: PathBuf,
+    /// Amount.
+    pub amount: u64,
 }
 
 /// Why the load could not run.
@@ -128,6 +164,7 @@ fn read_account(path: &Path) -> Result<Account, LoadError> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Due {
     id: u64,
+    row: usize,
     at_ms: f64,
     payer: usize,
     payee: usize,
@@ -164,6 +201,7 @@ fn schedule(o: &LoadOptions, payers: &[PublicKey], payees: &[PublicKey]) -> Vec<
         let payee = choices[rng.random_range(0..choices.len())];
         out.push(Due {
             id,
+            row: id as usize,
             at_ms: t,
             payer,
             payee,
@@ -173,35 +211,105 @@ fn schedule(o: &LoadOptions, payers: &[PublicKey], payees: &[PublicKey]) -> Vec<
     out
 }
 
+fn file_error(path: &Path, e: impl std::fmt::Display) -> LoadError {
+    LoadError::File {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// The schedule file's payments as dues over `payers` and the payees it names (appended to
+/// `payees`).
+fn scheduled(
+    path: &Path,
+    payers: &[Account],
+    payees: &mut Vec<Account>,
+) -> Result<Vec<Due>, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
+    let file: ScheduleFile = serde_json::from_str(&text).map_err(|e| file_error(path, e))?;
+    let mut payee_files: Vec<PathBuf> = Vec::new();
+    let mut out = Vec::with_capacity(file.payments.len());
+    for (row, p) in file.payments.iter().enumerate() {
+        let payer = payers
+            .iter()
+            .position(|a| a.name == p.payer)
+            .ok_or_else(|| {
+                file_error(
+                    path,
+                    format!("payment {}: payer {:?} has no --key", p.id, p.payer),
+                )
+            })?;
+        let payee = match payee_files.iter().position(|f| *f == p.payee) {
+            Some(i) => i,
+            None => {
+                payees.push(read_account(&p.payee)?);
+                payee_files.push(p.payee.clone());
+                payee_files.len() - 1
+            }
+        };
+        if !p.at_ms.is_finite() || p.at_ms < 0.0 {
+            return Err(file_error(path, format!("payment {}: bad at_ms", p.id)));
+        }
+        out.push(Due {
+            id: p.id,
+            row,
+            at_ms: p.at_ms,
+            payer,
+            payee,
+            amount: p.amount,
+        });
+    }
+    Ok(out)
+}
+
+/// The instant `unix_ms` stands for (now when absent or not representable).
+fn instant_of(unix_ms: Option<u64>) -> Instant {
+    let now = Instant::now();
+    let Some(at) = unix_ms else { return now };
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    if at >= now_ms {
+        now + Duration::from_millis(at - now_ms)
+    } else {
+        now.checked_sub(Duration::from_millis(now_ms - at))
+            .unwrap_or(now)
+    }
+}
+
 /// Runs the load and writes its rows to `o.out`.
 pub async fn run_load(o: &LoadOptions) -> Result<LoadReport, LoadError> {
-    let text = std::fs::read_to_string(&o.committee).map_err(|e| LoadError::File {
-        path: o.committee.clone(),
-        message: e.to_string(),
-    })?;
-    let committee = Committee::from_toml(&text).map_err(|e| LoadError::File {
-        path: o.committee.clone(),
-        message: e.to_string(),
-    })?;
+    let text = std::fs::read_to_string(&o.committee).map_err(|e| file_error(&o.committee, e))?;
+    let committee = Committee::from_toml(&text).map_err(|e| file_error(&o.committee, e))?;
     let payers = o
         .payers
         .iter()
         .map(|p| read_account(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let payees = if o.payees.is_empty() {
-        o.payers.clone()
-    } else {
-        o.payees.clone()
-    }
-    .iter()
-    .map(|p| read_account(p))
-    .collect::<Result<Vec<_>, _>>()?;
-    if payers.is_empty() || payees.is_empty() {
+    let mut payees = Vec::new();
+    let plan = match &o.schedule {
+        Some(path) => scheduled(path, &payers, &mut payees)?,
+        None => {
+            payees = if o.payees.is_empty() {
+                o.payers.clone()
+            } else {
+                o.payees.clone()
+            }
+            .iter()
+            .map(|p| read_account(p))
+            .collect::<Result<Vec<_>, _>>()?;
+            if payers.is_empty() || payees.is_empty() {
+                return Err(LoadError::NoPayers);
+            }
+            let payer_keys: Vec<PublicKey> = payers.iter().map(|a| a.key.public()).collect();
+            let payee_keys: Vec<PublicKey> = payees.iter().map(|a| a.key.public()).collect();
+            schedule(o, &payer_keys, &payee_keys)
+        }
+    };
+    if payers.is_empty() {
         return Err(LoadError::NoPayers);
     }
-    let payer_keys: Vec<PublicKey> = payers.iter().map(|a| a.key.public()).collect();
     let payee_keys: Vec<PublicKey> = payees.iter().map(|a| a.key.public()).collect();
-    let plan = schedule(o, &payer_keys, &payee_keys);
     let rows: Vec<PaymentRecord> = plan
         .iter()
         .map(|d| {
@@ -216,7 +324,12 @@ pub async fn run_load(o: &LoadOptions) -> Result<LoadReport, LoadError> {
         })
         .collect();
     let rows = Arc::new(Mutex::new(rows));
-    let start = Instant::now();
+    let start = instant_of(o.start_at_unix_ms);
+    let turn = Turn {
+        start,
+        retries: o.retries,
+        give_up_after: o.give_up_after,
+    };
     let mut tasks = Vec::new();
     for (i, payer) in payers.into_iter().enumerate() {
         let due: Vec<(Due, PublicKey)> = plan
@@ -233,15 +346,18 @@ pub async fn run_load(o: &LoadOptions) -> Result<LoadReport, LoadError> {
         let client = CommitteeClient::new(committee.clone(), Arc::new(transport))
             .map_err(|e| LoadError::Socket(e.to_string()))?;
         let dir_path = o.state.join(&payer.name);
-        let dir = WalletDir::open(&dir_path).map_err(|e| LoadError::File {
-            path: dir_path.clone(),
-            message: e.to_string(),
-        })?;
+        let dir = WalletDir::open(&dir_path).map_err(|e| file_error(&dir_path, e))?;
         let wallet = Wallet::new(payer.key, client, dir, o.pay.clone());
-        tasks.push(tokio::spawn(pay_in_turn(wallet, due, start, rows.clone())));
+        tasks.push(tokio::spawn(pay_in_turn(wallet, due, turn, rows.clone())));
     }
-    let drain = o.pay.phase_timeout * 3;
-    let deadline = tokio::time::Instant::from_std(start + o.duration + drain);
+    let span = match &o.schedule {
+        Some(_) => {
+            Duration::from_secs_f64(plan.iter().map(|d| d.at_ms).fold(0.0, f64::max) / 1000.0)
+        }
+        None => o.duration,
+    };
+    let drain = o.pay.phase_timeout * 3 * (1 + o.retries);
+    let deadline = tokio::time::Instant::from_std(start + span + drain);
     for t in &mut tasks {
         let _ = tokio::time::timeout_at(deadline, &mut *t).await;
     }
@@ -261,55 +377,70 @@ pub async fn run_load(o: &LoadOptions) -> Result<LoadReport, LoadError> {
     })
 }
 
+/// How a payer takes its turns.
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    start: Instant,
+    retries: u32,
+    give_up_after: Option<Duration>,
+}
+
 fn ms_since(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
 
-/// One payer's payments in order, each at its time (or as soon as the one before finished).
+/// One payer's payments in order, each at its time (or as soon as the one before finished):
+/// a payment whose turn comes later than `give_up_after` past its time is abandoned unsent
+/// (`payer_busy`); one that fails is tried again as the same order up to `retries` times.
 async fn pay_in_turn(
     mut wallet: Wallet,
     due: Vec<(Due, PublicKey)>,
-    start: Instant,
+    turn: Turn,
     rows: Arc<Mutex<Vec<PaymentRecord>>>,
 ) {
+    let start = turn.start;
     for (d, to) in due {
-        tokio::time::sleep_until((start + Duration::from_secs_f64(d.at_ms / 1000.0)).into()).await;
+        let at = start + Duration::from_secs_f64(d.at_ms / 1000.0);
+        tokio::time::sleep_until(at.into()).await;
+        if turn.give_up_after.is_some_and(|g| Instant::now() > at + g) {
+            let mut r = rows.lock();
+            let row = &mut r[d.row];
+            row.end_ms = Some(ms_since(start));
+            row.outcome = PaymentOutcome::Failed;
+            row.reason = "payer_busy".into();
+            continue;
+        }
         let started = ms_since(start);
-        let result = wallet.pay(to, d.amount, DEFAULT_TOKEN).await;
+        {
+            rows.lock()[d.row].start_ms = started;
+        }
+        let mut result = wallet.pay(to, d.amount, DEFAULT_TOKEN).await.map(Some);
+        let mut attempts = 1;
+        while result.is_err() && attempts <= turn.retries {
+            attempts += 1;
+            result = wallet.finish_pending().await;
+        }
         let end = ms_since(start);
         let mut r = rows.lock();
-        let row = &mut r[d.id as usize];
-        row.start_ms = started;
+        let row = &mut r[d.row];
         row.end_ms = Some(end);
+        row.retries = attempts - 1;
         match result {
-            Ok(p) => {
+            Ok(Some(p)) => {
                 row.outcome = PaymentOutcome::Ok;
                 row.nonce = p.order.order().nonce;
                 row.cert_ms = Some(p.certificate_latency.as_secs_f64() * 1000.0);
             }
+            Ok(None) => {
+                row.outcome = PaymentOutcome::Failed;
+                row.reason = "error".into();
+            }
             Err(e) => {
                 row.outcome = PaymentOutcome::Failed;
-                row.reason = reason(&e.to_string());
+                row.reason = reason_code(&e.to_string());
             }
         }
     }
-}
-
-/// A short failure reason for the row.
-fn reason(e: &str) -> String {
-    let e = e.to_ascii_lowercase();
-    let code = if e.contains("refused") {
-        "refused"
-    } else if e.contains("pending") {
-        "pending_unfinished"
-    } else if e.contains("timed out") || e.contains("timeout") {
-        "timeout"
-    } else if e.contains("quorum") {
-        "no_quorum"
-    } else {
-        "error"
-    };
-    code.to_string()
 }
 
 #[cfg(test)]
@@ -331,6 +462,10 @@ mod tests {
             bind: IpAddr::from([127, 0, 0, 1]),
             pay: PayOptions::default(),
             committee_name: String::new(),
+            schedule: None,
+            start_at_unix_ms: None,
+            retries: 0,
+            give_up_after: None,
         }
     }
 
@@ -355,8 +490,56 @@ mod tests {
 
     #[test]
     fn reasons_are_short_codes() {
-        assert_eq!(reason("payment failed: votes timed out"), "timeout");
-        assert_eq!(reason("refused by 3 authorities"), "refused");
-        assert_eq!(reason("something else"), "error");
+        assert_eq!(
+            reason_code("payment failed: votes timed out"),
+            "votes_timeout"
+        );
+        assert_eq!(
+            reason_code("payment failed: refused by authorities: x"),
+            "refused"
+        );
+        assert_eq!(reason_code("something else"), "error");
+    }
+
+    #[test]
+    fn a_schedule_file_names_payers_and_payees() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = |name: &str, seed: u8| {
+            let path = dir.path().join(format!("{name}.key"));
+            let k = Keypair::from_seed(&[seed; 32]);
+            std::fs::write(&path, format!("{}\n", k.to_hex())).unwrap();
+            path
+        };
+        let (p4, m1) = (key("p4", 1), key("m1", 2));
+        let file = ScheduleFile {
+            payments: vec![ScheduledPayment {
+                id: 7,
+                at_ms: 12.5,
+                payer: "p4".into(),
+                payee: m1.clone(),
+                amount: 3,
+            }],
+        };
+        let path = dir.path().join("s.json");
+        std::fs::write(&path, serde_json::to_string(&file).unwrap()).unwrap();
+        let payers = vec![read_account(&p4).unwrap()];
+        let mut payees = Vec::new();
+        let due = scheduled(&path, &payers, &mut payees).unwrap();
+        assert_eq!(
+            (due[0].id, due[0].row, due[0].payer, due[0].payee),
+            (7, 0, 0, 0)
+        );
+        assert_eq!(payees[0].name, "m1");
+        // an unknown payer and a broken file are errors, not panics
+        let bad = ScheduleFile {
+            payments: vec![ScheduledPayment {
+                payer: "p9".into(),
+                ..file.payments[0].clone()
+            }],
+        };
+        std::fs::write(&path, serde_json::to_string(&bad).unwrap()).unwrap();
+        assert!(scheduled(&path, &payers, &mut payees).is_err());
+        std::fs::write(&path, "{not json").unwrap();
+        assert!(scheduled(&path, &payers, &mut payees).is_err());
     }
 }

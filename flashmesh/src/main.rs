@@ -143,6 +143,18 @@ enum Command {
         /// Committee name in the rows (default: the committee file's stem).
         #[arg(long)]
         committee_name: Option<String>,
+        /// Make the payments of this schedule file (JSON) instead of drawing arrivals.
+        #[arg(long)]
+        schedule: Option<PathBuf>,
+        /// The schedule's times count from this moment, Unix ms [default: now].
+        #[arg(long)]
+        start_at_unix_ms: Option<u64>,
+        /// Attempts after the first for a failed payment (the same order again).
+        #[arg(long, default_value_t = 0)]
+        retries: u32,
+        /// Abandon a payment unsent when its turn comes this many ms late (0: never).
+        #[arg(long, default_value_t = 0)]
+        give_up_ms: u64,
     },
     /// Experiments from scenario files (`bmv2-testbed/scenarios/`): run one, list them.
     Experiment {
@@ -572,6 +584,10 @@ fn main() -> anyhow::Result<()> {
             timeout_ms,
             epoch,
             committee_name,
+            schedule,
+            start_at_unix_ms,
+            retries,
+            give_up_ms,
         } => {
             let state = state.unwrap_or_else(|| {
                 out.parent()
@@ -602,6 +618,10 @@ fn main() -> anyhow::Result<()> {
                     payee: None,
                 },
                 committee_name,
+                schedule,
+                start_at_unix_ms,
+                retries,
+                give_up_after: (give_up_ms > 0).then(|| Duration::from_millis(give_up_ms)),
             };
             let rt = tokio::runtime::Runtime::new()?;
             let r = rt.block_on(flashmesh::load::run_load(&o))?;

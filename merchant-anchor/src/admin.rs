@@ -1,7 +1,7 @@
 //! The admin HTTP API: `GET /healthz` (JSON: store and controller health), `GET /status`
 //! (JSON), `GET /metrics` (Prometheus: the anchor's counters, then the controller's),
-//! `POST /epoch` (JSON `{"epoch": N}`), and `GET /policy` / `POST /policy` (see
-//! [`crate::policy_api`]).
+//! `POST /epoch` (JSON `{"epoch": N}`), `GET /policy` / `POST /policy` (see
+//! [`crate::policy_api`]) and `GET /links` / `POST /links` (see [`crate::link_relay`]).
 //!
 //! Read-only routes are open; state-changing routes (`POST /epoch`, `POST /policy`) must pass
 //! [`authorised`], which checks the configured bearer token in constant time; without a
@@ -69,6 +69,19 @@ impl AdminContext {
                 .into_response(),
         )
     }
+
+    /// The controller for a state-changing controller route: the refusal to answer when the
+    /// bearer token is wrong, or `missing()` when the anchor runs no controller.
+    pub fn write_controller(
+        &self,
+        headers: &HeaderMap,
+        missing: impl FnOnce() -> axum::response::Response,
+    ) -> Result<&Arc<AnchorController>, Box<axum::response::Response>> {
+        if let Some(refusal) = self.refuse_unauthorised(headers) {
+            return Err(Box::new(refusal));
+        }
+        self.controller.as_ref().ok_or_else(|| Box::new(missing()))
+    }
 }
 
 /// Body of `POST /epoch`.
@@ -88,6 +101,10 @@ pub fn router(ctx: AdminContext) -> Router {
         .route(
             "/policy",
             get(crate::policy_api::get_policy).post(crate::policy_api::post_policy),
+        )
+        .route(
+            "/links",
+            get(crate::link_relay::get_links).post(crate::link_relay::post_links),
         )
         .with_state(ctx)
 }

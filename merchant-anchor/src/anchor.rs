@@ -266,7 +266,7 @@ impl Anchor {
         })?;
         let committee = Arc::new(Committee::from_toml(&read(&config.committee_file)?)?);
         let genesis = Genesis::from_toml(&read(&config.genesis_file)?)?;
-        Self::assemble(AnchorParts {
+        let mut anchor = Self::assemble(AnchorParts {
             name: config.name.clone(),
             key,
             committee,
@@ -281,7 +281,12 @@ impl Anchor {
             }),
             liveness: config.liveness.enabled.then_some(config.liveness),
         })
-        .await
+        .await?;
+        if let (Some(relay), Some(c)) = (&config.link_relay, &anchor.controller) {
+            let task = crate::link_relay::start(c.controller.clone(), relay.clone());
+            anchor.tasks.push(task);
+        }
+        Ok(anchor)
     }
 
     /// Builds and starts an anchor from its parts: opens the store in `data_dir` and recovers

@@ -82,6 +82,10 @@ pub struct AnchorConfig {
     /// Heartbeats to the committee peers and catch-up (the `[liveness]` table).
     #[serde(default)]
     pub liveness: LivenessConfig,
+    /// Link-state flooding to the other anchors' controllers (the `[link_relay]` table), for
+    /// anchors that run as separate processes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link_relay: Option<crate::link_relay::LinkRelayConfig>,
 }
 
 /// The `[liveness]` table: heartbeats, the peer view's timeout and catch-up pacing.
@@ -243,6 +247,11 @@ mod tests {
                 peer_timeout_ms: 900,
                 ..LivenessConfig::default()
             },
+            link_relay: Some(crate::link_relay::LinkRelayConfig {
+                peers: vec!["127.0.0.1:4101".into()],
+                token: Some("t".into()),
+                settle_ms: 500,
+            }),
         };
         let back: AnchorConfig = toml::from_str(&cfg.to_toml()).unwrap();
         assert_eq!(back, cfg);

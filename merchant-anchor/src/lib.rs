@@ -14,6 +14,7 @@ pub mod commit;
 pub mod config;
 pub mod control;
 pub mod history;
+pub mod link_relay;
 pub mod liveness;
 pub mod metrics;
 pub mod peers;

@@ -79,11 +79,9 @@ pub async fn post_policy(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Some(refusal) = ctx.refuse_unauthorised(&headers) {
-        return refusal;
-    }
-    let Some(c) = &ctx.controller else {
-        return no_controller();
+    let c = match ctx.write_controller(&headers, no_controller) {
+        Ok(c) => c,
+        Err(answer) => return *answer,
     };
     let bundle = match std::str::from_utf8(&body)
         .map_err(|e| e.to_string())

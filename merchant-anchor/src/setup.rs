@@ -188,6 +188,7 @@ pub fn init_committee(out: &Path, opts: &InitOptions) -> Result<LocalCommittee, 
             epoch: 0,
             controller: None,
             liveness: Default::default(),
+            link_relay: None,
         };
         let anchor_dir = out.join(&name);
         let cfg_path = anchor_dir.join("anchor.toml");

@@ -499,6 +499,43 @@ impl MeshKeys {
     pub fn operator(&self) -> OperatorKey {
         OperatorKey::from_seed(key_from(self.seed, 0xFFFF).secret_bytes())
     }
+
+    /// A committee of the layout: its members' authorities (`anchor-NAME`, their keys and
+    /// weights) serving BCB on their hosts' addresses.
+    pub fn committee(
+        &self,
+        plan: &MeshPlan,
+        layout: &CommitteeLayout,
+    ) -> Result<Committee, flashmesh_core::CommitteeError> {
+        let members = layout
+            .members
+            .iter()
+            .zip(&layout.weights)
+            .map(|(&m, &w)| AuthorityInfo {
+                name: format!("anchor-{}", plan.nodes[m].name),
+                public_key: self.authority(m).public(),
+                weight: w,
+                address: SocketAddrV4::new(plan.nodes[m].host_ip(), BCB_UDP_PORT).to_string(),
+            })
+            .collect();
+        Committee::new(members)
+    }
+
+    /// The genesis of a committee of the layout: its accounts with a balance.
+    pub fn genesis(&self, plan: &MeshPlan, layout: &CommitteeLayout) -> Genesis {
+        Genesis {
+            balances: layout
+                .accounts
+                .iter()
+                .filter(|(_, b)| *b > 0)
+                .map(|&(n, amount)| flashmesh_core::GenesisBalance {
+                    account: self.account(plan, n).public(),
+                    token: DEFAULT_TOKEN,
+                    amount,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// What it takes to start a merchant's anchor again after a crash.
@@ -607,18 +644,7 @@ impl Mesh {
         let setup = |e: flashmesh_core::CommitteeError| MeshError::Setup(e.to_string());
         let mut committees = Vec::new();
         for c in &population.committees {
-            let members = c
-                .members
-                .iter()
-                .zip(&c.weights)
-                .map(|(&m, &w)| AuthorityInfo {
-                    name: format!("anchor-{}", plan.nodes[m].name),
-                    public_key: keys.authority(m).public(),
-                    weight: w,
-                    address: SocketAddrV4::new(plan.nodes[m].host_ip(), BCB_UDP_PORT).to_string(),
-                })
-                .collect();
-            committees.push(Committee::new(members).map_err(setup)?);
+            committees.push(keys.committee(&plan, c).map_err(setup)?);
         }
         let committees = linked(committees, &population).map_err(setup)?;
         let mut anchors = Vec::new();
@@ -627,18 +653,7 @@ impl Mesh {
         for &m in &merchants {
             let ci = population.committee_of_merchant(m).unwrap_or(0);
             let layout = &population.committees[ci];
-            let genesis = Genesis {
-                balances: layout
-                    .accounts
-                    .iter()
-                    .filter(|(_, b)| *b > 0)
-                    .map(|&(n, amount)| flashmesh_core::GenesisBalance {
-                        account: keys.account(&plan, n).public(),
-                        token: DEFAULT_TOKEN,
-                        amount,
-                    })
-                    .collect(),
-            };
+            let genesis = keys.genesis(&plan, layout);
             let name = &plan.nodes[m].name;
             let transport = Arc::new(fabric.host_transport(m, BCB_UDP_PORT)?);
             let dir = data_root.join(format!("anchor-{name}"));

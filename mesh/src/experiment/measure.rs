@@ -128,6 +128,12 @@ pub fn queue_kpis(k: &mut PhaseKpis, samples: &[QueueSample]) {
 /// Fills the drop and rejection KPIs of `k` from the snapshots.
 pub fn counter_kpis(k: &mut PhaseKpis, snaps: &Snapshots) {
     let (drops, rejections) = snaps.delta(k.start_ms as f64, k.end_ms as f64);
+    drop_kpis(k, &drops, rejections);
+}
+
+/// Fills the drop and rejection KPIs of `k` from the in-switch drops in its window (by reason
+/// number) and the authorities' rejections.
+pub fn drop_kpis(k: &mut PhaseKpis, drops: &BTreeMap<u32, u64>, rejections: u64) {
     let get = |r: u32| drops.get(&r).copied().unwrap_or(0) as f64;
     // reasons as numbered by the program's drop counter (controller's DROP_REASONS)
     let (stale, future, over, blocked, dup) = (get(1), get(2), get(3), get(4), get(5));

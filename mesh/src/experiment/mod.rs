@@ -81,6 +81,19 @@ fn probe_ms(links: usize) -> u64 {
     (links as u64).clamp(20, 500)
 }
 
+/// The policy settings the anchors of `s` start with, on every target that runs anchors: the
+/// default classes plus the probe rule, probes paced by the mesh's size, the scenario's epoch
+/// length (an hour for a fixed epoch).
+pub fn scenario_settings(s: &Scenario) -> flashmesh_controller::policy::PolicySettings {
+    let mut settings = crate::control::initial_settings(probe_ms(s.links.len()), 3);
+    settings.epoch_length_ms = if s.epoch_ms > 0 {
+        s.epoch_ms
+    } else {
+        3_600_000
+    };
+    settings
+}
+
 /// How long one teardown step may take before the run goes on without it.
 const TEARDOWN: Duration = Duration::from_secs(60);
 
@@ -106,12 +119,7 @@ pub async fn run_experiment(
     let t0 = Instant::now();
     let plan = MeshPlan::from_scenario(s)?;
     let population = population::population(s)?;
-    let mut settings = crate::control::initial_settings(probe_ms(s.links.len()), 3);
-    settings.epoch_length_ms = if s.epoch_ms > 0 {
-        s.epoch_ms
-    } else {
-        3_600_000
-    };
+    let settings = scenario_settings(s);
     let w = &s.workload;
     let mesh_opts = MeshOptions {
         seed: s.seed,

@@ -71,6 +71,18 @@ pub fn schedule(s: &Scenario, payers: &[usize], seed: u64) -> Vec<Planned> {
 /// The records of a run's payments, filled in as they go.
 pub type Records = Arc<Mutex<Vec<PaymentRecord>>>;
 
+/// The nodes a payment from `from` to `to` crosses on the primary routes, `a>b>c`.
+pub fn payment_path(s: &Scenario, plan: &crate::plan::MeshPlan, from: usize, to: usize) -> String {
+    let path: Vec<String> = std::iter::once(from)
+        .chain(plan.path_links(from, to).into_iter().map(|(l, fwd)| {
+            let l = &plan.links[l];
+            if fwd { l.b.0 } else { l.a.0 }
+        }))
+        .map(|n| s.nodes[n].name.clone())
+        .collect();
+    path.join(">")
+}
+
 /// The records of `plan`, all unfinished to begin with.
 pub fn records(s: &Scenario, mesh: &Mesh, plan: &[Planned]) -> Records {
     let fplan = mesh.fabric.plan();
@@ -78,15 +90,8 @@ pub fn records(s: &Scenario, mesh: &Mesh, plan: &[Planned]) -> Records {
         .iter()
         .map(|p| {
             let node = mesh.payer_nodes()[p.payer];
-            let path: Vec<String> = std::iter::once(node)
-                .chain(fplan.path_links(node, p.payee).into_iter().map(|(l, fwd)| {
-                    let l = &fplan.links[l];
-                    if fwd { l.b.0 } else { l.a.0 }
-                }))
-                .map(|n| s.nodes[n].name.clone())
-                .collect();
             PaymentRecord {
-                path: path.join(">"),
+                path: payment_path(s, fplan, node, p.payee),
                 ..PaymentRecord::planned(
                     p.id,
                     s.nodes[node].name.clone(),
@@ -282,9 +287,11 @@ async fn move_account(
     retry
 }
 
-/// A short failure reason for `payments.csv` and the KPI's reason counts.
-fn reason_code(e: &str) -> String {
+/// A short failure reason for `payments.csv` and the KPI's reason counts (a wallet's
+/// `payment failed: ` prefix is skipped).
+pub fn reason_code(e: &str) -> String {
     let e = e.to_ascii_lowercase();
+    let e = e.strip_prefix("payment failed: ").unwrap_or(&e);
     let code = if e.starts_with("refused") {
         "refused"
     } else if e.contains("vote") && (e.contains("timed out") || e.contains("timeout")) {
