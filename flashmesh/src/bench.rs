@@ -330,19 +330,6 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
     let merchant = Keypair::from_seed(&[0x5A; 32]).public();
     let orders = tokio::task::block_in_place(|| presign(opts.orders, merchant, opts.cores));
 
-    // Phase 2: the ceiling, before the server exists (and again at the end: the machine may be
-    // shared, so the two are averaged to compare like with like).
-    let cpu0 = process_cpu_seconds();
-    let ceiling_before = tokio::task::block_in_place(|| {
-        crypto_ceiling(
-            &orders,
-            &key,
-            opts.threads,
-            opts.phase.min(Duration::from_secs(2)),
-        )
-    });
-
-    let cpu_ceiling_before = cpu_delta(cpu0);
     let port = std::net::UdpSocket::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -362,16 +349,28 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
             .map(|o| Certificate::new(*o, [&Vote::sign(o.digest(), o.order().nonce, &key)]))
             .collect()
     });
-    let certificate_phase = opts.phase.min(Duration::from_secs(1));
-    let certificate_ceiling_before = tokio::task::block_in_place(|| {
-        certificate_ceiling(
-            &sample_certificates,
-            &committee,
-            &key,
-            opts.threads,
-            certificate_phase,
-        )
-    });
+    let ceiling_phase = opts.phase.min(Duration::from_secs(2));
+    // Both ceilings, with the CPU time of the order ceiling: run before the server exists and
+    // again at the end (the machine may be shared, so the two are averaged to compare like
+    // with like).
+    let ceilings = || {
+        tokio::task::block_in_place(|| {
+            let cpu = process_cpu_seconds();
+            let orders = crypto_ceiling(&orders, &key, opts.threads, ceiling_phase);
+            let cpu = cpu_delta(cpu);
+            let certificates = certificate_ceiling(
+                &sample_certificates,
+                &committee,
+                &key,
+                opts.threads,
+                opts.phase.min(Duration::from_secs(1)),
+            );
+            (orders, cpu, certificates)
+        })
+    };
+
+    // Phase 2: the ceilings.
+    let (ceiling_before, cpu_ceiling_before, certificate_ceiling_before) = ceilings();
     let genesis = Genesis::uniform(orders.iter().map(|o| o.order().sender), 10);
     write(&dir.join("committee.toml"), &committee.to_toml())?;
     write(&dir.join("genesis.toml"), &genesis.to_toml())?;
@@ -438,28 +437,10 @@ pub async fn run_authority_bench(opts: &BenchOptions) -> anyhow::Result<BenchRep
 
     let m = anchor.metrics().clone();
     anchor.shutdown().await;
-    let cpu2 = process_cpu_seconds();
-    let ceiling_after = tokio::task::block_in_place(|| {
-        crypto_ceiling(
-            &orders,
-            &key,
-            opts.threads,
-            opts.phase.min(Duration::from_secs(2)),
-        )
-    });
-    let cpu_ceiling_after = cpu_delta(cpu2);
-    let certificate_ceiling_after = tokio::task::block_in_place(|| {
-        certificate_ceiling(
-            &sample_certificates,
-            &committee,
-            &key,
-            opts.threads,
-            certificate_phase,
-        )
-    });
+    let (ceiling_after, cpu_ceiling_after, certificate_ceiling_after) = ceilings();
     let certificates_ceiling = (certificate_ceiling_before + certificate_ceiling_after) / 2.0;
     let ceiling = (ceiling_before + ceiling_after) / 2.0;
-    let ceiling_secs = opts.phase.min(Duration::from_secs(2)).as_secs_f64();
+    let ceiling_secs = ceiling_phase.as_secs_f64();
     // Work per CPU-second of this process: independent of what else the machine runs.
     let ratio_cpu = match (cpu_ceiling_before, cpu_ceiling_after, cpu_orders) {
         (Some(b), Some(a), Some(o)) if a + b > 0.0 && o > 0.0 => {

@@ -35,6 +35,38 @@ fn run(bin: &Path, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("{}: {e}", bin.display()))
 }
 
+/// `wallet --committee COMMITTEE --key KEY --timeout-s 5 ARGS...`.
+fn wallet(bin: &Path, committee: &Path, key: &Path, args: &[&str]) -> Output {
+    let mut all = vec![
+        "--committee",
+        committee.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--timeout-s",
+        "5",
+    ];
+    all.extend_from_slice(args);
+    run(bin, &all)
+}
+
+/// What a process printed: standard output, then standard error.
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The public key in what `wallet address` printed.
+fn public_key_in(address: &str) -> String {
+    address
+        .lines()
+        .find_map(|l| l.strip_prefix("public key"))
+        .map(|t| t.trim().to_string())
+        .expect("address prints a public key")
+}
+
 fn stdout_ok(bin: &Path, args: &[&str]) -> String {
     let o = run(bin, args);
     assert!(
@@ -131,18 +163,7 @@ fn a_committee_by_hand_as_the_readme_says() {
     }
     let committee = c.join("committee.toml");
     let key = |i: usize| c.join(format!("accounts/account-{i}.key"));
-    let w = |k: &Path, args: &[&str]| -> Output {
-        let mut all = vec![
-            "--committee",
-            committee.to_str().unwrap(),
-            "--key",
-            k.to_str().unwrap(),
-            "--timeout-s",
-            "5",
-        ];
-        all.extend_from_slice(args);
-        run(&wallet_bin, &all)
-    };
+    let w = |k: &Path, args: &[&str]| wallet(&wallet_bin, &committee, k, args);
 
     // address: the recipient's tag
     let addr = String::from_utf8_lossy(&w(&key(1), &["address"]).stdout).into_owned();
@@ -294,25 +315,7 @@ fn a_handoff_by_hand_as_the_readme_says() {
     start_anchors(&anchor_bin, &east, &mut anchors);
     start_anchors(&anchor_bin, &west, &mut anchors);
     let alice = east.join("accounts/account-0.key");
-    let w = |committee: &Path, args: &[&str]| -> Output {
-        let mut all = vec![
-            "--committee",
-            committee.to_str().unwrap(),
-            "--key",
-            alice.to_str().unwrap(),
-            "--timeout-s",
-            "5",
-        ];
-        all.extend_from_slice(args);
-        run(&wallet_bin, &all)
-    };
-    let out = |o: &Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-    };
+    let w = |committee: &Path, args: &[&str]| wallet(&wallet_bin, committee, &alice, args);
     // both committees answer
     let deadline = Instant::now() + Duration::from_secs(60);
     for c in [&ce, &cw] {
@@ -322,39 +325,29 @@ fn a_handoff_by_hand_as_the_readme_says() {
         }
     }
     let moved = w(&ce, &["handoff", "--to-committee", cw.to_str().unwrap()]);
-    assert!(moved.status.success(), "{}", out(&moved));
-    let text = out(&moved);
+    assert!(moved.status.success(), "{}", text(&moved));
+    let printed = text(&moved);
     assert!(
-        text.contains("moved to west") && text.contains("balance 1000"),
-        "{text}"
+        printed.contains("moved to west") && printed.contains("balance 1000"),
+        "{printed}"
     );
-    let there = out(&w(&cw, &["balance"]));
+    let there = text(&w(&cw, &["balance"]));
     assert!(
         there.contains("balance 1000 (token 0), next nonce 1"),
         "{there}"
     );
     let bob = east.join("accounts/account-1.key");
-    let bob_addr = out(&run(
-        &wallet_bin,
-        &[
-            "--committee",
-            ce.to_str().unwrap(),
-            "--key",
-            bob.to_str().unwrap(),
-            "address",
-        ],
-    ));
-    let bob_key = bob_addr
-        .lines()
-        .find_map(|l| l.strip_prefix("public key"))
-        .map(|t| t.trim().to_string())
-        .expect("address prints a public key");
+    let bob_key = public_key_in(&text(&wallet(&wallet_bin, &ce, &bob, &["address"])));
     let refused = w(&ce, &["pay", "--to", &bob_key, "--amount", "1"]);
     assert!(!refused.status.success());
-    assert!(out(&refused).contains("account_moved"), "{}", out(&refused));
+    assert!(
+        text(&refused).contains("account_moved"),
+        "{}",
+        text(&refused)
+    );
     let paid = w(&cw, &["pay", "--to", &bob_key, "--amount", "1"]);
-    assert!(paid.status.success(), "{}", out(&paid));
-    assert!(out(&paid).contains("with nonce 1"), "{}", out(&paid));
+    assert!(paid.status.success(), "{}", text(&paid));
+    assert!(text(&paid).contains("with nonce 1"), "{}", text(&paid));
 }
 
 fn http_post(port: u16, path: &str, bearer: &str, body: &str) -> Option<String> {
@@ -422,25 +415,9 @@ fn a_withdrawal_and_a_deposit_by_hand_as_the_readme_says() {
             .spawn()
             .expect("gateway starts"),
     );
-    let w = |account: &str, args: &[&str]| -> Output {
+    let w = |account: &str, args: &[&str]| {
         let key = shop.join(format!("accounts/account-{account}.key"));
-        let mut all = vec![
-            "--committee",
-            committee.to_str().unwrap(),
-            "--key",
-            key.to_str().unwrap(),
-            "--timeout-s",
-            "5",
-        ];
-        all.extend_from_slice(args);
-        run(&wallet_bin, &all)
-    };
-    let out = |o: &Output| {
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
+        wallet(&wallet_bin, &committee, &key, args)
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while !w("0", &["balance"]).status.success() || http_get(admin, "/status").is_none() {
@@ -461,15 +438,15 @@ fn a_withdrawal_and_a_deposit_by_hand_as_the_readme_says() {
         }
         std::thread::sleep(Duration::from_millis(500));
     };
-    assert!(withdrew.status.success(), "{}", out(&withdrew));
-    let text = out(&withdrew);
-    println!("{text}");
+    assert!(withdrew.status.success(), "{}", text(&withdrew));
+    let printed = text(&withdrew);
+    println!("{printed}");
     assert!(
-        text.contains("withdrew 300 (token 0) to \"IBAN DE00 1234\" with nonce 0")
-            && text.contains("settled by gw reference 1"),
-        "{text}"
+        printed.contains("withdrew 300 (token 0) to \"IBAN DE00 1234\" with nonce 0")
+            && printed.contains("settled by gw reference 1"),
+        "{printed}"
     );
-    let left = out(&w("0", &["balance"]));
+    let left = text(&w("0", &["balance"]));
     assert!(left.contains("balance 700 (token 0)"), "{left}");
     let status = http_get(admin, "/status").unwrap();
     assert!(
@@ -483,12 +460,7 @@ fn a_withdrawal_and_a_deposit_by_hand_as_the_readme_says() {
         .find_map(|l| l.strip_prefix("admin_token = "))
         .map(|t| t.trim_matches('"').to_string())
         .expect("gateway init writes an admin token");
-    let bob = out(&w("1", &["address"]));
-    let bob_key = bob
-        .lines()
-        .find_map(|l| l.strip_prefix("public key"))
-        .map(|t| t.trim().to_string())
-        .expect("address prints a public key");
+    let bob_key = public_key_in(&text(&w("1", &["address"])));
     let body = format!("{{\"account\":\"{bob_key}\",\"amount\":250,\"reference\":\"bank-tx-1\"}}");
     let recorded = http_post(admin, "/deposits", &token, &body).unwrap();
     assert!(
@@ -501,7 +473,7 @@ fn a_withdrawal_and_a_deposit_by_hand_as_the_readme_says() {
         "{refused}"
     );
     loop {
-        let b = out(&w("1", &["balance"]));
+        let b = text(&w("1", &["balance"]));
         if b.contains("balance 1250 (token 0)") {
             break;
         }
